@@ -1,0 +1,1 @@
+"""okxmm engine.bus package."""

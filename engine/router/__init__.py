@@ -1,0 +1,1 @@
+"""okxmm engine.router package."""

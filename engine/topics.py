@@ -1,0 +1,89 @@
+"""Topic names, built only here. Every topic ends in ``|`` so ``BTC-USDT|`` never matches
+``BTC-USDT-SWAP|`` under ZeroMQ's prefix matching."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACCOUNT",
+    "HEARTBEAT",
+    "RISK",
+    "actor",
+    "book",
+    "book_state",
+    "fill",
+    "instrument",
+    "mark",
+    "order",
+    "order_event",
+    "position",
+    "risk_limits",
+    "risk_state",
+    "strategy_status",
+    "stream",
+    "ticker",
+    "trade",
+]
+
+HEARTBEAT = "hb|"
+ACCOUNT = "acct|"
+RISK = "risk|"
+
+
+def book(inst: str) -> str:
+    return f"book|{inst}|"
+
+
+def book_state(inst: str) -> str:
+    return f"bookstate|{inst}|"
+
+
+def trade(inst: str) -> str:
+    return f"trade|{inst}|"
+
+
+def ticker(inst: str) -> str:
+    return f"ticker|{inst}|"
+
+
+def mark(inst: str) -> str:
+    return f"mark|{inst}|"
+
+
+def instrument(inst: str) -> str:
+    return f"inst|{inst}|"
+
+
+def position(inst: str, mgn_mode: str = "cross", pos_side: str = "net") -> str:
+    return f"pos|{inst}|{mgn_mode}|{pos_side}|"
+
+
+def order(inst: str) -> str:
+    return f"order|{inst}|"
+
+
+def fill(inst: str) -> str:
+    return f"fill|{inst}|"
+
+
+def stream(name: str) -> str:
+    return f"stream|{name}|"
+
+
+def order_event(strategy: str) -> str:
+    return f"ord|{strategy}|"
+
+
+def strategy_status(strategy: str) -> str:
+    return f"strat|{strategy}|"
+
+
+def risk_state(scope: str, key: str) -> str:
+    return f"riskstate|{scope}|{key}|"
+
+
+def risk_limits(scope: str, key: str) -> str:
+    return f"risklimits|{scope}|{key}|"
+
+
+def actor(name: str) -> str:
+    return f"actor|{name}|"

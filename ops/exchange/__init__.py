@@ -1,0 +1,1 @@
+"""okxmm ops.exchange package."""

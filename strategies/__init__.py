@@ -1,0 +1,1 @@
+"""okxmm strategies package."""

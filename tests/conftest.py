@@ -1,0 +1,47 @@
+"""Shared fixtures: fixture paths, free ports, isolated bus configs, a fake clock."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.clock import FakeClock
+from engine.config import BusConfig
+
+FIXTURES = (Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "okx").resolve()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def okx_fixtures() -> Path:
+    """``shared/fixtures/okx`` beside the repo (CI clones it there too)."""
+    if not FIXTURES.is_dir():
+        pytest.fail(f"OKX fixtures not found at {FIXTURES}")
+    return FIXTURES
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    return _free_port()
+
+
+@pytest.fixture
+def bus_config(tmp_path: Path) -> BusConfig:
+    """A bus on ipc endpoints in a private temp dir: no port collisions between tests."""
+    ipc = Path("/tmp") / f"okxmm-{tmp_path.name[-20:]}-{_free_port()}"
+    ipc.mkdir(parents=True, exist_ok=True)
+    return BusConfig(transport="ipc", ipc_dir=str(ipc))
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[FakeClock]:
+    yield FakeClock()
