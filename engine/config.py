@@ -215,17 +215,19 @@ def _default_strategies() -> list[StrategySpec]:
     ]
 
 
-_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("okxmm_yaml", default={})
+_yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "okxmm_yaml", default=None
+)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
     """The YAML file's contents, loaded beforehand by :func:`load_config`."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return _yaml_data.get().get(field_name), field_name, False
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class OkxmmConfig(BaseSettings):
@@ -284,7 +286,8 @@ def load_config(path: str | Path | None = None) -> OkxmmConfig:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-            raise ConfigError([(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError([(where, f"not valid YAML: {problem}")]) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

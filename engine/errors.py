@@ -3,7 +3,7 @@
 ::
 
     OkxmmError
-    ├── LocalProtocolError    our own bug: we broke a contract (illegal FSM transition, bad message built)
+    ├── LocalProtocolError    our bug: we broke a contract (illegal FSM transition, ...)
     ├── RemoteProtocolError   a peer or the venue broke the contract (bad frame, unexpected reply)
     ├── VenueError(code, msg) the venue answered with an OKX error code
     │   ├── AuthError         50101–50114, 60004–60032: credentials, signature, timestamp

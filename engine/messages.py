@@ -4,8 +4,9 @@ Wire form: a PUB frame is ``[topic, body]``, a ROUTER sees ``[routing_id, body]`
 msgpack encoding of one :class:`Envelope`: ``[v, src, epoch, seq, ts_ns, msg]`` where ``msg`` is an
 array-like, tagged Struct ``[tag, field1, field2, ...]``. Plain msgpack: any client can read it.
 
-Evolution rules (msgspec "schema evolution"): append new fields at the end of a Struct, always with a
-default; never reorder, rename, retype or remove a field. ``v`` bumps only on a breaking change.
+Evolution rules (msgspec "schema evolution"): append new fields at the end of a Struct,
+always with a default; never reorder, rename, retype or remove a field. ``v`` bumps only
+on a breaking change.
 Prices and sizes are ``Decimal`` (encoded as strings): exact wherever they are compared or summed.
 Empty optional values are ``None``; a Decimal field that OKX sends as ``""`` becomes ``None``.
 """
@@ -19,8 +20,8 @@ import msgspec
 
 __all__ = [
     "PROTOCOL_VERSION",
-    "Ack",
     "AccountUpdate",
+    "Ack",
     "ActorStatus",
     "Amend",
     "AnyMsg",
@@ -350,7 +351,7 @@ class Heartbeat(Msg, frozen=True):
 
 
 class NewOrder(Msg, frozen=True):
-    """Place one order; ``cl_ord_id`` comes from ``engine.orders.clordid`` for this strategy+epoch."""
+    """Place one order; ``cl_ord_id`` comes from ``engine.orders.clordid`` (strategy + epoch)."""
 
     cl_ord_id: str
     inst: str
@@ -483,7 +484,7 @@ class RiskLimits(Msg, frozen=True):
 
 
 class RiskSnapshot(Msg, frozen=True):
-    """The risk monitor's measurement (topic ``risk|``), names as the original's StrategyMeasurement."""
+    """Risk measurement (topic ``risk|``), named as the original's StrategyMeasurement."""
 
     pnl_in_usd_since_running: Decimal
     asset_value_change_in_usd_since_running: Decimal

@@ -1,0 +1,215 @@
+"""The runtime every actor uses.
+
+``run_actor(name, cfg, main)`` gives ``main`` an :class:`Actor`: logging bound to the actor name
+with secrets redacted, uvloop when available, ONE ``zmq.asyncio.Context`` created inside the
+running loop, SIGTERM/SIGINT → graceful stop with a deadline, and a ctl endpoint with built-in
+``ping``, ``status`` and ``stop`` (actors add ``pause``, ``resume``, ``reload``, ...).
+
+Contract for ``main``: start sockets and tasks, then ``await actor.stopping.wait()`` (or return
+earlier), then do its orderly shutdown (e.g. the router cancels everything). ``main`` gets
+``stop_timeout_s`` after the stop request before it is cancelled. A crash of ``main`` or of any
+task started with ``actor.spawn`` is logged and ends the process with exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from loguru import logger
+
+from engine.bus.ctl import CtlHandler, CtlServer
+from engine.clock import Clock, SystemClock
+from engine.config import OkxmmConfig, resolve_credentials
+from engine.errors import ConfigError
+from engine.log import setup_logging
+from engine.messages import CtlReply, CtlRequest
+
+__all__ = ["Actor", "StatusValue", "run_actor"]
+
+StatusValue = str | int | float | bool
+
+
+class Actor:
+    """What an actor's ``main`` is given."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: OkxmmConfig,
+        ctx: zmq.asyncio.Context,
+        clock: Clock,
+        epoch: int,
+    ) -> None:
+        self.name = name
+        self.cfg = cfg
+        self.ctx = ctx
+        self.clock = clock
+        self.epoch = epoch
+        self.log = logger.bind(actor=name)
+        self.stopping = asyncio.Event()
+        self.stop_reason = ""
+        self.paused = False
+        self.failed: BaseException | None = None
+        self._started_ns = clock.monotonic_ns()
+        self._status: list[Callable[[], dict[str, StatusValue]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.ctl: CtlServer | None = None
+        self._pending_ctl: dict[str, CtlHandler] = {}
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the actor to stop (idempotent)."""
+        if not self.stopping.is_set():
+            self.stop_reason = reason
+            self.log.info("stopping", reason=reason)
+            self.stopping.set()
+
+    def on_ctl(self, cmd: str, handler: CtlHandler) -> None:
+        """Register a ctl command handler."""
+        if self.ctl is not None:
+            self.ctl.register(cmd, handler)
+        else:
+            self._pending_ctl[cmd] = handler
+
+    def add_status(self, provider: Callable[[], dict[str, StatusValue]]) -> None:
+        """Add fields to ``ctl status``."""
+        self._status.append(provider)
+
+    def status(self) -> dict[str, StatusValue]:
+        out: dict[str, StatusValue] = {
+            "actor": self.name,
+            "pid": os.getpid(),
+            "epoch": self.epoch,
+            "uptime_s": round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3),
+            "paused": self.paused,
+        }
+        for provider in self._status:
+            out.update(provider())
+        return out
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run a long-lived task; if it crashes the actor stops with an error."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.log.opt(exception=exc).error("task crashed", task=task.get_name())
+            self.failed = exc
+            self.request_stop(f"task {task.get_name()} crashed")
+
+    async def cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _install_builtin_ctl(actor: Actor) -> None:
+    async def ping(req: CtlRequest) -> CtlReply:
+        return CtlReply(cmd=req.cmd, ok=True, detail="pong")
+
+    async def status(req: CtlRequest) -> CtlReply:
+        return CtlReply(cmd=req.cmd, ok=True, status=actor.status())
+
+    async def stop(req: CtlRequest) -> CtlReply:
+        actor.request_stop(req.args.get("reason", "ctl stop"))
+        return CtlReply(cmd=req.cmd, ok=True, detail="stopping")
+
+    actor.on_ctl("ping", ping)
+    actor.on_ctl("status", status)
+    actor.on_ctl("stop", stop)
+
+
+async def _amain(
+    name: str,
+    cfg: OkxmmConfig,
+    main: Callable[[Actor], Coroutine[Any, Any, None]],
+    ctl_endpoint: str | None,
+    clock: Clock,
+    stop_timeout_s: float,
+) -> int:
+    ctx = zmq.asyncio.Context()
+    epoch = clock.now_ns()
+    actor = Actor(name, cfg, ctx, clock, epoch)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, actor.request_stop, f"signal {signal.Signals(sig).name}")
+    _install_builtin_ctl(actor)
+    if ctl_endpoint:
+        actor.ctl = CtlServer(ctx, ctl_endpoint, src=name, clock=clock)
+        for cmd, handler in actor._pending_ctl.items():
+            actor.ctl.register(cmd, handler)
+        await actor.ctl.start()
+    actor.log.info("started", pid=os.getpid(), epoch=epoch, ctl=ctl_endpoint or "")
+    main_task = loop.create_task(main(actor), name=f"{name}-main")
+    stop_task = loop.create_task(actor.stopping.wait(), name="stop-wait")
+    code = 0
+    try:
+        await asyncio.wait({main_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not main_task.done():
+            done, _ = await asyncio.wait({main_task}, timeout=stop_timeout_s)
+            if not done:
+                actor.log.error("main did not stop in time; cancelling", timeout_s=stop_timeout_s)
+                main_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await main_task
+                code = 1
+        if main_task.done() and not main_task.cancelled() and main_task.exception() is not None:
+            actor.log.opt(exception=main_task.exception()).error("actor crashed")
+            code = 1
+        if actor.failed is not None:
+            code = 1
+    finally:
+        stop_task.cancel()
+        await actor.cancel_tasks()
+        if actor.ctl is not None:
+            await actor.ctl.close()
+        ctx.destroy(linger=0)
+        actor.log.info("stopped", code=code, reason=actor.stop_reason)
+    return code
+
+
+def run_actor(
+    name: str,
+    cfg: OkxmmConfig,
+    main: Callable[[Actor], Coroutine[Any, Any, None]],
+    *,
+    ctl_endpoint: str | None = None,
+    clock: Clock | None = None,
+    stop_timeout_s: float = 5.0,
+) -> int:
+    """Run one actor until stopped; returns the process exit code (0 clean, 1 failure)."""
+    try:
+        secrets = resolve_credentials(cfg).secret_values()
+    except ConfigError:
+        secrets = []
+    setup_logging(name, cfg.log_level, cfg.log_dir, secrets)
+    coro = _amain(name, cfg, main, ctl_endpoint, clock or SystemClock(), stop_timeout_s)
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def exit_with(code: int) -> None:
+    """Flush logs and exit with ``code``."""
+    logger.complete()
+    sys.exit(code)

@@ -1,0 +1,140 @@
+"""Publisher: topic frames with per-topic seq, heartbeats, and the Clone snapshot server.
+
+Frames are ``[topic, body]``. Each topic has its own ``seq`` starting at 1; the envelope's epoch
+is the publisher's start epoch, so subscribers notice a restart. Retained topics keep their latest
+encoded body: a ``GetSnapshot(prefix)`` on the snapshot ROUTER is answered with every retained
+``[topic, body]`` under that prefix, then ``[b"snapend|", SnapshotEnd(seq_by_topic)]``.
+Heartbeats (``hb|``, not retained) carry the seq of every topic so a lost *last* message of a
+topic is still seen as a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import zmq
+import zmq.asyncio
+from loguru import logger
+
+from engine import topics
+from engine.bus.sockets import configure_pub, configure_router, recv_frames, send_nowait
+from engine.clock import Clock
+from engine.codec import Codec
+from engine.messages import AnyMsg, GetSnapshot, PubHeartbeat, SnapshotEnd
+
+__all__ = ["SNAPSHOT_END_TOPIC", "Publisher"]
+
+SNAPSHOT_END_TOPIC = b"snapend|"
+
+
+class Publisher:
+    """PUB socket + optional snapshot ROUTER for one state owner."""
+
+    def __init__(
+        self,
+        ctx: zmq.asyncio.Context,
+        endpoint: str,
+        *,
+        src: str,
+        epoch: int,
+        clock: Clock,
+        snap_endpoint: str | None = None,
+        heartbeat_ms: int = 100,
+    ) -> None:
+        self._ctx = ctx
+        self._endpoint = endpoint
+        self._snap_endpoint = snap_endpoint
+        self._heartbeat_s = heartbeat_ms / 1000
+        self._codec = Codec(src, epoch, clock.now_ns, name=f"{src}.pub")
+        self._snap_codec = Codec(src, epoch, clock.now_ns, name=f"{src}.snap")
+        self._seqs: dict[str, int] = {}
+        self._retained: dict[str, bytes] = {}
+        self._topic_bytes: dict[str, bytes] = {}
+        self._pub: zmq.asyncio.Socket | None = None
+        self._snap: zmq.asyncio.Socket | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.published = 0
+        self.snapshots_served = 0
+
+    @property
+    def seq_by_topic(self) -> dict[str, int]:
+        return dict(self._seqs)
+
+    async def start(self) -> None:
+        """Bind the sockets and start heartbeats and the snapshot server."""
+        self._pub = self._ctx.socket(zmq.PUB)
+        configure_pub(self._pub)
+        self._pub.bind(self._endpoint)
+        loop = asyncio.get_running_loop()
+        if self._snap_endpoint:
+            self._snap = self._ctx.socket(zmq.ROUTER)
+            configure_router(self._snap)
+            self._snap.bind(self._snap_endpoint)
+            self._tasks.append(loop.create_task(self._serve_snapshots(), name="snapshot-server"))
+        if self._heartbeat_s > 0:
+            self._tasks.append(loop.create_task(self._heartbeats(), name="pub-heartbeat"))
+
+    def publish(self, topic: str, msg: AnyMsg, retain: bool = True) -> int:
+        """Publish ``msg`` on ``topic``; returns its seq. Never blocks (PUB drops at HWM)."""
+        seq = self._seqs.get(topic, 0) + 1
+        self._seqs[topic] = seq
+        body = self._codec.encode(msg, seq)
+        tb = self._topic_bytes.get(topic)
+        if tb is None:
+            tb = self._topic_bytes[topic] = topic.encode()
+        if retain:
+            self._retained[topic] = body
+        assert self._pub is not None, "publish() before start()"
+        send_nowait(self._pub, [tb, body])
+        self.published += 1
+        return seq
+
+    def forget(self, topic: str) -> None:
+        """Stop retaining ``topic`` (e.g. a terminal order): late joiners won't see it."""
+        self._retained.pop(topic, None)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            self.publish(
+                topics.HEARTBEAT,
+                PubHeartbeat(actor=self._codec.src, seq_by_topic=self.seq_by_topic),
+                retain=False,
+            )
+
+    async def _serve_snapshots(self) -> None:
+        assert self._snap is not None
+        sock = self._snap
+        while True:
+            frames = await recv_frames(sock, None)
+            if frames is None or len(frames) != 2:
+                continue
+            identity, body = frames
+            env = self._snap_codec.decode(body, origin=identity.decode(errors="replace"))
+            if env is None or not isinstance(env.msg, GetSnapshot):
+                continue
+            prefix = env.msg.prefix
+            try:
+                for topic, retained in list(self._retained.items()):
+                    if topic.startswith(prefix):
+                        send_nowait(sock, [identity, self._topic_bytes[topic], retained])
+                seqs = {t: s for t, s in self._seqs.items() if t.startswith(prefix)}
+                end = self._snap_codec.encode(SnapshotEnd(seq_by_topic=seqs))
+                send_nowait(sock, [identity, SNAPSHOT_END_TOPIC, end])
+                self.snapshots_served += 1
+            except zmq.ZMQError as exc:
+                # The requester vanished or is too slow: it will ask again.
+                logger.warning("snapshot not delivered", peer=identity, error=str(exc))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for sock in (self._pub, self._snap):
+            if sock is not None:
+                sock.close(linger=0)
+        self._pub = self._snap = None

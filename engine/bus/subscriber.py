@@ -1,0 +1,260 @@
+"""Subscriber: the Clone client (architecture §4) with gap and publisher-silence detection.
+
+Order of operations: subscribe first, then ask the publisher's snapshot ROUTER for the retained
+state, then deliver updates, dropping any with ``seq <= snapshot seq``. A seq jump on a topic, a
+heartbeat announcing a seq we never received, or a new publisher epoch (restart) triggers a fresh
+snapshot; snapshot items are delivered with ``from_snapshot=True`` and must be applied as state.
+If the publisher is down the snapshot is retried with backoff; updates keep flowing meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import zmq
+import zmq.asyncio
+from loguru import logger
+
+from engine import topics
+from engine.bus.publisher import SNAPSHOT_END_TOPIC
+from engine.bus.sockets import (
+    ConnectMonitor,
+    configure_dealer,
+    configure_sub,
+    recv_frames,
+    send_nowait,
+)
+from engine.clock import Clock
+from engine.codec import Codec
+from engine.messages import Envelope, GetSnapshot, PubHeartbeat, SnapshotEnd
+
+__all__ = ["Delivery", "Subscriber"]
+
+_NS_PER_MS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message for the consumer."""
+
+    topic: str
+    env: Envelope
+    from_snapshot: bool = False
+
+
+class Subscriber:
+    """SUB socket with per-topic seq tracking, Clone snapshots and liveness."""
+
+    def __init__(
+        self,
+        ctx: zmq.asyncio.Context,
+        pub_endpoint: str,
+        *,
+        snap_endpoint: str | None = None,
+        prefixes: Sequence[str] = ("",),
+        name: str,
+        clock: Clock,
+        silence_ms: int = 300,
+        snapshot_timeout_s: float = 2.0,
+    ) -> None:
+        self._ctx = ctx
+        self._pub_endpoint = pub_endpoint
+        self._snap_endpoint = snap_endpoint
+        self._prefixes = list(prefixes) or [""]
+        self.name = name
+        self._clock = clock
+        self._silence_ns = silence_ms * _NS_PER_MS
+        self._snapshot_timeout_s = snapshot_timeout_s
+        self._codec = Codec(name, 0, clock.now_ns, name=f"{name}.sub")
+        self._sub: zmq.asyncio.Socket | None = None
+        self._monitor: ConnectMonitor | None = None
+        self._last_seq: dict[str, int] = {}
+        self._epoch: int | None = None
+        self._pending: deque[Delivery] = deque()
+        self._need_snapshot = snap_endpoint is not None
+        self._next_snapshot_ns = 0
+        self._snapshot_backoff_ns = 100 * _NS_PER_MS
+        self._last_heard_ns: int | None = None
+        self.gaps = 0
+        self.resyncs = 0
+        self.delivered = 0
+        self.dropped_old = 0
+
+    def _wants(self, topic: str) -> bool:
+        return any(topic.startswith(p) for p in self._prefixes)
+
+    async def start(self) -> None:
+        """Subscribe, connect, and fetch the first snapshot (if the publisher answers)."""
+        self._sub = self._ctx.socket(zmq.SUB)
+        configure_sub(self._sub)
+        for prefix in self._prefixes:
+            self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+        if "" not in self._prefixes:
+            self._sub.setsockopt(zmq.SUBSCRIBE, topics.HEARTBEAT.encode())
+        self._sub.connect(self._pub_endpoint)
+        self._monitor = ConnectMonitor(self._sub, self._pub_endpoint, f"{self.name}.sub")
+        self._monitor.start()
+        if self._need_snapshot:
+            await self._fetch_snapshot()
+
+    # ----------------------------------------------------------------------------- liveness
+    def silent(self) -> bool:
+        """True when the publisher has not been heard for ``silence_ms`` (or never)."""
+        if self._last_heard_ns is None:
+            return True
+        return self._clock.monotonic_ns() - self._last_heard_ns > self._silence_ns
+
+    @property
+    def last_heard_ns(self) -> int | None:
+        return self._last_heard_ns
+
+    @property
+    def synced(self) -> bool:
+        """A snapshot has been applied (or none is needed) and no resync is pending."""
+        return not self._need_snapshot
+
+    # ------------------------------------------------------------------------------ receive
+    async def recv(self, timeout_s: float | None) -> Delivery | None:
+        """Next delivery (snapshot items first), or None after ``timeout_s`` of nothing."""
+        if self._pending:
+            return self._pending.popleft()
+        if self._need_snapshot and self._clock.monotonic_ns() >= self._next_snapshot_ns:
+            await self._fetch_snapshot()
+            if self._pending:
+                return self._pending.popleft()
+        assert self._sub is not None, "recv() before start()"
+        deadline = None if timeout_s is None else self._clock.monotonic_ns() + int(timeout_s * 1e9)
+        while True:
+            remaining = None
+            if deadline is not None:
+                remaining = max(0.0, (deadline - self._clock.monotonic_ns()) / 1e9)
+            frames = await recv_frames(self._sub, remaining)
+            if frames is None:
+                return None
+            delivery = self._on_frames(frames)
+            if delivery is not None:
+                return delivery
+            if self._pending:
+                return self._pending.popleft()
+            if deadline is not None and self._clock.monotonic_ns() >= deadline:
+                return None
+
+    def _on_frames(self, frames: list[bytes]) -> Delivery | None:
+        if len(frames) != 2:
+            self._codec.bad_frames += 1
+            logger.warning("bad frame dropped", socket=self.name, frames=len(frames))
+            return None
+        topic = frames[0].decode(errors="replace")
+        env = self._codec.decode(frames[1], origin=topic)
+        if env is None:
+            return None
+        self._last_heard_ns = self._clock.monotonic_ns()
+        if self._epoch is None:
+            self._epoch = env.epoch
+        elif env.epoch != self._epoch:
+            logger.info("publisher restarted", sub=self.name, old=self._epoch, new=env.epoch)
+            self._epoch = env.epoch
+            self._last_seq.clear()
+            self._schedule_resync("publisher restarted")
+        if isinstance(env.msg, PubHeartbeat):
+            self._check_heartbeat(env.msg)
+            return Delivery(topic, env) if self._wants(topic) else None
+        if not self._wants(topic):
+            return None
+        last = self._last_seq.get(topic)
+        if last is not None:
+            if env.seq <= last:
+                self.dropped_old += 1
+                return None
+            if env.seq != last + 1:
+                self.gaps += 1
+                logger.warning("gap detected", sub=self.name, topic=topic, last=last, got=env.seq)
+                self._schedule_resync("gap")
+        self._last_seq[topic] = env.seq
+        self.delivered += 1
+        return Delivery(topic, env)
+
+    def _check_heartbeat(self, hb: PubHeartbeat) -> None:
+        for topic, seq in hb.seq_by_topic.items():
+            if not self._wants(topic):
+                continue
+            last = self._last_seq.get(topic)
+            if last is not None and seq > last:
+                self.gaps += 1
+                logger.warning("gap detected", sub=self.name, topic=topic, last=last, got=seq)
+                self._schedule_resync("gap at tail")
+                return
+
+    def _schedule_resync(self, reason: str) -> None:
+        if self._snap_endpoint is None:
+            return
+        if not self._need_snapshot:
+            logger.info("resync scheduled", sub=self.name, reason=reason)
+        self._need_snapshot = True
+
+    # ---------------------------------------------------------------------------- snapshot
+    async def _fetch_snapshot(self) -> None:
+        assert self._snap_endpoint is not None
+        dealer = self._ctx.socket(zmq.DEALER)
+        configure_dealer(dealer, None)
+        dealer.setsockopt(zmq.IMMEDIATE, 0)  # queue the request until the publisher is there
+        dealer.connect(self._snap_endpoint)
+        items: list[Delivery] = []
+        seqs: dict[str, int] = {}
+        complete = False
+        try:
+            for prefix in self._prefixes:
+                send_nowait(dealer, [self._codec.encode(GetSnapshot(prefix=prefix))])
+            ends = 0
+            deadline = self._clock.monotonic_ns() + int(self._snapshot_timeout_s * 1e9)
+            while ends < len(self._prefixes):
+                remaining = (deadline - self._clock.monotonic_ns()) / 1e9
+                if remaining <= 0:
+                    break
+                frames = await recv_frames(dealer, remaining)
+                if frames is None:
+                    break
+                if len(frames) != 2:
+                    continue
+                env = self._codec.decode(frames[1], origin="snapshot")
+                if env is None:
+                    continue
+                if frames[0] == SNAPSHOT_END_TOPIC and isinstance(env.msg, SnapshotEnd):
+                    ends += 1
+                    seqs.update(env.msg.seq_by_topic)
+                    self._epoch = env.epoch
+                    continue
+                items.append(Delivery(frames[0].decode(errors="replace"), env, True))
+            complete = ends == len(self._prefixes)
+        except zmq.ZMQError as exc:
+            logger.warning("snapshot request failed", sub=self.name, error=str(exc))
+        finally:
+            dealer.close(linger=0)
+        if not complete:
+            self._next_snapshot_ns = self._clock.monotonic_ns() + self._snapshot_backoff_ns
+            self._snapshot_backoff_ns = min(self._snapshot_backoff_ns * 2, 2000 * _NS_PER_MS)
+            logger.warning("snapshot incomplete, will retry", sub=self.name)
+            return
+        self._snapshot_backoff_ns = 100 * _NS_PER_MS
+        # Updates already delivered that are newer than the snapshot stay; older state is skipped.
+        for item in items:
+            last = self._last_seq.get(item.topic)
+            if last is None or item.env.seq > last:
+                self._pending.append(item)
+        for topic, seq in seqs.items():
+            if self._wants(topic):
+                self._last_seq[topic] = max(seq, self._last_seq.get(topic, 0))
+        self._need_snapshot = False
+        self.resyncs += 1
+        self._last_heard_ns = self._clock.monotonic_ns()
+
+    async def close(self) -> None:
+        if self._monitor is not None:
+            await self._monitor.close()
+        if self._sub is not None:
+            with contextlib.suppress(zmq.ZMQError):
+                self._sub.close(linger=0)
+        self._sub = None
