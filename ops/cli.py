@@ -1,0 +1,286 @@
+"""The ``okxmm`` command line.
+
+Every actor is its own OS process. ``okxmm actor NAME`` runs one in the foreground (same as
+``python -m <module>``); ``okxmm up`` runs the local exchange and every configured actor as
+children of a supervisor; ``okxmm ctl`` talks to any actor's ctl endpoint; ``okxmm tap`` prints
+decoded bus traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import zmq.asyncio
+
+from engine.bus.ctl import ctl_call
+from engine.clock import SystemClock
+from engine.config import OkxmmConfig, load_config
+from engine.errors import ConfigError
+from engine.messages import CtlRequest
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="okxmm: an OKX v5 market-making engine of separate actor processes over ZeroMQ.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Configuration tools.", no_args_is_help=True)
+strategy_app = typer.Typer(help="Strategy workers.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(strategy_app, name="strategy")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (env OKXMM_* overrides).")
+]
+
+ACTORS = ("exchange", "md-feed", "private-gw", "router", "risk", "strategy", "recorder")
+
+
+def _load(config: Path | None) -> OkxmmConfig:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        for path, msg in exc.problems:
+            typer.echo(f"config error: {path}: {msg}", err=True)
+        raise typer.Exit(2) from None
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to validate.")]) -> None:
+    """Validate FILE; print every problem with its path in the file; exit non-zero if any."""
+    try:
+        cfg = load_config(file)
+    except ConfigError as exc:
+        for path, msg in exc.problems:
+            typer.echo(f"{file}: {path}: {msg}", err=True)
+        raise typer.Exit(1) from None
+    names = [s.name for s in cfg.strategies]
+    if len(set(names)) != len(names):
+        typer.echo(f"{file}: strategies: names must be unique", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{file}: ok (venue {cfg.venue.kind}, {len(cfg.strategies)} strategies)")
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop everything after N seconds (scripted runs).")
+    ] = None,
+    status_view: Annotated[bool, typer.Option("--status/--no-status", help="Live status view.")] = (
+        True
+    ),
+) -> None:
+    """Run the local exchange (unless the venue is OKX) and every actor, until Ctrl-C."""
+    from ops.supervisor import run_supervisor
+
+    cfg = _load(config)
+    code = run_supervisor(cfg, config_path=config, duration_s=duration, status_view=status_view)
+    raise typer.Exit(code)
+
+
+@app.command()
+def actor(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTORS)}.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Run one actor in the foreground (for debugging); same as ``python -m <module>``."""
+    cfg = _load(config)
+    code = _run_actor(name, cfg)
+    raise typer.Exit(code)
+
+
+def _run_actor(name: str, cfg: OkxmmConfig) -> int:
+    # Imports are local: each actor pulls in only its own dependencies.
+    if name == "md-feed":
+        from gateway.md_feed import main as md_main
+
+        return _code(md_main(cfg))
+    if name == "private-gw":
+        from gateway.private_gw import main as gw_main
+
+        return _code(gw_main(cfg))
+    if name == "router":
+        from engine.router.actor import main as router_main
+
+        return _code(router_main(cfg))
+    if name == "risk":
+        from risk.monitor import main as risk_main
+
+        return _code(risk_main(cfg))
+    if name == "exchange":
+        from ops.exchange.server import main as ex_main
+
+        return _code(ex_main(cfg, port=None, tls=False, cert_path=None, seed=None, accounts=[]))
+    if name == "recorder":
+        from ops.recorder import main as rec_main
+
+        return _code(rec_main(cfg, out=None))
+    typer.echo(f"unknown actor {name!r}; one of: {', '.join(ACTORS)}", err=True)
+    typer.echo("strategy workers: okxmm strategy run --name N --strategy S --inst I", err=True)
+    return 2
+
+
+def _code(result: object) -> int:
+    return result if isinstance(result, int) else 0
+
+
+@app.command()
+def exchange(
+    config: ConfigOpt = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default 8900).")] = None,
+    tls: Annotated[bool, typer.Option(help="Serve https/wss with a self-signed cert.")] = False,
+    cert_path: Annotated[
+        Path | None, typer.Option(help="Where to write the self-signed certificate (PEM).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market.")] = None,
+    account: Annotated[
+        list[str] | None, typer.Option(help="KEY:SECRET:PASSPHRASE (repeatable).")
+    ] = None,
+) -> None:
+    """Run the local OKX v5 exchange (REST + WS on one port, admin under /admin)."""
+    from ops.exchange.server import main as ex_main
+
+    cfg = _load(config)
+    result = ex_main(
+        cfg,
+        port=port,
+        tls=tls,
+        cert_path=str(cert_path) if cert_path else None,
+        seed=seed,
+        accounts=account or [],
+    )
+    raise typer.Exit(_code(result))
+
+
+@strategy_app.command("run")
+def strategy_run(
+    inst: Annotated[str, typer.Option(help="Instrument, e.g. BTC-USDT-SWAP.")],
+    strategy: Annotated[
+        str, typer.Option(help="sample_mm | inventory_skew | volatility | avellaneda_stoikov")
+    ],
+    name: Annotated[str, typer.Option(help="Worker name (alphanumerics and '-').")],
+    params: Annotated[Path | None, typer.Option(help="Params YAML (hot-reloaded).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Start one strategy worker; it joins the running engine."""
+    from strategies.worker import main as worker_main
+
+    cfg = _load(config)
+    result = worker_main(
+        cfg, name=name, strategy=strategy, inst=inst, params=str(params) if params else None
+    )
+    raise typer.Exit(_code(result))
+
+
+def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout: float) -> int:
+    endpoint = cfg.bus.connect_endpoint(cfg.bus.ctl_name(target))
+
+    async def call() -> int:
+        ctx = zmq.asyncio.Context()
+        try:
+            reply = await ctl_call(
+                ctx,
+                endpoint,
+                CtlRequest(cmd=cmd, args=args),
+                clock=SystemClock(),
+                timeout_s=timeout,
+            )
+        except TimeoutError:
+            typer.echo(f"{target}: no answer on {endpoint} within {timeout} s", err=True)
+            return 3
+        finally:
+            ctx.destroy(linger=0)
+        state = "ok" if reply.ok else "FAILED"
+        typer.echo(f"{target} {cmd}: {state} {reply.detail}".rstrip())
+        for key, value in sorted(reply.status.items()):
+            typer.echo(f"  {key}: {value}")
+        return 0 if reply.ok else 1
+
+    return asyncio.run(call())
+
+
+@app.command()
+def ctl(
+    target: Annotated[str, typer.Argument(help="Actor or worker (md-feed, router, mm-btc...).")],
+    command: Annotated[str, typer.Argument(help="ping | status | pause | resume | reload | stop")],
+    arg: Annotated[list[str] | None, typer.Option(help="key=value (repeatable).")] = None,
+    config: ConfigOpt = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 3.0,
+) -> None:
+    """Send a control command to one actor and print its answer."""
+    cfg = _load(config)
+    args = dict(a.split("=", 1) for a in (arg or []) if "=" in a)
+    raise typer.Exit(_ctl(cfg, target, command, args, timeout))
+
+
+@app.command()
+def halt(
+    reason: Annotated[str, typer.Option(help="Why (logged and published).")] = "manual halt",
+    config: ConfigOpt = None,
+) -> None:
+    """Kill switch: risk goes HALTED, the router cancels everything and accepts only cancels."""
+    cfg = _load(config)
+    raise typer.Exit(_ctl(cfg, "risk", "halt", {"reason": reason}, 3.0))
+
+
+@app.command()
+def resume(config: ConfigOpt = None) -> None:
+    """Lift the kill switch."""
+    cfg = _load(config)
+    raise typer.Exit(_ctl(cfg, "risk", "resume", {}, 3.0))
+
+
+@app.command()
+def tap(
+    prefix: Annotated[list[str] | None, typer.Argument(help="Topic prefixes.")] = None,
+    config: ConfigOpt = None,
+    bus: Annotated[
+        list[str] | None, typer.Option(help="Which publishers: md, acct, ord, risk (default all).")
+    ] = None,
+    count: Annotated[int, typer.Option(help="Stop after N messages (0: never).")] = 0,
+    heartbeats: Annotated[bool, typer.Option(help="Show hb| messages too.")] = False,
+) -> None:
+    """Print decoded bus messages live."""
+    from ops.tap import run_tap
+
+    cfg = _load(config)
+    raise typer.Exit(run_tap(cfg, prefix or [""], bus or [], count, heartbeats))
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Option(help="Journal file to write.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Record every published bus message to a journal file (until Ctrl-C)."""
+    from ops.recorder import main as rec_main
+
+    cfg = _load(config)
+    raise typer.Exit(_code(rec_main(cfg, out=str(out))))
+
+
+@app.command()
+def replay(
+    journal: Annotated[Path, typer.Argument(help="Journal written by `okxmm record`.")],
+    config: ConfigOpt = None,
+    speed: Annotated[float, typer.Option(help="1.0 = real time, 0 = as fast as possible.")] = 1.0,
+) -> None:
+    """Publish a recorded journal back on the bus (deterministic tests, backtests)."""
+    from ops.replay import run_replay
+
+    cfg = _load(config)
+    raise typer.Exit(run_replay(cfg, str(journal), speed))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

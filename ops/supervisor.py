@@ -1,0 +1,302 @@
+"""``okxmm up``: run the local exchange and every actor as child processes, watch and restart them.
+
+Start order: exchange (unless the venue is OKX) → md-feed → private-gw → router → risk → strategy
+workers; each waits for the previous one to answer (port open / ctl ping). Stop order is the
+reverse of what matters for money: strategies first, then the router (which cancels everything
+on SIGTERM), then risk and the feeds, the exchange last. When a strategy worker exits for any
+reason the supervisor tells the router ``CancelAll(strategy)`` (death-detection layer 4) before
+restarting it per its policy, with doubling backoff.
+
+Every child is started as ``python -m <module> ...`` so ``ps`` names the actor (and, for a
+worker, its strategy and instrument); its output goes to ``<log_dir>/<name>.out``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+
+from engine.actor import Actor, run_actor
+from engine.bus.command import CommandClient, CommandSendError
+from engine.bus.ctl import ctl_call
+from engine.config import OkxmmConfig, SupervisorConfig
+from engine.messages import CancelAll, CtlReply, CtlRequest
+
+__all__ = ["ChildSpec", "RestartPolicy", "build_specs", "run_supervisor"]
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One child process."""
+
+    name: str
+    argv: list[str]
+    kind: str  # exchange | actor | strategy
+    ctl: str | None = None  # ctl endpoint name, for readiness and status
+
+
+class RestartPolicy:
+    """When to restart a child and after how long. Pure: the caller counts and sleeps."""
+
+    def __init__(self, cfg: SupervisorConfig) -> None:
+        self._cfg = cfg
+
+    def should_restart(self, exit_code: int, restarts: int, stopping: bool) -> bool:
+        if stopping or self._cfg.restart == "never" or restarts >= self._cfg.max_restarts:
+            return False
+        return self._cfg.restart == "always" or exit_code != 0
+
+    def backoff_s(self, restarts: int) -> float:
+        return float(min(self._cfg.backoff_initial_s * (2**restarts), self._cfg.backoff_max_s))
+
+
+def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
+    """The children of ``okxmm up`` in start order."""
+    py = sys.executable
+    conf = ["--config", str(config_path.resolve())] if config_path else []
+    specs: list[ChildSpec] = []
+    if cfg.venue.kind == "local" and cfg.supervisor.start_exchange:
+        specs.append(ChildSpec("exchange", [py, "-m", "ops.exchange", *conf], "exchange"))
+    specs += [
+        ChildSpec("md-feed", [py, "-m", "gateway.md_feed", *conf], "actor", "ctl.md-feed"),
+        ChildSpec("private-gw", [py, "-m", "gateway.private_gw", *conf], "actor", "ctl.private-gw"),
+        ChildSpec("router", [py, "-m", "engine.router.actor", *conf], "actor", "ctl.router"),
+        ChildSpec("risk", [py, "-m", "risk.monitor", *conf], "actor", "ctl.risk"),
+    ]
+    for s in cfg.strategies:
+        if not s.enabled:
+            continue
+        argv = [py, "-m", "strategies.worker", *conf, "--name", s.name]
+        argv += ["--strategy", s.strategy, "--inst", s.inst]
+        if s.params:
+            argv += ["--params", s.params]
+        specs.append(ChildSpec(s.name, argv, "strategy", f"ctl.{s.name}"))
+    return specs
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    state: str = "starting"
+    last_exit: int | None = None
+    watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    """Starts, watches, restarts and stops the children."""
+
+    def __init__(self, actor: Actor, specs: list[ChildSpec]) -> None:
+        self._actor = actor
+        self._cfg = actor.cfg
+        self._policy = RestartPolicy(actor.cfg.supervisor)
+        self.children = {s.name: _Child(s) for s in specs}
+        self._stopping = False
+        self._log_dir = Path(actor.cfg.log_dir)
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._router: CommandClient | None = None
+
+    async def _spawn(self, child: _Child) -> None:
+        out = (self._log_dir / f"{child.spec.name}.out").open("ab")
+        try:
+            child.proc = await asyncio.create_subprocess_exec(
+                *child.spec.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,  # Ctrl-C reaches only the supervisor: it stops us in order
+            )
+        finally:
+            out.close()
+        child.state = "running"
+        self._actor.log.info(
+            "child started", child=child.spec.name, pid=child.proc.pid, restarts=child.restarts
+        )
+
+    async def _ready(self, child: _Child, timeout_s: float = 20.0) -> bool:
+        """Wait until the child answers: the exchange's port, or the actor's ctl ping."""
+        deadline = self._actor.clock.monotonic_ns() + int(timeout_s * 1e9)
+        while self._actor.clock.monotonic_ns() < deadline:
+            if child.proc is None or child.proc.returncode is not None:
+                return False
+            if child.spec.kind == "exchange":
+                if await _port_open(self._cfg.exchange.host, self._cfg.exchange.port):
+                    return True
+                await asyncio.sleep(0.1)
+                continue
+            assert child.spec.ctl is not None
+            endpoint = self._cfg.bus.connect_endpoint(child.spec.ctl)
+            with contextlib.suppress(TimeoutError):
+                reply = await ctl_call(
+                    self._actor.ctx, endpoint, CtlRequest(cmd="ping"),
+                    clock=self._actor.clock, timeout_s=0.5, src="supervisor",
+                )
+                if reply.ok:
+                    return True
+        return False
+
+    async def start_all(self) -> None:
+        self._router = CommandClient(
+            self._actor.ctx,
+            self._cfg.bus.connect_endpoint("ord.cmd"),
+            identity=b"O:supervisor",
+            src="supervisor",
+            epoch=self._actor.epoch,
+            clock=self._actor.clock,
+        )
+        await self._router.start()
+        for child in self.children.values():
+            if self._stopping:
+                return
+            await self._spawn(child)
+            ready = await self._ready(child)
+            if not ready:
+                self._actor.log.error("child not ready", child=child.spec.name)
+            child.watcher = asyncio.get_running_loop().create_task(
+                self._watch(child), name=f"watch-{child.spec.name}"
+            )
+
+    async def _watch(self, child: _Child) -> None:
+        while True:
+            assert child.proc is not None
+            code = await child.proc.wait()
+            child.last_exit = code
+            child.state = "exited"
+            if child.spec.kind == "strategy":
+                self._notify_router(child.spec.name, code)
+            if self._stopping:
+                return
+            self._actor.log.warning("child exited", child=child.spec.name, code=code)
+            if not self._policy.should_restart(code, child.restarts, self._stopping):
+                child.state = "failed" if code else "stopped"
+                return
+            delay = self._policy.backoff_s(child.restarts)
+            child.state = f"restart in {delay:.1f}s"
+            await asyncio.sleep(delay)
+            if self.stopping:
+                return
+            child.restarts += 1
+            await self._spawn(child)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _notify_router(self, name: str, code: int) -> None:
+        """Layer 4 of death detection: tell the router the worker is gone."""
+        if self._router is None:
+            return
+        try:
+            self._router.send(CancelAll(strategy=name, reason=f"supervisor: exited with {code}"))
+        except CommandSendError as exc:
+            self._actor.log.warning("router not told of worker exit", worker=name, error=str(exc))
+
+    async def _stop_child(self, child: _Child, timeout_s: float) -> None:
+        proc = child.proc
+        if proc is None or proc.returncode is not None:
+            return
+        child.state = "stopping"
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await proc.wait()
+        except TimeoutError:
+            self._actor.log.error("child ignored SIGTERM; killing", child=child.spec.name)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        child.state = "stopped"
+
+    async def stop_all(self) -> None:
+        """Strategies → router (cancels all) → risk → feeds → exchange."""
+        self._stopping = True
+        timeout = self._cfg.supervisor.stop_timeout_s
+        by_kind = [c for c in self.children.values() if c.spec.kind == "strategy"]
+        await asyncio.gather(*(self._stop_child(c, timeout) for c in by_kind))
+        for name in ("router", "risk", "private-gw", "md-feed", "exchange"):
+            child = self.children.get(name)
+            if child is not None:
+                await self._stop_child(child, timeout * 2 if name == "router" else timeout)
+        for child in self.children.values():
+            if child.watcher is not None:
+                child.watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await child.watcher
+        if self._router is not None:
+            await self._router.close()
+
+    def status(self) -> dict[str, str | int | float | bool]:
+        out: dict[str, str | int | float | bool] = {}
+        for name, child in self.children.items():
+            pid = child.proc.pid if child.proc else 0
+            out[name] = f"{child.state} pid={pid} restarts={child.restarts}"
+        return out
+
+
+async def _port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def run_supervisor(
+    cfg: OkxmmConfig,
+    *,
+    config_path: Path | None,
+    duration_s: float | None,
+    status_view: bool,
+) -> int:
+    """Run ``okxmm up``; returns the exit code."""
+    specs = build_specs(cfg, config_path)
+
+    async def main(actor: Actor) -> None:
+        sup = Supervisor(actor, specs)
+        actor.add_status(sup.status)
+
+        async def children(req: CtlRequest) -> CtlReply:
+            return CtlReply(cmd=req.cmd, ok=True, status=sup.status())
+
+        actor.on_ctl("children", children)
+        view: asyncio.Task[None] | None = None
+        try:
+            await sup.start_all()
+            if status_view and not actor.stopping.is_set():
+                from ops.dashboard import run_dashboard
+
+                view = actor.spawn(run_dashboard(actor, sup.status), "dashboard")
+            if duration_s is not None:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(duration_s):
+                        await actor.stopping.wait()
+                actor.request_stop(f"duration {duration_s} s reached")
+            await actor.stopping.wait()
+        finally:
+            if view is not None:
+                view.cancel()
+            await sup.stop_all()
+
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    timeout = cfg.supervisor.stop_timeout_s * 8 + 10
+    with contextlib.suppress(zmq.ZMQError):
+        return run_actor(
+            "supervisor",
+            cfg,
+            main,
+            ctl_endpoint=cfg.bus.bind_endpoint("ctl.supervisor"),
+            stop_timeout_s=timeout,
+        )
+    return 1
