@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,11 +37,11 @@ def free_port() -> int:
 @pytest.fixture
 def bus_config(tmp_path: Path) -> BusConfig:
     """A bus on ipc endpoints in a private temp dir: no port collisions between tests."""
-    ipc = Path("/tmp") / f"okxmm-{tmp_path.name[-20:]}-{_free_port()}"
-    ipc.mkdir(parents=True, exist_ok=True)
+    # ipc paths must stay under ~100 bytes: use a short dir, not pytest's long tmp_path.
+    ipc = Path(tempfile.mkdtemp(prefix="okxmm-"))
     return BusConfig(transport="ipc", ipc_dir=str(ipc))
 
 
 @pytest.fixture
-def fake_clock() -> Iterator[FakeClock]:
-    yield FakeClock()
+def fake_clock() -> FakeClock:
+    return FakeClock()

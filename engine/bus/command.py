@@ -77,9 +77,9 @@ class CommandClient:
     async def start(self) -> None:
         self._sock = self._ctx.socket(zmq.DEALER)
         configure_dealer(self._sock, self.identity, self._sndhwm)
-        self._sock.connect(self._endpoint)
         self._monitor = ConnectMonitor(self._sock, self._endpoint, self._codec.name)
         self._monitor.start()
+        self._sock.connect(self._endpoint)
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="cmd-reader")
 
     async def wait_connected(self, timeout_s: float) -> None:
@@ -187,8 +187,9 @@ class CommandServer:
         self._sock = self._ctx.socket(zmq.ROUTER)
         configure_router(self._sock)
         self._sock.bind(self._endpoint)
+        msock = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._watch(), name="cmd-monitor"))
+        self._tasks.append(loop.create_task(self._watch(msock), name="cmd-monitor"))
 
     async def recv(self, timeout_s: float | None) -> tuple[bytes, Envelope] | None:
         """Next well-formed command; bad frames are counted and skipped."""
@@ -238,9 +239,8 @@ class CommandServer:
                 self._peers.discard(identity)
         return gone
 
-    async def _watch(self) -> None:
+    async def _watch(self, msock: zmq.asyncio.Socket) -> None:
         assert self._sock is not None
-        msock = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         try:
             while True:
                 frames = await recv_frames(msock, None)

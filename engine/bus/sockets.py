@@ -107,10 +107,13 @@ class ConnectMonitor:
         self.connected = asyncio.Event()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"mon-{self._name}")
-
-    async def _run(self) -> None:
+        """Start watching; call BEFORE ``connect()`` so the first CONNECTED event is seen."""
         msock = self._sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(msock), name=f"mon-{self._name}"
+        )
+
+    async def _run(self, msock: zmq.asyncio.Socket) -> None:
         waited = 0.0
         try:
             while True:

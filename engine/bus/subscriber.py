@@ -94,9 +94,9 @@ class Subscriber:
             self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         if "" not in self._prefixes:
             self._sub.setsockopt(zmq.SUBSCRIBE, topics.HEARTBEAT.encode())
-        self._sub.connect(self._pub_endpoint)
         self._monitor = ConnectMonitor(self._sub, self._pub_endpoint, f"{self.name}.sub")
         self._monitor.start()
+        self._sub.connect(self._pub_endpoint)
         if self._need_snapshot:
             await self._fetch_snapshot()
 

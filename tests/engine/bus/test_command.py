@@ -1,0 +1,153 @@
+"""Commands over real DEALER/ROUTER sockets: ack, timeout, IMMEDIATE, crash detection by probe."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from engine.bus.command import CommandClient, CommandSendError, CommandServer
+from engine.clock import SystemClock
+from engine.config import BusConfig
+from engine.messages import Ack, Cancel, Hello, Reject, StrategyLimits, Welcome
+
+PEER = Path(__file__).with_name("peer.py")
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[zmq.asyncio.Context]:
+    c = zmq.asyncio.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+def limits() -> StrategyLimits:
+    return StrategyLimits(Decimal(1), Decimal(1), 1, 1)
+
+
+async def test_request_gets_its_ack_and_reject_by_cmd_seq(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    client = CommandClient(
+        ctx, bus_config.connect_endpoint("ord.cmd"), identity=b"S:a:1", src="a", epoch=1,
+        clock=clock,
+    )
+    await client.start()
+    await client.wait_connected(2)
+
+    async def serve() -> None:
+        for _ in range(2):
+            got = await server.recv(2)
+            assert got is not None
+            identity, env = got
+            assert identity == b"S:a:1"
+            assert isinstance(env.msg, Cancel)
+            reply = (
+                Ack(cmd_seq=env.seq) if env.msg.cl_ord_id == "ok" else Reject(env.seq, "nope")
+            )
+            assert server.reply(identity, reply)
+
+    task = asyncio.create_task(serve())
+    ok = await client.request(Cancel(cl_ord_id="ok", inst="X"), 2)
+    bad = await client.request(Cancel(cl_ord_id="bad", inst="X"), 2)
+    await task
+    assert isinstance(ok.msg, Ack)
+    assert isinstance(bad.msg, Reject)
+    assert bad.msg.reason == "nope"
+    await client.close()
+    await server.close()
+
+
+async def test_request_times_out_when_nobody_answers(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    client = CommandClient(
+        ctx, bus_config.connect_endpoint("ord.cmd"), identity=b"S:a:1", src="a", epoch=1,
+        clock=clock,
+    )
+    await client.start()
+    await client.wait_connected(2)
+    with pytest.raises(TimeoutError):
+        await client.request(Cancel(cl_ord_id="x", inst="X"), 0.2)
+    await client.close()
+    await server.close()
+
+
+async def test_no_commands_queued_while_server_is_down(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """IMMEDIATE: with no server, send fails at once; a server started later receives nothing."""
+    clock = SystemClock()
+    client = CommandClient(
+        ctx, bus_config.connect_endpoint("ord.cmd"), identity=b"S:a:1", src="a", epoch=1,
+        clock=clock,
+    )
+    await client.start()
+    with pytest.raises(CommandSendError):
+        client.send(Cancel(cl_ord_id="stale", inst="X"))
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    await client.wait_connected(2)
+    client.send(Cancel(cl_ord_id="fresh", inst="X"))
+    got = await server.recv(2)
+    assert got is not None
+    assert isinstance(got[1].msg, Cancel)
+    assert got[1].msg.cl_ord_id == "fresh"
+    await client.close()
+    await server.close()
+
+
+@pytest.mark.slow
+async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    clock = SystemClock()
+    gone: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+    server = CommandServer(
+        ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock,
+        on_disconnect=lambda ident: gone.put_nowait((ident, clock.monotonic_ns())),
+    )
+    await server.start()
+    proc = subprocess.Popen(
+        [sys.executable, str(PEER), "dealer", bus_config.ipc_dir, "victim"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        got = await server.recv(10)
+        assert got is not None
+        identity, env = got
+        assert isinstance(env.msg, Hello)
+        assert server.reply(identity, Welcome("victim", env.msg.epoch, "v1", limits()))
+        line = await asyncio.to_thread(proc.stdout.readline)  # type: ignore[union-attr]
+        assert line.strip() == "Welcome"
+        killed_ns = clock.monotonic_ns()
+        proc.send_signal(signal.SIGKILL)
+        async with asyncio.timeout(2):
+            while True:
+                await server.recv(0.01)  # keep draining heartbeats
+                if not gone.empty():
+                    break
+        ident, seen_ns = gone.get_nowait()
+        assert ident == identity
+        assert (seen_ns - killed_ns) / 1e6 < 100
+        assert not server.reply(identity, Ack(cmd_seq=1))
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+        await server.close()
