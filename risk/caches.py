@@ -1,0 +1,131 @@
+"""The risk monitor's view of the account, positions and market: latest state, order-free.
+
+Rules (the original's §6.1 caches, made independent of arrival order):
+- account: ``total_eq`` comes from the push with the newest ``uTime``; details are upserted by
+  ccy, newest ``uTime`` wins (ties: the later arrival). A detail whose eq, availEq and availBal
+  are all zero removes the currency (kept as a tombstone so an older push cannot bring it back).
+  The original kept such a row when it came first; it holds no money either way.
+- positions: keyed by ``instId|mgnMode|posSide``, newest ``uTime`` wins; a flat row (``pos == 0``)
+  removes the key (tombstone) unless it carries isolated margin. The original kept flat rows of a
+  first push and deleted later ones: the value is the same (0) except for the margin, kept here.
+- market: latest ticker bid/ask, book mid and mark per instId; instruments by instId.
+Because every cache keeps the newest version of each key, the same set of updates gives the
+same state whatever order they arrive in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from risk.inputs import ZERO, BalanceRow, InstrumentSpec, PositionKey, PositionRow
+
+__all__ = ["AccountCache", "MarketCache", "PositionCache"]
+
+
+class AccountCache:
+    """Latest ``account`` state."""
+
+    def __init__(self) -> None:
+        self.total_eq: Decimal = ZERO
+        self.u_time_ms: int = -1
+        self._details: dict[str, tuple[int, bool, BalanceRow]] = {}
+        self.received = False
+
+    def on_account(
+        self, total_eq: Decimal | None, u_time_ms: int, details: Iterable[BalanceRow]
+    ) -> None:
+        """Apply one push (snapshot or delta; a snapshot's absent ccys are not removed)."""
+        self.received = True
+        if total_eq is not None and u_time_ms >= self.u_time_ms:
+            self.total_eq = total_eq
+            self.u_time_ms = u_time_ms
+        for row in details:
+            t = row.u_time_ms or u_time_ms
+            old = self._details.get(row.ccy)
+            if old is not None and t < old[0]:
+                continue
+            self._details[row.ccy] = (t, row.empty, row)
+
+    @property
+    def cash(self) -> dict[str, Decimal]:
+        """``cashBal`` per live currency, in cache order."""
+        return {c: r.cash_bal for c, (_, d, r) in self._details.items() if not d}
+
+    @property
+    def rows(self) -> list[BalanceRow]:
+        return [r for _, d, r in self._details.values() if not d]
+
+
+class PositionCache:
+    """Latest ``positions`` state."""
+
+    def __init__(self) -> None:
+        self._rows: dict[PositionKey, tuple[int, bool, PositionRow]] = {}
+
+    def on_position(self, row: PositionRow) -> None:
+        old = self._rows.get(row.key)
+        if old is not None and row.u_time_ms < old[0]:
+            return
+        # A flat row carrying isolated margin (OKX creates one on a manual transfer) is money.
+        deleted = row.pos == 0 and row.margin == 0
+        self._rows[row.key] = (row.u_time_ms, deleted, row)
+
+    @property
+    def rows(self) -> list[PositionRow]:
+        """Live rows sorted by key: a stable order whatever the arrival order."""
+        return [r for k, (_, d, r) in sorted(self._rows.items()) if not d]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(slots=True)
+class MarketCache:
+    """Latest prices and instrument rules by instId."""
+
+    tickers: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    book_mids: dict[str, Decimal] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    instruments: dict[str, InstrumentSpec] = field(default_factory=dict)
+    # Marks ever seen, never removed: the revaluation of an inception position of an instrument
+    # that stopped quoting uses its last mark instead of failing (the original raised).
+    last_marks: dict[str, Decimal] = field(default_factory=dict)
+
+    def on_ticker(self, inst: str, bid: Decimal | None, ask: Decimal | None) -> None:
+        if bid is not None and ask is not None and bid > 0 and ask > 0:
+            self.tickers[inst] = (bid, ask)
+
+    def on_book_mid(self, inst: str, mid: Decimal | None) -> None:
+        if mid is None:
+            self.book_mids.pop(inst, None)
+        else:
+            self.book_mids[inst] = mid
+
+    def on_mark(self, inst: str, mark_px: Decimal) -> None:
+        if mark_px > 0:
+            self.marks[inst] = mark_px
+            self.last_marks[inst] = mark_px
+
+    def on_instrument(self, spec: InstrumentSpec) -> None:
+        self.instruments[spec.inst] = spec
+
+    def mid(self, inst: str) -> Decimal | None:
+        """Ticker mid ``(bid+ask)/2`` (the original's source), else the book mid."""
+        quote = self.tickers.get(inst)
+        if quote is not None:
+            return (quote[0] + quote[1]) / 2
+        return self.book_mids.get(inst)
+
+    def instrument(self, inst: str) -> InstrumentSpec | None:
+        """By instId; a 2-part instId without a listed spec is the MARGIN pair (as the original)."""
+        spec = self.instruments.get(inst)
+        if spec is not None:
+            return spec
+        parts = inst.split("-")
+        if len(parts) == 2:
+            return InstrumentSpec(
+                inst=inst, inst_type="MARGIN", base_ccy=parts[0], quote_ccy=parts[1]
+            )
+        return None
