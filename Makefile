@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/okxmm up $(ARGS)
+	$(BIN)/okxmm up --config config/okxmm.yaml $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
