@@ -1,10 +1,119 @@
-"""Configuration of the local OKX exchange (section ``exchange`` of the okxmm config)."""
+"""Configuration of the local OKX exchange (section ``exchange`` of the okxmm config).
+
+Every knob of okx-v5.md §13 is here with its documented default. ``accounts`` adds API keys
+beside the one the CLI derives from ``engine.config.resolve_credentials``.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
 
-__all__ = ["ExchangeConfig"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AccountSpec",
+    "ExchangeConfig",
+    "FaultConfig",
+    "InstrumentSpec",
+    "MarketSpec",
+]
+
+
+class InstrumentSpec(BaseModel):
+    """One tradable instrument. Decimal fields are canonical decimal strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inst_id: str
+    inst_type: Literal["SPOT", "SWAP"]
+    tick_sz: str
+    lot_sz: str
+    min_sz: str
+    ct_val: str = ""  # SWAP only: base coin per contract (linear)
+    state: Literal["live", "suspend", "preopen", "test"] = "live"
+    start_px: str = "100"
+    max_lmt_sz: str = "1000000"
+    max_mkt_sz: str = "10000"
+
+
+class MarketSpec(BaseModel):
+    """The synthetic background market of one instrument (defaults apply to all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    volatility_bps: float = 1.0  # stdev of the fair price per second, in basis points
+    half_spread_ticks: int = 5  # synthetic best bid/ask distance from fair
+    levels: int = 400  # synthetic depth per side
+    level_gap_ticks: int = 1
+    level_size_min_lots: int = 100
+    level_size_max_lots: int = 5000
+    taker_rate_per_s: float = 4.0  # Poisson rate of synthetic taker orders
+    taker_size_min_lots: int = 10
+    taker_size_max_lots: int = 2000
+
+
+class FaultConfig(BaseModel):
+    """Fault knobs; all may also be changed at runtime through ``POST /admin/faults``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ack_delay_ms: int = 0
+    error_rate: float = 0.0  # share of /api/v5 requests and WS trade ops answered with error_code
+    error_code: Literal["50011", "50001", "50026", "50013"] = "50011"
+    freeze: bool = False  # synthetic market stops moving and trading
+    clock_offset_ms: int = 0
+    checksum_mode: Literal["crc32", "zero"] = "crc32"
+    initial_snapshot: bool = True
+
+
+class AccountSpec(BaseModel):
+    """An extra API key served by the exchange."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str
+    secret: str
+    passphrase: str
+    balances: dict[str, str] | None = None  # None: ``start_balances``
+
+
+def _default_instruments() -> list[InstrumentSpec]:
+    return [
+        InstrumentSpec(
+            inst_id="BTC-USDT",
+            inst_type="SPOT",
+            tick_sz="0.1",
+            lot_sz="0.00000001",
+            min_sz="0.00001",
+            start_px="60000",
+        ),
+        InstrumentSpec(
+            inst_id="ETH-USDT",
+            inst_type="SPOT",
+            tick_sz="0.01",
+            lot_sz="0.000001",
+            min_sz="0.0001",
+            start_px="3000",
+        ),
+        InstrumentSpec(
+            inst_id="BTC-USDT-SWAP",
+            inst_type="SWAP",
+            tick_sz="0.1",
+            lot_sz="0.01",
+            min_sz="0.01",
+            ct_val="0.01",
+            start_px="60000",
+        ),
+        InstrumentSpec(
+            inst_id="ETH-USDT-SWAP",
+            inst_type="SWAP",
+            tick_sz="0.01",
+            lot_sz="0.01",
+            min_sz="0.01",
+            ct_val="0.1",
+            start_px="3000",
+        ),
+    ]
 
 
 class ExchangeConfig(BaseModel):
@@ -16,4 +125,30 @@ class ExchangeConfig(BaseModel):
     port: int = 8900
     seed: int = 7
     tls: bool = False
+    cert_path: str = "var/exchange-cert.pem"
     start_balances: dict[str, str] = {"USDT": "1000000", "BTC": "10", "ETH": "100"}
+    accounts: list[AccountSpec] = []
+    instruments: list[InstrumentSpec] = Field(default_factory=_default_instruments)
+    market: MarketSpec = MarketSpec()
+    market_overrides: dict[str, MarketSpec] = {}  # per instId
+    faults: FaultConfig = FaultConfig()
+    # fees: negative = charged, positive = rebate (OKX sign convention)
+    spot_maker_fee: str = "-0.0008"
+    spot_taker_fee: str = "-0.001"
+    swap_maker_fee: str = "-0.0002"
+    swap_taker_fee: str = "-0.0005"
+    leverage: str = "10"
+    mmr_rate: str = "0.004"
+    price_limit_pct: str = "0.05"  # derivative price band around mark
+    step_ms: int = 100  # simulated time per market step
+    publish_ms: int = 100  # books / books5 / tickers cadence
+    realtime: bool = True  # False: the market moves only through POST /admin/step
+    rate_limits: bool = True
+    status_rate_limit: bool = False  # system/status limit off by default (okx-v5.md §5)
+    idle_timeout_s: float = 30.0
+    book_heartbeat_s: float = 60.0
+    post_only_cross_emits_live: bool = False
+    amend_keeps_priority_on_size_down: bool = True
+    max_pending_per_inst: int = 500
+    max_pending_per_account: int = 4000
+    enforce_env_header: bool = False

@@ -1,0 +1,201 @@
+"""Accounts: spot cash balances with frozen amounts, swap positions (cross margin, net mode).
+
+Pure bookkeeping; :mod:`ops.exchange.matching` calls it on every fill, freeze and release.
+``frozen`` holds both spot order reservations and swap order margin (OKX's ``ordFrozen``).
+Synthetic accounts (the background market) skip all of it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+
+from ops.exchange.instruments import Instrument, canonical
+from ops.exchange.orders import Fill, Order
+
+__all__ = ["Account", "Balance", "Position"]
+
+_ZERO = Decimal(0)
+
+
+class Balance:
+    __slots__ = ("cash", "ccy", "frozen", "u_time")
+
+    def __init__(self, ccy: str, cash: Decimal, now_ms: int) -> None:
+        self.ccy = ccy
+        self.cash = cash
+        self.frozen = _ZERO
+        self.u_time = now_ms
+
+
+class Position:
+    """Net-mode position: ``lots`` signed (contracts / lotSz), ``avg_px`` in price units."""
+
+    __slots__ = (
+        "avg_px",
+        "c_time",
+        "fee",
+        "inst",
+        "lots",
+        "pos_id",
+        "realized",
+        "trade_id",
+        "u_time",
+    )
+
+    def __init__(self, inst: Instrument, pos_id: int, now_ms: int) -> None:
+        self.inst = inst
+        self.pos_id = pos_id
+        self.lots = 0
+        self.avg_px = _ZERO
+        self.realized = _ZERO
+        self.fee = _ZERO
+        self.trade_id = 0
+        self.c_time = now_ms
+        self.u_time = now_ms
+
+    def upl(self, mark: Decimal) -> Decimal:
+        qty = self.inst.base_qty(abs(self.lots))
+        return (mark - self.avg_px) * qty * (1 if self.lots > 0 else -1) if self.lots else _ZERO
+
+    def apply(self, signed_lots: int, px: Decimal) -> Decimal:
+        """Add a fill of ``signed_lots`` at ``px``; returns the realised P&L of the closed part."""
+        pos = self.lots
+        realized = _ZERO
+        if pos == 0 or (pos > 0) == (signed_lots > 0):
+            total = abs(pos) + abs(signed_lots)
+            self.avg_px = (self.avg_px * abs(pos) + px * abs(signed_lots)) / total
+        else:
+            closed = min(abs(pos), abs(signed_lots))
+            direction = 1 if pos > 0 else -1
+            realized = (px - self.avg_px) * self.inst.base_qty(closed) * direction
+            if abs(signed_lots) > abs(pos):
+                self.avg_px = px  # flipped: the remainder opens at the fill price
+            elif abs(signed_lots) == abs(pos):
+                self.avg_px = _ZERO
+        self.lots = pos + signed_lots
+        self.realized += realized
+        return realized
+
+
+class Account:
+    """One API key's money, positions, orders and fills."""
+
+    def __init__(
+        self,
+        api_key: str,
+        uid: str,
+        balances: dict[str, Decimal],
+        now_ms: int,
+        *,
+        synthetic: bool = False,
+    ) -> None:
+        self.api_key = api_key
+        self.uid = uid
+        self.synthetic = synthetic
+        self.balances: dict[str, Balance] = {c: Balance(c, v, now_ms) for c, v in balances.items()}
+        self.positions: dict[str, Position] = {}
+        self.live: dict[int, Order] = {}
+        self.by_cl: dict[str, Order] = {}  # pending clOrdId → order
+        self.history: dict[int, Order] = {}  # terminal orders, bounded
+        self.last_by_cl: dict[str, int] = {}  # latest ordId per clOrdId (REST lookups)
+        self.fills: deque[tuple[Order, Fill]] = deque(maxlen=5000)
+        self.caa: dict[str, int] = {}  # cancel-all-after: tag ("" = all) → trigger ms
+
+    def balance(self, ccy: str, now_ms: int) -> Balance:
+        b = self.balances.get(ccy)
+        if b is None:
+            b = self.balances[ccy] = Balance(ccy, _ZERO, now_ms)
+        return b
+
+    def position(self, inst: Instrument, pos_id: int, now_ms: int) -> Position:
+        p = self.positions.get(inst.inst_id)
+        if p is None:
+            p = self.positions[inst.inst_id] = Position(inst, pos_id, now_ms)
+        return p
+
+    def upl(self, marks: dict[str, Decimal], ccy: str) -> Decimal:
+        total = _ZERO
+        for p in self.positions.values():
+            if p.lots and p.inst.settle_ccy == ccy:
+                total += p.upl(marks.get(p.inst.inst_id, p.avg_px))
+        return total
+
+    def imr(self, marks: dict[str, Decimal], ccy: str, lever: Decimal) -> Decimal:
+        total = _ZERO
+        for p in self.positions.values():
+            if p.lots and p.inst.settle_ccy == ccy:
+                total += p.inst.base_qty(abs(p.lots)) * marks.get(p.inst.inst_id, p.avg_px) / lever
+        return total
+
+    def available(self, ccy: str, marks: dict[str, Decimal], lever: Decimal) -> Decimal:
+        """What a new order may still reserve in ``ccy``."""
+        b = self.balances.get(ccy)
+        cash = b.cash if b else _ZERO
+        frozen = b.frozen if b else _ZERO
+        if ccy in ("USDT", "USDC") and self.positions:
+            return cash + self.upl(marks, ccy) - self.imr(marks, ccy, lever) - frozen
+        return cash - frozen
+
+    def remember(self, order: Order) -> None:
+        """Move a terminal order out of the live set into bounded history."""
+        self.live.pop(order.ord_id, None)
+        if order.cl_ord_id and self.by_cl.get(order.cl_ord_id) is order:
+            del self.by_cl[order.cl_ord_id]
+        self.history[order.ord_id] = order
+        if len(self.history) > 20_000:
+            for k in list(self.history)[:5_000]:
+                del self.history[k]
+
+    def find(self, ord_id: str, cl_ord_id: str) -> Order | None:
+        """Live or recent order by ordId (wins) or clOrdId (latest)."""
+        if ord_id:
+            try:
+                oid = int(ord_id)
+            except ValueError:
+                return None
+            return self.live.get(oid) or self.history.get(oid)
+        o = self.by_cl.get(cl_ord_id)
+        if o is not None:
+            return o
+        oid2 = self.last_by_cl.get(cl_ord_id)
+        return None if oid2 is None else self.history.get(oid2)
+
+    # -- OKX shapes -----------------------------------------------------------------------------
+    def balance_detail(
+        self, b: Balance, marks: dict[str, Decimal], lever: Decimal
+    ) -> dict[str, object]:
+        upl = self.upl(marks, b.ccy) if b.ccy in ("USDT", "USDC") else _ZERO
+        imr = self.imr(marks, b.ccy, lever) if b.ccy in ("USDT", "USDC") else _ZERO
+        eq = b.cash + upl
+        avail = b.cash - b.frozen
+        return {
+            "availBal": canonical(avail),
+            "availEq": canonical(eq - b.frozen - imr),
+            "borrowFroz": "0",
+            "cashBal": canonical(b.cash),
+            "ccy": b.ccy,
+            "crossLiab": "0",
+            "disEq": canonical(eq),
+            "eq": canonical(eq),
+            "eqUsd": canonical(eq),
+            "fixedBal": "0",
+            "frozenBal": canonical(b.frozen + imr),
+            "imr": canonical(imr),
+            "interest": "0",
+            "isoEq": "0",
+            "isoLiab": "0",
+            "isoUpl": "0",
+            "liab": "0",
+            "maxLoan": "0",
+            "mgnRatio": "",
+            "mmr": "",
+            "notionalLever": "",
+            "ordFrozen": canonical(b.frozen),
+            "spotInUseAmt": "",
+            "stgyEq": "0",
+            "twap": "0",
+            "uTime": str(b.u_time),
+            "upl": canonical(upl),
+            "uplLiab": "0",
+        }
