@@ -1,0 +1,277 @@
+"""Book synchronisation for one instrument: OKX ``books`` messages in, bus messages out. Pure.
+
+Rules (okx-v5.md §9.2–§9.4):
+* A snapshot (``action:"snapshot"``, ``prevSeqId = -1``) replaces the book.
+* An update must chain: ``prevSeqId == last seqId`` (this covers heartbeats ``seqId == prevSeqId``
+  and sequence resets ``seqId < prevSeqId``). Anything else is a GAP.
+* After a REST bootstrap at ``seqId = S``: updates with ``seqId <= S`` are dropped and the first
+  applied one must satisfy ``prevSeqId <= S < seqId``.
+* The checksum is verified whenever the venue sends a non-zero one (0 = not provided).
+* Any gap, checksum mismatch, disconnect or stale stream → RESYNCING: the book is cleared and a
+  RESYNCING status *and* an empty RESYNCING ``BookTop`` are published (so no retained, late-joiner
+  snapshot ever shows an old book as VALID); updates are buffered; the shell resubscribes (OKX
+  answers a snapshot). If no snapshot comes — first message an update (no-snapshot mode) or
+  ``snapshot_wait_ns`` elapsed — the shell fetches a REST snapshot and passes it back with the
+  attempt number it was asked for (stale answers are ignored).
+
+State table: :data:`TRANSITIONS` (``BookState`` × :class:`SyncEvent`). Only ``_transition``
+assigns the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from engine.errors import IllegalTransitionError
+from engine.messages import BookState, BookStatus, BookTop
+from gateway.book import L2Book
+from gateway.okx.schemas import BookData
+
+__all__ = ["TRANSITIONS", "BookSync", "SyncEvent", "SyncOutput"]
+
+_NS_PER_S = 1_000_000_000
+
+
+class SyncEvent(StrEnum):
+    SYNCED = "SYNCED"  # book rebuilt (snapshot or REST bootstrap) and verified
+    GAP = "GAP"
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
+    DISCONNECTED = "DISCONNECTED"
+    STALE = "STALE"
+
+
+_V, _R = BookState.VALID, BookState.RESYNCING
+TRANSITIONS: dict[tuple[BookState, SyncEvent], BookState] = {
+    (_V, SyncEvent.SYNCED): _V,  # an unsolicited snapshot while VALID just replaces the book
+    (_R, SyncEvent.SYNCED): _V,
+    (_V, SyncEvent.GAP): _R,
+    (_V, SyncEvent.CHECKSUM_MISMATCH): _R,
+    (_V, SyncEvent.DISCONNECTED): _R,
+    (_V, SyncEvent.STALE): _R,
+    # failing again while rebuilding restarts the rebuild
+    (_R, SyncEvent.GAP): _R,
+    (_R, SyncEvent.CHECKSUM_MISMATCH): _R,
+    (_R, SyncEvent.DISCONNECTED): _R,
+    (_R, SyncEvent.STALE): _R,
+}
+
+
+class _Phase(StrEnum):
+    AWAIT_WS = "AWAIT_WS"  # waiting for the WS snapshot, buffering updates
+    AWAIT_REST = "AWAIT_REST"  # REST snapshot requested, buffering updates
+    LIVE = "LIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutput:
+    """What the shell must do: publish ``book``/``status``, resubscribe, fetch a REST snapshot
+    (``fetch_snapshot`` = attempt number to hand back to :meth:`BookSync.on_rest_snapshot`)."""
+
+    book: BookTop | None = None
+    status: BookStatus | None = None
+    resubscribe: bool = False
+    fetch_snapshot: int | None = None
+
+
+_NOTHING = SyncOutput()
+
+
+class BookSync:
+    """One instrument's book and its sync state. Feed it messages and timer ticks."""
+
+    def __init__(
+        self,
+        inst: str,
+        *,
+        depth: int = 5,
+        now_ns: int = 0,
+        snapshot_wait_s: float = 1.0,
+        rest_retry_s: float = 3.0,
+        stale_after_s: float = 90.0,
+        max_buffer: int = 10_000,
+    ) -> None:
+        self.inst = inst
+        self.depth = depth
+        self.book = L2Book(inst)
+        self.state = BookState.RESYNCING
+        self.reason = "start"
+        self.seq_id = -1
+        self.ts_ms = 0
+        self._phase = _Phase.AWAIT_WS
+        self._attempt = 0
+        self._since_ns = now_ns
+        self._last_msg_ns = now_ns
+        self._bootstrap_seq: int | None = None
+        self._buffer: list[BookData] = []
+        self._snapshot_wait_ns = int(snapshot_wait_s * _NS_PER_S)
+        self._rest_retry_ns = int(rest_retry_s * _NS_PER_S)
+        self._stale_ns = int(stale_after_s * _NS_PER_S)
+        self._max_buffer = max_buffer
+        # counters
+        self.updates = 0
+        self.resyncs = 0
+        self.gaps = 0
+        self.checksum_failures = 0
+        self.checksums_verified = 0
+        self.rest_bootstraps = 0
+
+    # --------------------------------------------------------------------------- transitions
+    def _transition(self, event: SyncEvent) -> BookState:
+        nxt = TRANSITIONS.get((self.state, event))
+        if nxt is None:
+            raise IllegalTransitionError("book_sync", self.state, event)
+        self.state = nxt
+        return nxt
+
+    def _fail(self, event: SyncEvent, reason: str, now_ns: int) -> SyncOutput:
+        was = self.state
+        self._transition(event)
+        if event is SyncEvent.GAP:
+            self.gaps += 1
+        elif event is SyncEvent.CHECKSUM_MISMATCH:
+            self.checksum_failures += 1
+        if was is BookState.VALID:
+            self.resyncs += 1
+        self.reason = reason
+        self.book.clear()
+        self.seq_id = -1
+        self._buffer.clear()
+        self._bootstrap_seq = None
+        self._phase = _Phase.AWAIT_WS
+        self._attempt += 1
+        self._since_ns = now_ns
+        status = None
+        book = None
+        if was is BookState.VALID:
+            status = BookStatus(self.inst, BookState.RESYNCING, reason)
+            book = BookTop(self.inst, BookState.RESYNCING, -1, self.ts_ms, [], [], 0)
+        # after a disconnect the connection manager resubscribes by itself
+        return SyncOutput(book, status, resubscribe=event is not SyncEvent.DISCONNECTED)
+
+    def _synced(self, now_ns: int, checksum: int) -> SyncOutput:
+        was = self.state
+        self._transition(SyncEvent.SYNCED)
+        self._phase = _Phase.LIVE
+        self._buffer.clear()
+        self._since_ns = now_ns
+        self.reason = ""
+        status = BookStatus(self.inst, BookState.VALID) if was is not BookState.VALID else None
+        return SyncOutput(self._top(checksum), status)
+
+    def _top(self, checksum: int) -> BookTop:
+        bids, asks = self.book.top(self.depth)
+        return BookTop(self.inst, BookState.VALID, self.seq_id, self.ts_ms, bids, asks, checksum)
+
+    def _verify(self, d: BookData) -> bool:
+        if d.checksum == 0:
+            return True
+        self.checksums_verified += 1
+        return self.book.checksum() == d.checksum
+
+    # -------------------------------------------------------------------------------- inputs
+    def on_book(self, action: str, d: BookData, now_ns: int) -> SyncOutput:
+        """One WS ``books`` data item (``action`` = ``snapshot`` | ``update``)."""
+        self._last_msg_ns = now_ns
+        if action == "snapshot" or d.prevSeqId == -1:
+            self.book.load_snapshot(d.bids, d.asks)
+            self.seq_id, self.ts_ms = d.seqId, int(d.ts)
+            self._bootstrap_seq = None
+            if not self._verify(d):
+                return self._fail(
+                    SyncEvent.CHECKSUM_MISMATCH, "checksum mismatch on snapshot", now_ns
+                )
+            self.updates += 1
+            return self._synced(now_ns, d.checksum)
+        if self._phase is not _Phase.LIVE:
+            return self._buffer_update(d, now_ns)
+        boot = self._bootstrap_seq
+        if boot is not None:
+            if d.seqId <= boot:
+                return _NOTHING  # already contained in the REST snapshot
+            if d.prevSeqId > boot:
+                return self._fail(
+                    SyncEvent.GAP, f"gap after bootstrap {boot}->{d.prevSeqId}", now_ns
+                )
+            self._bootstrap_seq = None
+        elif d.prevSeqId != self.seq_id:
+            return self._fail(SyncEvent.GAP, f"gap {self.seq_id}->{d.prevSeqId}", now_ns)
+        self.book.apply(d.bids, d.asks)
+        self.seq_id, self.ts_ms = d.seqId, int(d.ts)
+        self.updates += 1
+        if not self._verify(d):
+            return self._fail(
+                SyncEvent.CHECKSUM_MISMATCH, f"checksum mismatch at {d.seqId}", now_ns
+            )
+        return SyncOutput(self._top(d.checksum))
+
+    def _buffer_update(self, d: BookData, now_ns: int) -> SyncOutput:
+        if len(self._buffer) >= self._max_buffer:
+            self._buffer.clear()  # the REST snapshot will be newer than anything dropped
+        self._buffer.append(d)
+        if self._phase is _Phase.AWAIT_WS:
+            # an update before any snapshot: the venue is not sending one (no-snapshot mode)
+            return self._request_rest(now_ns)
+        return _NOTHING
+
+    def _request_rest(self, now_ns: int) -> SyncOutput:
+        self._phase = _Phase.AWAIT_REST
+        self._attempt += 1
+        self._since_ns = now_ns
+        return SyncOutput(fetch_snapshot=self._attempt)
+
+    def on_rest_snapshot(self, attempt: int, d: BookData, now_ns: int) -> SyncOutput:
+        """The REST ``market/books`` answer for ``attempt``; stale answers are ignored."""
+        if attempt != self._attempt or self._phase is not _Phase.AWAIT_REST:
+            return _NOTHING
+        self.rest_bootstraps += 1
+        self.book.load_snapshot(d.bids, d.asks)
+        s = d.seqId
+        self.seq_id, self.ts_ms = s, int(d.ts)
+        first = True
+        last_checksum = 0
+        for u in self._buffer:
+            if u.seqId <= s:
+                continue
+            if (first and u.prevSeqId > s) or (not first and u.prevSeqId != self.seq_id):
+                self._buffer.clear()
+                return self._request_rest(now_ns)  # the buffer does not join the snapshot
+            first = False
+            self.book.apply(u.bids, u.asks)
+            self.seq_id, self.ts_ms = u.seqId, int(u.ts)
+            if not self._verify(u):
+                return self._fail(
+                    SyncEvent.CHECKSUM_MISMATCH, f"checksum mismatch at {u.seqId}", now_ns
+                )
+            last_checksum = u.checksum
+        self._bootstrap_seq = s if first else None
+        return self._synced(now_ns, last_checksum)
+
+    def on_connected(self, now_ns: int) -> SyncOutput:
+        """A (re)connected WS session subscribed again: start waiting for its snapshot."""
+        self._last_msg_ns = now_ns
+        if self.state is BookState.RESYNCING:
+            self._phase = _Phase.AWAIT_WS
+            self._buffer.clear()
+            self._since_ns = now_ns
+        return _NOTHING
+
+    def on_disconnect(self, now_ns: int) -> SyncOutput:
+        return self._fail(SyncEvent.DISCONNECTED, "ws disconnected", now_ns)
+
+    def request_resync(self, reason: str, now_ns: int) -> SyncOutput:
+        """Force a rebuild (operator command)."""
+        return self._fail(SyncEvent.GAP, reason, now_ns)
+
+    def on_timer(self, now_ns: int) -> SyncOutput:
+        """Call periodically: staleness while VALID, snapshot/REST timeouts while RESYNCING."""
+        if self.state is BookState.VALID:
+            if now_ns - self._last_msg_ns > self._stale_ns:
+                return self._fail(SyncEvent.STALE, "stale: no book message", now_ns)
+            return _NOTHING
+        waited = now_ns - self._since_ns
+        if self._phase is _Phase.AWAIT_WS and waited > self._snapshot_wait_ns:
+            return self._request_rest(now_ns)
+        if self._phase is _Phase.AWAIT_REST and waited > self._rest_retry_ns:
+            return self._request_rest(now_ns)
+        return _NOTHING
