@@ -77,8 +77,14 @@ def test_foreign_or_malformed_ids_decode_to_none(foreign: str) -> None:
 
 @pytest.mark.parametrize(
     ("sid", "epoch", "counter"),
-    [("0a", 1, 1), ("0-a", 1, 1), ("00a", -1, 1), ("00a", EPOCH_MAX + 1, 1), ("00a", 1, -1),
-     ("00a", 1, COUNTER_MAX + 1)],
+    [
+        ("0a", 1, 1),
+        ("0-a", 1, 1),
+        ("00a", -1, 1),
+        ("00a", EPOCH_MAX + 1, 1),
+        ("00a", 1, -1),
+        ("00a", 1, COUNTER_MAX + 1),
+    ],
 )
 def test_out_of_range_fields_raise(sid: str, epoch: int, counter: int) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - any field error is a ValueError
