@@ -501,6 +501,12 @@ class RiskSnapshot(Msg, frozen=True):
     price_usd: dict[str, Decimal] = {}
     pnl_by_strategy_usd: dict[str, Decimal] = {}
     pnl_by_inst_usd: dict[str, Decimal] = {}
+    # appended by risk: the rest of the original's measurement and snapshot
+    buy_filled_qty: dict[str, Decimal] = {}
+    sell_filled_qty: dict[str, Decimal] = {}
+    asset_usd_value: Decimal = Decimal(0)
+    delta_usd_value: Decimal = Decimal(0)
+    pnl_by_ccy: dict[str, Decimal] = {}
 
 
 # --------------------------------------------------------------------------- snapshots and ctl
