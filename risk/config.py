@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["RiskConfig"]
 
 
 class RiskConfig(BaseModel):
-    """Risk limits and persistence."""
+    """Risk limits, publishing and persistence. ``None`` switches a limit off.
+
+    Positions are in base currency (contracts × ctMult × ctVal for derivatives); USD values use
+    the monitor's own prices (``risk.prices``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    publish_interval_ms: int = 250
-    state_path: str = "var/risk.state"
-    loss_limit_usd: str | None = None
+    publish_interval_ms: int = 250  # at most one RiskSnapshot per interval (on change)
+    heartbeat_ms: int = 100
+    state_path: str = "var/risk.state"  # inception, peaks, halts, fills: survives restarts
+    persist_interval_ms: int = 1000
+    # Loss limit: HALTED when P&L falls this far below its peak since inception (USD).
+    loss_limit_usd: Decimal | None = None
+    strategy_loss_limit_usd: Decimal | None = None
+    # REDUCING when the instrument's position exceeds these (absolute values).
+    max_position_base: dict[str, Decimal] = {}  # per instId
+    max_position_usd: Decimal | None = None  # per instrument
+    # REDUCING when position + every open and in-flight order on one side exceeds this (USD).
+    max_worst_case_exposure_usd: Decimal | None = None
+    # REDUCING for a strategy sending more new orders than this in any 1 s window.
+    max_order_rate_per_s: int | None = 50
+    # Market data older than this (receive time), or a RESYNCING book → REDUCING for the inst.
+    md_stale_ms: int = 5000
+    # Private stream (acct publisher) silent this long or reported down → REDUCING everywhere.
+    private_silence_ms: int = 3000
+    # Instruments traded besides ``instruments`` and the strategies' ones (for exposures).
+    extra_instruments: list[str] = []

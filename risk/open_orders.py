@@ -1,0 +1,98 @@
+"""Open and in-flight orders per instrument, and the order rate per strategy.
+
+Fed by the router's order lifecycle (``OrderEvent``: PENDING/SENT are in flight) and the
+venue's order updates (``OrderUpdate``: orders the router did not send count too). An order is
+open until a terminal state (FILLED, CANCELED, REJECTED; OKX filled/canceled/mmp_canceled) is
+seen from either source; a late non-terminal update of a closed order is ignored.
+Remaining size = ``sz − accFillSz`` in order-size units.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+
+from risk.inputs import ZERO
+
+__all__ = ["OpenOrder", "OpenOrders", "OrderRate"]
+
+TERMINAL = frozenset(
+    {"FILLED", "CANCELED", "REJECTED", "filled", "canceled", "mmp_canceled", "rejected"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    inst: str
+    side: str
+    remaining: Decimal
+    strategy: str = ""
+
+
+class OpenOrders:
+    """Orders that can still fill."""
+
+    def __init__(self, max_closed: int = 100_000) -> None:
+        self._open: dict[str, OpenOrder] = {}
+        self._closed: dict[str, None] = {}  # insertion-ordered set, bounded
+        self._max_closed = max_closed
+
+    def on_order(
+        self, key: str, inst: str, side: str, state: str, sz: Decimal, acc_fill_sz: Decimal,
+        strategy: str = "",
+    ) -> None:
+        if not key:
+            return
+        if state in TERMINAL:
+            self._open.pop(key, None)
+            self._closed[key] = None
+            if len(self._closed) > self._max_closed:
+                del self._closed[next(iter(self._closed))]
+            return
+        if key in self._closed:
+            return
+        old = self._open.get(key)
+        name = strategy or (old.strategy if old is not None else "")
+        self._open[key] = OpenOrder(inst, side, max(sz - acc_fill_sz, ZERO), name)
+
+    def remaining(self, inst: str) -> tuple[Decimal, Decimal]:
+        """(Σ remaining buys, Σ remaining sells) of ``inst`` in order-size units."""
+        buy = sell = ZERO
+        for o in self._open.values():
+            if o.inst == inst:
+                if o.side == "buy":
+                    buy += o.remaining
+                else:
+                    sell += o.remaining
+        return buy, sell
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def __contains__(self, key: object) -> bool:
+        """Seen before (open or closed)."""
+        return key in self._open or key in self._closed
+
+
+class OrderRate:
+    """New orders per strategy in a sliding window (times from the caller)."""
+
+    def __init__(self, window_ns: int = 1_000_000_000) -> None:
+        self._window_ns = window_ns
+        self._times: dict[str, deque[int]] = {}
+
+    def on_new_order(self, strategy: str, now_ns: int) -> None:
+        self._times.setdefault(strategy, deque()).append(now_ns)
+
+    def rate(self, strategy: str, now_ns: int) -> int:
+        q = self._times.get(strategy)
+        if q is None:
+            return 0
+        while q and now_ns - q[0] > self._window_ns:
+            q.popleft()
+        return len(q)
+
+    @property
+    def strategies(self) -> list[str]:
+        return list(self._times)

@@ -1,0 +1,168 @@
+"""Beyond the original: realised and unrealised P&L and fees, per strategy and per instrument.
+
+Built from the account's fills (de-duplicated by ``(instId, tradeId)``), replayed in
+``(ts, tradeId)`` order so the result does not depend on arrival order. Average-cost method,
+one book per (strategy, instrument); ``mult = ctMult × ctVal`` (1 for SPOT/MARGIN); ``q`` is the
+signed position in order-size units, ``a`` its average entry price:
+
+- a fill on the side of ``q`` (or from flat) moves the average: ``a = (|q|·a + sz·px)/(|q| + sz)``
+  — for inverse contracts the average of ``1/px`` (``1/a = (|q|/a + sz/px)/(|q| + sz)``);
+- a fill against ``q`` closes ``c = min(sz, |q|)`` and realises
+  linear/spot/option: ``c · mult · (px − a) · sign(q)``;
+  inverse: ``c · mult · (1/a − 1/px) · sign(q)``; the rest opens the other side at ``px``;
+- unrealised at mark ``m``: linear ``q · mult · (m − a)``; inverse ``q · mult · (1/a − 1/m)``;
+- realised and unrealised are in the P&L currency: settleCcy for SWAP/FUTURES/OPTION, the quote
+  currency for SPOT/MARGIN;
+- fees are summed per fee currency with OKX's sign (negative = paid, positive = rebate);
+- net P&L in USD = (realised + unrealised) × P(pnl ccy) + Σ fee[c] × P(c).
+Fills of orders no strategy claims are booked under strategy ``""``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from risk.inputs import ZERO, InstrumentSpec, base_of, quote_of
+
+__all__ = ["FillRecord", "PnlBook", "PnlLedger", "pnl_ccy"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FillRecord:
+    """One execution (sortable by time, then trade id)."""
+
+    ts_ms: int
+    trade_id: str
+    inst: str
+    side: str  # buy / sell
+    px: Decimal
+    sz: Decimal
+    fee: Decimal = ZERO
+    fee_ccy: str = ""
+    cl_ord_id: str = ""
+
+
+def pnl_ccy(inst: str, spec: InstrumentSpec | None) -> str:
+    """Currency realised/unrealised P&L of ``inst`` is counted in."""
+    if spec is not None and spec.inst_type in ("SWAP", "FUTURES", "OPTION") and spec.settle_ccy:
+        return spec.settle_ccy
+    if spec is not None and spec.quote_ccy:
+        return spec.quote_ccy
+    return quote_of(inst) or base_of(inst)
+
+
+@dataclass(slots=True)
+class PnlBook:
+    """Average-cost position of one (strategy, instrument)."""
+
+    inst: str
+    mult: Decimal = Decimal(1)
+    inverse: bool = False
+    qty: Decimal = ZERO
+    avg_px: Decimal = ZERO
+    realised: Decimal = ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    fills: int = 0
+
+    def apply(self, f: FillRecord) -> None:
+        self.fills += 1
+        if f.fee:
+            self.fees[f.fee_ccy] = self.fees.get(f.fee_ccy, ZERO) + f.fee
+        sign = Decimal(1) if f.side == "buy" else Decimal(-1)
+        remaining = f.sz
+        if self.qty != 0 and (self.qty > 0) != (sign > 0):
+            closing = min(remaining, abs(self.qty))
+            direction = Decimal(1) if self.qty > 0 else Decimal(-1)
+            if self.inverse:
+                self.realised += closing * self.mult * (1 / self.avg_px - 1 / f.px) * direction
+            else:
+                self.realised += closing * self.mult * (f.px - self.avg_px) * direction
+            self.qty += sign * closing
+            remaining -= closing
+            if self.qty == 0:
+                self.avg_px = ZERO
+        if remaining > 0:
+            held = abs(self.qty)
+            total = held + remaining
+            if self.inverse:
+                inv = (held / self.avg_px if held else ZERO) + remaining / f.px
+                self.avg_px = total / inv
+            else:
+                self.avg_px = (held * self.avg_px + remaining * f.px) / total
+            self.qty += sign * remaining
+
+    def unrealised(self, mark: Decimal | None) -> Decimal:
+        if self.qty == 0 or mark is None or mark == 0:
+            return ZERO
+        if self.inverse:
+            return self.qty * self.mult * (1 / self.avg_px - 1 / mark)
+        return self.qty * self.mult * (mark - self.avg_px)
+
+
+SpecLookup = Callable[[str], InstrumentSpec | None]
+
+
+class PnlLedger:
+    """Every fill of the account, books per (strategy, instrument) rebuilt when they change."""
+
+    def __init__(self) -> None:
+        self._fills: dict[str, list[FillRecord]] = {}  # by inst, sorted
+        self._seen: dict[tuple[str, str], tuple[bool, FillRecord]] = {}
+        self._strategy_of: dict[str, str] = {}  # clOrdId → strategy
+        self._books: dict[tuple[str, str], PnlBook] | None = None
+
+    def on_fill(self, f: FillRecord, authoritative: bool = True) -> bool:
+        """Add a fill; False if ``(inst, trade_id)`` was already booked.
+
+        The account's own fill report (private stream) is authoritative; a copy relayed in an
+        order event is booked only until the authoritative one arrives, which replaces it."""
+        key = (f.inst, f.trade_id)
+        old = self._seen.get(key)
+        if old is not None:
+            if old[0] or not authoritative:
+                return False
+            fills = self._fills[f.inst]
+            fills.remove(old[1])
+        self._seen[key] = (authoritative, f)
+        bisect.insort(self._fills.setdefault(f.inst, []), f)
+        self._books = None
+        return True
+
+    def claim(self, cl_ord_id: str, strategy: str) -> None:
+        """Attribute the fills of ``cl_ord_id`` (past and future) to ``strategy``."""
+        if cl_ord_id and strategy and self._strategy_of.get(cl_ord_id) != strategy:
+            self._strategy_of[cl_ord_id] = strategy
+            self._books = None
+
+    @property
+    def fills(self) -> list[FillRecord]:
+        return [f for fills in self._fills.values() for f in fills]
+
+    @property
+    def claims(self) -> dict[str, str]:
+        return dict(self._strategy_of)
+
+    def books(self, spec_of: SpecLookup) -> dict[tuple[str, str], PnlBook]:
+        """Books keyed by (strategy, instId)."""
+        if self._books is None:
+            books: dict[tuple[str, str], PnlBook] = {}
+            for inst, fills in self._fills.items():
+                spec = spec_of(inst)
+                mult = spec.multiplier if spec is not None and spec.inst_type in (
+                    "SWAP", "FUTURES", "OPTION") else Decimal(1)
+                inverse = spec is not None and spec.inverse
+                for f in fills:
+                    k = (self._strategy_of.get(f.cl_ord_id, ""), inst)
+                    book = books.get(k)
+                    if book is None:
+                        book = books[k] = PnlBook(inst, mult, inverse)
+                    book.apply(f)
+            self._books = books
+        return self._books
+
+    def invalidate(self) -> None:
+        """Instrument rules changed: rebuild on the next read."""
+        self._books = None
