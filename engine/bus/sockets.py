@@ -18,6 +18,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 __all__ = [
     "ConnectMonitor",
+    "drain_frames",
     "configure_dealer",
     "configure_pub",
     "configure_router",
@@ -88,6 +89,30 @@ async def recv_frames(sock: zmq.asyncio.Socket, timeout_s: float | None) -> list
     except zmq.Again:
         return None
     return frames
+
+
+async def drain_frames(
+    sock: zmq.asyncio.Socket, timeout_s: float | None, limit: int = 1000
+) -> list[list[bytes]]:
+    """Poll up to ``timeout_s``, then take every ready message (up to ``limit``) without blocking.
+
+    Draining until EAGAIN matters: ZMQ_FD is edge-triggered, and one wake-up per message costs
+    far more than the messages themselves."""
+    timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
+    poll = cast("Callable[[int | None, int], Awaitable[int]]", sock.poll)
+    if not await poll(timeout_ms, zmq.POLLIN) & zmq.POLLIN:
+        return []
+    out: list[list[bytes]] = []
+    recv = sock.recv_multipart
+    while len(out) < limit:
+        fut = cast("asyncio.Future[list[bytes]]", recv(flags=zmq.NOBLOCK))
+        exc = fut.exception()
+        if exc is not None:
+            if isinstance(exc, zmq.Again):
+                break
+            raise exc
+        out.append(fut.result())
+    return out
 
 
 class ConnectMonitor:

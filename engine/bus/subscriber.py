@@ -24,6 +24,7 @@ from engine.bus.sockets import (
     ConnectMonitor,
     configure_dealer,
     configure_sub,
+    drain_frames,
     recv_frames,
     send_nowait,
 )
@@ -74,6 +75,7 @@ class Subscriber:
         self._last_seq: dict[str, int] = {}
         self._epoch: int | None = None
         self._pending: deque[Delivery] = deque()
+        self._raw: deque[list[bytes]] = deque()
         self._need_snapshot = snap_endpoint is not None
         self._next_snapshot_ns = 0
         self._snapshot_backoff_ns = 100 * _NS_PER_MS
@@ -126,19 +128,27 @@ class Subscriber:
             if self._pending:
                 return self._pending.popleft()
         assert self._sub is not None, "recv() before start()"
+        while self._raw:
+            delivery = self._on_frames(self._raw.popleft())
+            if delivery is not None:
+                return delivery
+            if self._pending:
+                return self._pending.popleft()
         deadline = None if timeout_s is None else self._clock.monotonic_ns() + int(timeout_s * 1e9)
         while True:
             remaining = None
             if deadline is not None:
                 remaining = max(0.0, (deadline - self._clock.monotonic_ns()) / 1e9)
-            frames = await recv_frames(self._sub, remaining)
-            if frames is None:
+            batch = await drain_frames(self._sub, remaining)
+            if not batch:
                 return None
-            delivery = self._on_frames(frames)
-            if delivery is not None:
-                return delivery
-            if self._pending:
-                return self._pending.popleft()
+            self._raw.extend(batch)
+            while self._raw:
+                delivery = self._on_frames(self._raw.popleft())
+                if delivery is not None:
+                    return delivery
+                if self._pending:
+                    return self._pending.popleft()
             if deadline is not None and self._clock.monotonic_ns() >= deadline:
                 return None
 
