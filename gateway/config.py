@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["MdFeedConfig", "PrivateGwConfig"]
 
@@ -12,8 +12,17 @@ class MdFeedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    depth: int = 5  # levels per side in published BookTop messages
-    channel: str = "books"
+    depth: int = Field(5, ge=1, le=400)  # levels per side in published BookTop messages
+    channel: str = "books"  # books | books-l2-tbt | books50-l2-tbt (checksummed, incremental)
+    trades: bool = True
+    tickers: bool = True
+    mark_price: bool = True  # derivatives only
+    rest_depth: int = Field(400, ge=1, le=400)  # levels of the REST bootstrap snapshot
+    snapshot_wait_s: float = 1.0  # no WS snapshot after this → REST bootstrap
+    rest_retry_s: float = 3.0  # REST bootstrap unanswered → ask again
+    stale_after_s: float = 90.0  # VALID book without any message (OKX heartbeats every 60 s)
+    timer_ms: int = 100  # staleness / resync timer tick
+    ping_after_s: float = 20.0  # WS keep-alive (OKX closes idle connections after 30 s)
 
 
 class PrivateGwConfig(BaseModel):
@@ -21,4 +30,8 @@ class PrivateGwConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reconcile_fills_limit: int = 100
+    reconcile_fills_limit: int = Field(100, ge=1, le=100)
+    inst_type: str = "ANY"  # instType of the orders / positions subscriptions
+    ping_after_s: float = 20.0
+    fill_dedup_size: int = 100_000  # remembered (inst, tradeId) pairs
+    reconcile_retry_s: float = 2.0

@@ -1,0 +1,273 @@
+"""private-gw actor: the OKX account's private streams onto the bus.
+
+Inbox: OKX private WS (login; ``account``, ``positions``, ``orders``, ``balance_and_position``),
+OKX REST for reconciliation (balance, positions, orders-pending, order, fills), ctl.
+Outbox (``acct.pub`` + Clone snapshots on ``acct.snap``): ``acct|`` ``AccountUpdate`` (whole
+account), ``pos|<inst>|<mgnMode>|<posSide>|`` ``Position``, ``order|<inst>|`` ``OrderUpdate``
+(retained only while not terminal), ``fill|<inst>|`` ``Fill`` (not retained, once per tradeId),
+``stream|private|`` ``StreamStatus``.
+
+On every (re)connected session the gateway first reconciles by REST and publishes that state,
+while WS pushes are buffered; then it replays the buffer and marks the stream up. Login errors
+are logged once per attempt with the OKX code and retried with backoff by the WS client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from loguru import logger
+
+from engine import topics
+from engine.actor import Actor, StatusValue, run_actor
+from engine.bus.publisher import Publisher
+from engine.clock import Clock
+from engine.config import OkxmmConfig, load_config, resolve_credentials
+from engine.errors import AuthError, OkxmmError
+from engine.messages import StreamStatus
+from gateway.okx.rest import OkxRestClient
+from gateway.okx.schemas import OrderData, PushArg
+from gateway.okx.ws import OkxWsClient
+from gateway.okx.ws_protocol import (
+    AccountPush,
+    BalanceAndPositionPush,
+    Connected,
+    Disconnected,
+    Notice,
+    OrdersPush,
+    PositionsPush,
+    WsError,
+    WsEvent,
+)
+from gateway.private_state import PrivateState, Publish
+
+__all__ = ["STREAM", "PrivateGw", "main"]
+
+STREAM = "private"
+_MAX_BUFFER = 50_000
+_MAX_FINAL_QUERIES = 50
+
+_Push = AccountPush | PositionsPush | OrdersPush | BalanceAndPositionPush
+
+
+class PrivateGw:
+    """The gateway's shell: private WS + REST reconciliation + publisher."""
+
+    def __init__(
+        self, cfg: OkxmmConfig, *, publisher: Publisher, rest: OkxRestClient, clock: Clock
+    ) -> None:
+        self.cfg = cfg
+        self.gw = cfg.private_gw
+        self.pub = publisher
+        self.rest = rest
+        self.clock = clock
+        self.state = PrivateState(cfg.private_gw.fill_dedup_size)
+        self.ws = OkxWsClient(
+            cfg.venue.urls(cfg.exchange)[2],
+            name="private",
+            clock=clock,
+            on_event=self.on_event,
+            credentials=resolve_credentials(cfg),
+            venue_time_s=lambda: rest.now_ms() // 1000,
+            ping_after_s=cfg.private_gw.ping_after_s,
+        )
+        self.reconciling = True
+        self._buffer: list[_Push] = []
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self.reconciles = 0
+        self.ws_errors = 0
+        self.last_error_code = ""
+
+    def subscriptions(self) -> list[PushArg]:
+        it = self.gw.inst_type
+        return [
+            PushArg(channel="account"),
+            PushArg(channel="positions", instType=it),
+            PushArg(channel="orders", instType=it),
+            PushArg(channel="balance_and_position"),
+        ]
+
+    def emit(self, effects: list[Publish]) -> None:
+        for e in effects:
+            self.pub.publish(e.topic, e.msg, retain=e.retain)
+            if e.forget:
+                self.pub.forget(e.topic)
+
+    def _status(self, up: bool, reason: str) -> None:
+        self.pub.publish(topics.stream(STREAM), StreamStatus(STREAM, up, reason))
+
+    # ------------------------------------------------------------------------------ ws input
+    def on_event(self, ev: WsEvent) -> None:
+        if isinstance(ev, AccountPush | PositionsPush | OrdersPush | BalanceAndPositionPush):
+            if self.reconciling:
+                if len(self._buffer) >= _MAX_BUFFER:
+                    logger.warning("private buffer full during reconcile; restarting it")
+                    self._buffer.clear()
+                    self._start_reconcile()
+                self._buffer.append(ev)
+            else:
+                self.apply(ev)
+        elif isinstance(ev, Connected):
+            self._start_reconcile()
+        elif isinstance(ev, Disconnected):
+            self._stop_reconcile()
+            self.reconciling = True
+            self._buffer.clear()
+            self._status(False, ev.reason)
+        elif isinstance(ev, WsError):
+            self.ws_errors += 1
+            self.last_error_code = ev.code
+            logger.warning("okx private ws error event", code=ev.code, msg=ev.msg)
+        elif isinstance(ev, Notice) and ev.code == "64008":
+            self.ws.drop("venue reconnect notice 64008")
+
+    def apply(self, ev: _Push) -> None:
+        if isinstance(ev, OrdersPush):
+            self.emit(self.state.on_orders(ev.data))
+        elif isinstance(ev, AccountPush):
+            self.emit(self.state.on_account(ev.data, snapshot=ev.event_type == "snapshot"))
+        elif isinstance(ev, PositionsPush):
+            self.emit(self.state.on_positions(ev.data))
+        else:
+            self.emit(self.state.on_balance_and_position(ev.data))
+
+    # ----------------------------------------------------------------------------- reconcile
+    def _start_reconcile(self) -> None:
+        self._stop_reconcile()
+        self.reconciling = True
+        self._status(False, "reconciling")
+        self._reconcile_task = asyncio.get_running_loop().create_task(
+            self._reconcile(), name="reconcile"
+        )
+
+    def _stop_reconcile(self) -> None:
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_task.cancel()
+        self._reconcile_task = None
+
+    async def _reconcile(self) -> None:
+        delay = self.gw.reconcile_retry_s
+        while True:
+            try:
+                effects = await self._fetch_state()
+                break
+            except AuthError as exc:
+                self.last_error_code = exc.code
+                logger.error(
+                    "okx REST auth refused during reconcile; check credentials and clock",
+                    code=exc.code,
+                    retry_in_s=delay,
+                )
+            except OkxmmError as exc:
+                logger.warning("reconcile failed", error=str(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        self.emit(effects)
+        buffered, self._buffer = self._buffer, []
+        for ev in buffered:
+            self.apply(ev)
+        self.reconciling = False
+        self.reconciles += 1
+        self._status(True, "")
+        logger.info(
+            "private stream reconciled",
+            open_orders=len(self.state.open_orders),
+            replayed=len(buffered),
+        )
+
+    async def _fetch_state(self) -> list[Publish]:
+        rest = self.rest
+        balance = await rest.balance()
+        positions = await rest.positions()
+        pending = await rest.orders_pending()
+        pending_ids = {o.ordId for o in pending}
+        finals: list[OrderData] = []
+        gone = [o for i, o in self.state.open_orders.items() if i not in pending_ids]
+        for o in gone[:_MAX_FINAL_QUERIES]:
+            try:
+                finals.append(await rest.get_order(o.instId, ord_id=o.ordId))
+            except OkxmmError as exc:
+                logger.warning("final order state unknown", ordId=o.ordId, error=str(exc))
+        fills = await rest.fills(limit=self.gw.reconcile_fills_limit)
+        return self.state.reconcile(balance, positions, pending, finals, fills)
+
+    # -------------------------------------------------------------------------------- status
+    def status(self) -> dict[str, StatusValue]:
+        return {
+            "ws_state": str(self.ws.state),
+            "ws_reconnects": self.ws.reconnects,
+            "ws_last_error_code": self.ws.last_error_code,
+            "reconciling": self.reconciling,
+            "reconciles": self.reconciles,
+            "open_orders": len(self.state.open_orders),
+            "fills_published": self.state.fills_published,
+            "fills_duplicate": self.state.fills_duplicate,
+            "orders_stale_dropped": self.state.orders_stale,
+            "ws_errors": self.ws_errors,
+            "last_error_code": self.last_error_code,
+            "published": self.pub.published,
+        }
+
+    async def close(self) -> None:
+        self._stop_reconcile()
+        await self.ws.close()
+
+
+async def _run(actor: Actor) -> None:
+    cfg = actor.cfg
+    pub = Publisher(
+        actor.ctx,
+        cfg.bus.bind_endpoint("acct.pub"),
+        src=actor.name,
+        epoch=actor.epoch,
+        clock=actor.clock,
+        snap_endpoint=cfg.bus.bind_endpoint("acct.snap"),
+    )
+    await pub.start()
+    rest = OkxRestClient(
+        cfg.venue.urls(cfg.exchange)[0],
+        resolve_credentials(cfg),
+        simulated=cfg.venue.simulated,
+        clock=actor.clock,
+    )
+    gw = PrivateGw(cfg, publisher=pub, rest=rest, clock=actor.clock)
+    gw.pub.publish(topics.stream(STREAM), StreamStatus(STREAM, False, "starting"))
+    actor.add_status(gw.status)
+    delay = 0.5
+    while not actor.stopping.is_set():
+        try:
+            await rest.start()  # clock offset first: the WS login timestamp depends on it
+            break
+        except OkxmmError as exc:
+            logger.warning("okx time sync failed", error=str(exc), retry_in_s=delay)
+            try:
+                async with asyncio.timeout(delay):
+                    await actor.stopping.wait()
+            except TimeoutError:
+                delay = min(delay * 2, 30.0)
+    gw.ws.subscribe(gw.subscriptions())
+    actor.spawn(gw.ws.run(), "ws-private")
+    try:
+        await actor.stopping.wait()
+    finally:
+        await gw.close()
+        await rest.close()
+        await pub.close()
+
+
+def main(cfg: OkxmmConfig) -> int:
+    """Run the private-gw actor until stopped; returns the exit code."""
+    return run_actor("private-gw", cfg, _run, ctl_endpoint=cfg.bus.bind_endpoint("ctl.private-gw"))
+
+
+def _cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway.private_gw")
+    parser.add_argument("--config", default=None, help="okxmm YAML config")
+    args = parser.parse_args(argv)
+    return main(load_config(args.config))
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())

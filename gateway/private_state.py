@@ -1,0 +1,200 @@
+"""The private-gw core: OKX account/position/order pushes and REST reconciliation → bus messages.
+Pure: methods return :class:`Publish` effects; the shell sends them.
+
+Rules:
+* Fills are published once per ``(instId, tradeId)``, whether they come from an ``orders`` push
+  or from ``GET trade/fills`` during reconciliation (OKX may repeat a tradeId; dedup guidance).
+* Order updates older than what is known for that ``ordId`` (``uTime``) are dropped, so pushes
+  buffered during a reconciliation never regress the state REST reported.
+* Order updates are retained (Clone) only while not terminal; terminal ones are published once
+  and the topic is forgotten.
+* The account is kept merged per currency and always published whole (``snapshot=True``), so the
+  retained ``acct|`` message is complete for late joiners.
+* After reconciliation, a position known before but absent from the REST list is published flat.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+
+from engine import topics
+from engine.messages import AccountUpdate, AnyMsg, BalanceDetail, Position
+from gateway.okx import convert
+from gateway.okx.schemas import (
+    Balance,
+    BalanceAndPosition,
+    FillData,
+    OrderData,
+    PositionData,
+)
+
+__all__ = ["TERMINAL_STATES", "PrivateState", "Publish"]
+
+TERMINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish ``msg`` on ``topic``; ``forget`` drops the topic's retained state afterwards."""
+
+    topic: str
+    msg: AnyMsg
+    retain: bool = True
+    forget: bool = False
+
+
+class PrivateState:
+    """Account, positions, open orders and seen fills of one account."""
+
+    def __init__(self, fill_dedup_size: int = 100_000) -> None:
+        self._seen_fills: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._fill_dedup_size = fill_dedup_size
+        self._order_utime: OrderedDict[str, int] = OrderedDict()
+        self.open_orders: dict[str, OrderData] = {}  # ordId → latest non-terminal state
+        self._balances: dict[str, BalanceDetail] = {}
+        self._total_eq: Decimal | None = None
+        self._u_time_ms = 0
+        self._positions: dict[str, Position] = {}  # topic → position
+        self.fills_published = 0
+        self.fills_duplicate = 0
+        self.orders_stale = 0
+
+    # ---------------------------------------------------------------------------------- fills
+    def _fill_once(self, inst: str, trade_id: str) -> bool:
+        key = (inst, trade_id)
+        if key in self._seen_fills:
+            self.fills_duplicate += 1
+            return False
+        self._seen_fills[key] = None
+        if len(self._seen_fills) > self._fill_dedup_size:
+            self._seen_fills.popitem(last=False)
+        self.fills_published += 1
+        return True
+
+    def on_rest_fills(self, fills: list[FillData]) -> list[Publish]:
+        """Recent fills (oldest first on output) not seen yet."""
+        ordered = sorted(fills, key=lambda x: (convert.ms(x.ts), x.tradeId))
+        return [
+            Publish(topics.fill(f.instId), convert.fill_from_rest(f), retain=False)
+            for f in ordered
+            if f.tradeId and self._fill_once(f.instId, f.tradeId)
+        ]
+
+    # --------------------------------------------------------------------------------- orders
+    def on_orders(self, orders: list[OrderData], *, derive_fills: bool = True) -> list[Publish]:
+        """``orders`` pushes (``derive_fills``) or REST order objects, whose last-fill fields lack
+        the fill fee: REST fills come from ``trade/fills`` instead."""
+        out: list[Publish] = []
+        for o in orders:
+            fill = convert.fill_from_order(o) if derive_fills else None
+            if fill is not None and self._fill_once(o.instId, o.tradeId):
+                out.append(Publish(topics.fill(o.instId), fill, retain=False))
+            u = convert.ms(o.uTime)
+            known = self._order_utime.get(o.ordId)
+            if known is not None and u < known:
+                self.orders_stale += 1
+                continue
+            self._order_utime[o.ordId] = u
+            self._order_utime.move_to_end(o.ordId)
+            if len(self._order_utime) > self._fill_dedup_size:
+                self._order_utime.popitem(last=False)
+            topic = topics.order(o.instId)
+            if o.state in TERMINAL_STATES:
+                self.open_orders.pop(o.ordId, None)
+                out.append(Publish(topic, convert.order_update(o), retain=False, forget=True))
+            else:
+                self.open_orders[o.ordId] = o
+                out.append(Publish(topic, convert.order_update(o)))
+        return out
+
+    # -------------------------------------------------------------------------------- account
+    def _account_msg(self) -> Publish:
+        msg = AccountUpdate(
+            total_eq=self._total_eq,
+            u_time_ms=self._u_time_ms,
+            details=[self._balances[c] for c in sorted(self._balances)],
+            snapshot=True,
+        )
+        return Publish(topics.ACCOUNT, msg)
+
+    def on_account(self, items: list[Balance], *, snapshot: bool) -> list[Publish]:
+        """``account`` push or REST balance; ``snapshot``: the details are the whole account."""
+        if not items:
+            return []
+        for b in items:
+            upd = convert.account_update(b, snapshot=snapshot)
+            if snapshot:
+                self._balances = {}
+            for d in upd.details:
+                self._balances[d.ccy] = d
+            if upd.total_eq is not None:
+                self._total_eq = upd.total_eq
+            self._u_time_ms = max(self._u_time_ms, upd.u_time_ms)
+        return [self._account_msg()]
+
+    # ------------------------------------------------------------------------------ positions
+    def _position(self, p: Position) -> Publish:
+        topic = topics.position(p.inst, p.mgn_mode, p.pos_side)
+        self._positions[topic] = p
+        return Publish(topic, p)
+
+    def on_positions(self, items: list[PositionData]) -> list[Publish]:
+        return [self._position(convert.position(p)) for p in items]
+
+    def on_balance_and_position(self, items: list[BalanceAndPosition]) -> list[Publish]:
+        out: list[Publish] = []
+        for bp in items:
+            if bp.balData:
+                for b in bp.balData:
+                    old = self._balances.get(b.ccy)
+                    cash = convert.dec(b.cashBal)
+                    u = convert.ms(b.uTime)
+                    self._balances[b.ccy] = (
+                        BalanceDetail(ccy=b.ccy, cash_bal=cash, u_time_ms=u)
+                        if old is None
+                        else msgspec.structs.replace(old, cash_bal=cash, u_time_ms=u)
+                    )
+                self._u_time_ms = max(self._u_time_ms, convert.ms(bp.pTime))
+                out.append(self._account_msg())
+            for pd in bp.posData:
+                pos = convert.pos_data_position(pd)
+                old_pos = self._positions.get(topics.position(pos.inst, pos.mgn_mode, pos.pos_side))
+                if old_pos is not None:
+                    # keep the richer fields the positions channel gave; update what changed
+                    pos = msgspec.structs.replace(
+                        old_pos, pos=pos.pos, avg_px=pos.avg_px, u_time_ms=pos.u_time_ms
+                    )
+                out.append(self._position(pos))
+        return out
+
+    # ----------------------------------------------------------------------------- reconcile
+    def reconcile(
+        self,
+        balance: Balance,
+        positions: list[PositionData],
+        pending: list[OrderData],
+        finals: list[OrderData],
+        fills: list[FillData],
+    ) -> list[Publish]:
+        """REST state after a (re)connect: balance, non-zero positions, pending orders, the final
+        state of orders that were open before but are no longer pending, and recent fills."""
+        out = self.on_account([balance], snapshot=True)
+        fresh = [convert.position(p) for p in positions]
+        fresh_topics = {topics.position(p.inst, p.mgn_mode, p.pos_side) for p in fresh}
+        for topic, old in list(self._positions.items()):
+            if topic not in fresh_topics and old.pos != 0:
+                out.append(self._position(msgspec.structs.replace(old, pos=Decimal(0))))
+        out.extend(self._position(p) for p in fresh)
+        out.extend(self.on_rest_fills(fills))
+        out.extend(self.on_orders(finals, derive_fills=False))
+        pending_ids = {o.ordId for o in pending}
+        for ord_id in [i for i in self.open_orders if i not in pending_ids]:
+            # no longer pending and its final state unknown: drop it from the open set
+            if all(f.ordId != ord_id for f in finals):
+                self.open_orders.pop(ord_id, None)
+        out.extend(self.on_orders(pending, derive_fills=False))
+        return out
