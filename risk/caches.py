@@ -8,7 +8,8 @@ Rules (the original's §6.1 caches, made independent of arrival order):
 - positions: keyed by ``instId|mgnMode|posSide``, newest ``uTime`` wins; a flat row (``pos == 0``)
   removes the key (tombstone) unless it carries isolated margin. The original kept flat rows of a
   first push and deleted later ones: the value is the same (0) except for the margin, kept here.
-- market: latest ticker bid/ask, book mid and mark per instId; instruments by instId.
+- market: newest (by exchange ``ts``) ticker bid/ask, book mid and mark per instId;
+  instruments by instId.
 Because every cache keeps the newest version of each key, the same set of updates gives the
 same state whatever order they arrive in.
 """
@@ -34,19 +35,31 @@ class AccountCache:
         self.received = False
 
     def on_account(
-        self, total_eq: Decimal | None, u_time_ms: int, details: Iterable[BalanceRow]
+        self,
+        total_eq: Decimal | None,
+        u_time_ms: int,
+        details: Iterable[BalanceRow],
+        snapshot: bool = False,
     ) -> None:
-        """Apply one push (snapshot or delta; a snapshot's absent ccys are not removed)."""
+        """Apply one push; a ``snapshot`` (the whole account) also removes unlisted currencies
+        not updated after it."""
         self.received = True
         if total_eq is not None and u_time_ms >= self.u_time_ms:
             self.total_eq = total_eq
             self.u_time_ms = u_time_ms
-        for row in details:
+        rows = list(details)
+        for row in rows:
             t = row.u_time_ms or u_time_ms
             old = self._details.get(row.ccy)
             if old is not None and t < old[0]:
                 continue
             self._details[row.ccy] = (t, row.empty, row)
+        if snapshot:
+            # The whole account: currencies it does not list (and not updated since) are gone.
+            listed = {r.ccy for r in rows}
+            for ccy, (t, _, row) in list(self._details.items()):
+                if ccy not in listed and t <= u_time_ms:
+                    self._details[ccy] = (u_time_ms, True, row)
 
     @property
     def cash(self) -> dict[str, Decimal]:
@@ -93,18 +106,34 @@ class MarketCache:
     # that stopped quoting uses its last mark instead of failing (the original raised).
     last_marks: dict[str, Decimal] = field(default_factory=dict)
 
-    def on_ticker(self, inst: str, bid: Decimal | None, ask: Decimal | None) -> None:
+    _ts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def _newer(self, kind: str, inst: str, ts_ms: int) -> bool:
+        """Keep the newest update per (kind, inst); equal times: the later arrival wins."""
+        if ts_ms < self._ts.get((kind, inst), -1):
+            return False
+        self._ts[(kind, inst)] = ts_ms
+        return True
+
+    def on_ticker(self, inst: str, bid: Decimal | None, ask: Decimal | None, ts_ms: int = 0
+                  ) -> None:
+        if not self._newer("ticker", inst, ts_ms):
+            return
         if bid is not None and ask is not None and bid > 0 and ask > 0:
             self.tickers[inst] = (bid, ask)
+        else:
+            self.tickers.pop(inst, None)  # one-sided: no mid
 
-    def on_book_mid(self, inst: str, mid: Decimal | None) -> None:
+    def on_book_mid(self, inst: str, mid: Decimal | None, ts_ms: int = 0) -> None:
+        if not self._newer("book", inst, ts_ms):
+            return
         if mid is None:
             self.book_mids.pop(inst, None)
         else:
             self.book_mids[inst] = mid
 
-    def on_mark(self, inst: str, mark_px: Decimal) -> None:
-        if mark_px > 0:
+    def on_mark(self, inst: str, mark_px: Decimal, ts_ms: int = 0) -> None:
+        if mark_px > 0 and self._newer("mark", inst, ts_ms):
             self.marks[inst] = mark_px
             self.last_marks[inst] = mark_px
 

@@ -134,15 +134,18 @@ class RiskCore:
             self._first_data_ns = mono_ns
         if isinstance(msg, AccountUpdate):
             self.account.on_account(
-                msg.total_eq, msg.u_time_ms, [balance_row(d, msg.u_time_ms) for d in msg.details]
+                msg.total_eq,
+                msg.u_time_ms,
+                [balance_row(d, msg.u_time_ms) for d in msg.details],
+                msg.snapshot,
             )
         elif isinstance(msg, Position):
             self.positions.on_position(position_row(msg))
         elif isinstance(msg, MarkPrice):
-            self.market.on_mark(msg.inst, msg.mark_px)
+            self.market.on_mark(msg.inst, msg.mark_px, msg.ts_ms)
             self._md_seen_ns[msg.inst] = mono_ns
         elif isinstance(msg, Ticker):
-            self.market.on_ticker(msg.inst, msg.bid_px, msg.ask_px)
+            self.market.on_ticker(msg.inst, msg.bid_px, msg.ask_px, msg.ts_ms)
             self._md_seen_ns[msg.inst] = mono_ns
         elif isinstance(msg, BookTop):
             self._on_book(msg, mono_ns)
@@ -172,9 +175,9 @@ class RiskCore:
         self._book_state[msg.inst] = msg.state
         self._md_seen_ns[msg.inst] = mono_ns
         if msg.state == BookState.VALID and msg.bids and msg.asks:
-            self.market.on_book_mid(msg.inst, (msg.bids[0][0] + msg.asks[0][0]) / 2)
+            self.market.on_book_mid(msg.inst, (msg.bids[0][0] + msg.asks[0][0]) / 2, msg.ts_ms)
         else:
-            self.market.on_book_mid(msg.inst, None)
+            self.market.on_book_mid(msg.inst, None, msg.ts_ms)
 
     def _on_order_update(self, msg: OrderUpdate) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)
@@ -280,11 +283,9 @@ class RiskCore:
         return out
 
     def _measure(self, mono_ns: int, wall_ms: int) -> RiskSnapshot | None:
-        if not self._dirty:
+        if not self._dirty or not self._inception_ready(mono_ns):
             return None
         self._dirty = False
-        if not self._inception_ready(mono_ns):
-            return None
         prices = PriceSource(self.market)
         snap = build_snapshot(wall_ms, self.account.total_eq, self.account.rows,
                               self.positions.rows, self.market, prices, self._ccys())
