@@ -60,7 +60,8 @@ def started(cfg: RiskConfig | None = None) -> tuple[RiskCore, RiskSnapshot]:
     assert c.evaluate(0, 1).snapshot is None  # positions not synced yet: no inception
     c.positions_synced = True
     first = c.evaluate(0, 1).snapshot
-    assert first is not None and first.pnl_in_usd_since_running == 0
+    assert first is not None
+    assert first.pnl_in_usd_since_running == 0
     return c, first
 
 
@@ -139,7 +140,8 @@ def test_loss_limit_halts_and_resume_rebases_the_peak() -> None:
     c, _ = started(RiskConfig(loss_limit_usd=D(100)))
     feed(c, [account("28070", 2, BTC="0.2", USDT="19950")])
     rep = c.evaluate(S, 2)
-    assert c.state_of("account", "*") == TradingState.ACTIVE and not any(
+    assert c.state_of("account", "*") == TradingState.ACTIVE
+    assert not any(
         ch.new == TradingState.HALTED for ch in rep.changes)
     feed(c, [account("28070", 3, BTC="0.2", USDT="19899")])
     rep = c.evaluate(2 * S, 3)
