@@ -15,6 +15,7 @@ __all__ = [
     "mark",
     "order",
     "order_event",
+    "order_event_of",
     "position",
     "risk_limits",
     "risk_state",
@@ -71,6 +72,11 @@ def stream(name: str) -> str:
 
 def order_event(strategy: str) -> str:
     return f"ord|{strategy}|"
+
+
+def order_event_of(strategy: str, cl_ord_id: str) -> str:
+    """One order's lifecycle topic; the prefix ``order_event(strategy)`` matches all of them."""
+    return f"ord|{strategy}|{cl_ord_id}|"
 
 
 def strategy_status(strategy: str) -> str:

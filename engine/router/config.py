@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["RouterConfig"]
 
+_CAA_MIN_S = 10
+_CAA_MAX_S = 120
+
 
 class RouterConfig(BaseModel):
-    """Router settings: limits, liveness, dead-man's switch, journal."""
+    """Router settings: limits, liveness, venue I/O, dead-man's switch, journal."""
 
     model_config = ConfigDict(extra="forbid")
 
-    heartbeat_ms: int = 50
-    dead_after_ms: int = 150
+    # --- liveness (architecture §3)
+    heartbeat_ms: int = 50  # told to strategies in Welcome
+    dead_after_ms: int = 150  # application-heartbeat silence that fences a strategy
+    liveness_tick_ms: int = 10  # how often silence is checked
+    restart_grace_ms: int = 1000  # after a router restart: time for known strategies to speak
+    stale_cmd_ms: int = 1000  # commands older than this (by their ts_ns) are rejected
+    future_cmd_ms: int = 1000  # ... and this far in the future (clock skew)
+    # --- pre-trade limits (defaults; risk may tighten them)
     max_order_sz: str = "1000"
     max_order_notional: str = "1000000"
     max_open_orders: int = 100
     price_band_bps: int = 500
-    cancel_all_after_s: int = 15
-    cancel_all_after_refresh_s: float = 2.0
-    journal_path: str = "var/router.journal"
     require_risk_heartbeat: bool | None = None  # None: on for okx-live, off otherwise
+    require_reference_price: bool | None = None  # None: on for okx-live, off otherwise
+    # --- venue I/O
+    use_ws_trade: bool = True  # WS trade ops (REST when the private WS is down)
+    batch_max: int = Field(default=20, ge=1, le=20)
+    batch_window_us: int = 0  # extra wait to coalesce commands; 0: drain-then-send
+    venue_timeout_s: float = 2.0  # a trade op with no answer by then has an unknown outcome
+    max_cancel_retries: int = 3
+    max_place_retries: int = 1
+    order_tag: str = Field(default="", pattern=r"^[A-Za-z0-9]{0,16}$")
+    poll_when_ws_down_s: float = 1.0  # orders-pending poll while the private WS is down
+    # --- dead-man's switch
+    cancel_all_after_s: int = 15  # 0 disables; OKX accepts 10–120
+    cancel_all_after_refresh_s: float = 2.0
+    # --- journal / reconciliation
+    journal_path: str = "var/router.journal"
+    reconcile_fills_limit: int = 100
+
+    @field_validator("cancel_all_after_s")
+    @classmethod
+    def _caa_range(cls, v: int) -> int:
+        if v != 0 and not _CAA_MIN_S <= v <= _CAA_MAX_S:
+            raise ValueError(f"cancel_all_after_s must be 0 or {_CAA_MIN_S}..{_CAA_MAX_S}")
+        return v

@@ -1,0 +1,475 @@
+"""The router actor: the single writer to the venue (architecture §3, §6).
+
+Inbox:
+- ``ord.cmd`` (ROUTER): strategy and operator commands (protocol: ``engine.router.core``);
+  socket-monitor disconnects (death layer 1); failed replies (layer 3).
+- private WS (own session): trade-op responses, ``orders`` pushes; reconnects → reconciliation.
+- ``md.pub``: mark prices, tickers, books (reference price for the band), instrument rules.
+- ``risk.pub``: trading state and limits; its heartbeat (a silent risk blocks new orders when
+  ``require_risk_heartbeat``).
+- timers: heartbeat silence every ``liveness_tick_ms`` (layer 2), overdue orders, dead-man's
+  switch refresh, REST polling while the private WS is down.
+
+Outbox:
+- venue: WS trade ops (REST fallback), queries, ``cancel-all-after``;
+- ``ord.cmd`` replies (Welcome, Ack, Reject, Fenced); ``ord.pub``/``ord.snap``: order lifecycle;
+- the journal file.
+
+SIGTERM: cancel everything, wait (bounded) for the venue to confirm, then exit. The
+``cancel-all-after`` timer stays armed as the backstop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+from loguru import logger
+
+from engine.actor import Actor, StatusValue, run_actor
+from engine.bus.command import CommandServer
+from engine.bus.publisher import Publisher
+from engine.bus.subscriber import Subscriber
+from engine.config import OkxmmConfig, load_config, resolve_credentials
+from engine.errors import VenueError
+from engine.messages import CtlReply, CtlRequest
+from engine.router.batcher import Batch
+from engine.router.core import Effect, Forget, Publish, Query, Reply, RouterCore
+from engine.router.journal import Journal, replay
+from engine.router.pretrade import InstrumentRules
+from engine.router.venue import Transport, Venue, rest_limiter
+from gateway.md_feed import inst_type_of
+from gateway.okx import convert
+from gateway.okx.rest import OkxRestClient
+from gateway.okx.schemas import PushArg
+from gateway.okx.ws import OkxWsClient
+from gateway.okx.ws_protocol import Connected, Disconnected, OrdersPush, WsEvent
+
+__all__ = ["Router", "main"]
+
+_NS_PER_S = 1_000_000_000
+_SLOW_TICK_S = 0.5
+_STOP_CANCEL_TIMEOUT_S = 3.0
+
+
+class _Latency:
+    """Recent latencies (µs) for ``ctl status``."""
+
+    def __init__(self, n: int = 2000) -> None:
+        self._v: deque[float] = deque(maxlen=n)
+
+    def add(self, ns: int) -> None:
+        self._v.append(ns / 1000)
+
+    def pct(self, q: float) -> float:
+        if not self._v:
+            return 0.0
+        s = sorted(self._v)
+        return round(s[min(len(s) - 1, int(q * len(s)))], 1)
+
+
+class Router:
+    """The shell around :class:`RouterCore`: sockets, timers, venue I/O."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        cfg = actor.cfg
+        self.cfg = cfg
+        rc = cfg.router
+        live = cfg.venue.kind == "okx-live"
+        require_risk = live if rc.require_risk_heartbeat is None else rc.require_risk_heartbeat
+        require_ref = live if rc.require_reference_price is None else rc.require_reference_price
+        self.clock = actor.clock
+        self.journal = Journal(rc.journal_path)
+        self.core = RouterCore(
+            rc, self.journal, require_risk=require_risk, require_reference=require_ref
+        )
+        rest_url, _, ws_private, _ = cfg.venue.urls(cfg.exchange)
+        creds = resolve_credentials(cfg)
+        self.rest = OkxRestClient(
+            rest_url,
+            creds,
+            simulated=cfg.venue.simulated,
+            clock=self.clock,
+            limiter=rest_limiter(),
+            timeout_s=rc.venue_timeout_s,
+        )
+        self.ws = OkxWsClient(
+            ws_private,
+            name="router-private",
+            clock=self.clock,
+            on_event=self._on_ws_event,
+            credentials=creds,
+            venue_time_s=lambda: self.rest.now_ms() // 1000,
+        )
+        self.ws.subscribe([PushArg(channel="orders", instType="ANY")])
+        self.venue = Venue(self.rest, self.ws, timeout_s=rc.venue_timeout_s, use_ws=rc.use_ws_trade)
+        bus = cfg.bus
+        self.server = CommandServer(
+            actor.ctx,
+            bus.bind_endpoint("ord.cmd"),
+            src="router",
+            clock=self.clock,
+            on_disconnect=self._on_disconnect,
+            epoch=actor.epoch,
+        )
+        self.pub = Publisher(
+            actor.ctx,
+            bus.bind_endpoint("ord.pub"),
+            src="router",
+            epoch=actor.epoch,
+            clock=self.clock,
+            snap_endpoint=bus.bind_endpoint("ord.snap"),
+        )
+        self.md = Subscriber(
+            actor.ctx,
+            bus.connect_endpoint("md.pub"),
+            snap_endpoint=bus.connect_endpoint("md.snap"),
+            prefixes=["mark|", "ticker|", "book|", "inst|"],
+            name="router.md",
+            clock=self.clock,
+        )
+        self.risk = Subscriber(
+            actor.ctx,
+            bus.connect_endpoint("risk.pub"),
+            snap_endpoint=bus.connect_endpoint("risk.snap"),
+            prefixes=["riskstate|", "risklimits|"],
+            name="router.risk",
+            clock=self.clock,
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconciling: asyncio.Task[None] | None = None
+        self._reconciled = asyncio.Event()
+        self._last_poll_ns = 0
+        self._caa_ok = False
+        self._caa_fail = 0
+        self.ack_latency = _Latency()
+        self.send_errors = 0
+
+    # ---------------------------------------------------------------------------- plumbing
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.opt(exception=task.exception()).error("router task failed", task=task.get_name())
+
+    def _now(self) -> tuple[int, int]:
+        return self.clock.now_ns(), self.clock.monotonic_ns()
+
+    def execute(self, effects: list[Effect]) -> None:
+        """Carry out the core's effects, then send whatever venue requests are due."""
+        pending = effects
+        while pending:
+            more: list[Effect] = []
+            for eff in pending:
+                if isinstance(eff, Reply):
+                    if not self.server.reply(eff.identity, eff.msg) and eff.identity[:2] == b"S:":
+                        wall, mono = self._now()
+                        more += self.core.fence_identity(
+                            eff.identity, "unreachable (reply failed)", wall, mono
+                        )
+                elif isinstance(eff, Publish):
+                    self.pub.publish(eff.topic, eff.msg, retain=eff.retain)
+                    if eff.forget:
+                        self.pub.forget(eff.topic)
+                elif isinstance(eff, Forget):
+                    self.server.forget(eff.identity)
+                elif isinstance(eff, Query):
+                    self._spawn(self._query(eff), "router-query")
+            pending = more
+        self.flush()
+
+    def flush(self) -> None:
+        wall, mono = self._now()
+        for batch in self.core.take_batches(mono):
+            transport = self.venue.transport()
+            self.core.journal_request(batch, transport, wall)
+            self._spawn(self._send(batch, transport, mono), f"router-{batch.op}")
+
+    async def _send(self, batch: Batch, transport: Transport, t0: int) -> None:
+        result = await self.venue.send(batch, transport)
+        wall, mono = self._now()
+        if isinstance(result, VenueError):
+            self.send_errors += 1
+            logger.warning(
+                "venue request failed",
+                op=batch.op,
+                n=len(batch.reqs),
+                code=result.code,
+                transport=transport,
+            )
+        else:
+            self.ack_latency.add(mono - t0)
+        self.execute(self.core.on_venue_result(batch, result, wall, mono))
+
+    async def _query(self, q: Query) -> None:
+        data = await self.venue.query(q.inst, q.cl_ord_id)
+        wall, mono = self._now()
+        self.execute(self.core.on_query_result(q.cl_ord_id, data, wall, mono))
+
+    # ------------------------------------------------------------------------ death layers
+    def _on_disconnect(self, identity: bytes) -> None:
+        wall, mono = self._now()
+        self.execute(self.core.fence_identity(identity, "disconnected", wall, mono))
+
+    async def handle_commands(self) -> None:
+        """Read commands; drain what is queued, then send the batches (no added latency)."""
+        server = self.server
+        core = self.core
+        clock = self.clock
+        window_s = self.cfg.router.batch_window_us / 1e6
+        while True:
+            item = await server.recv(None)
+            effects: list[Effect] = []
+            while item is not None:
+                identity, env = item
+                try:
+                    effects += core.on_command(identity, env, clock.now_ns(), clock.monotonic_ns())
+                except Exception:  # noqa: BLE001 - nothing a peer sends may kill the router
+                    logger.exception("command handling failed", peer=identity)
+                item = await server.recv(0)
+                if item is None and window_s > 0:
+                    item = await server.recv(window_s)
+            self.execute(effects)
+
+    async def liveness_timer(self) -> None:
+        period = self.cfg.router.liveness_tick_ms / 1000
+        next_slow = 0
+        while True:
+            await asyncio.sleep(period)
+            wall, mono = self._now()
+            effects = self.core.on_timer(wall, mono)
+            self.core.risk_alive = not self.risk.silent()
+            if mono >= next_slow:
+                next_slow = mono + int(_SLOW_TICK_S * _NS_PER_S)
+                effects += self.core.on_slow_timer(wall, mono)
+                self._maybe_poll(mono)
+            self.execute(effects)
+
+    # ----------------------------------------------------------------------- venue streams
+    def _on_ws_event(self, ev: WsEvent) -> None:
+        if isinstance(ev, OrdersPush):
+            wall, mono = self._now()
+            effects: list[Effect] = []
+            for d in ev.data:
+                effects += self.core.on_order_update(d, wall, mono)
+            self.execute(effects)
+        elif isinstance(ev, Connected):
+            logger.info("router private ws up", session=ev.session)
+            self._start_reconcile("private ws connected")
+        elif isinstance(ev, Disconnected):
+            logger.warning("router private ws down; trade ops fall back to REST", reason=ev.reason)
+
+    def _maybe_poll(self, mono: int) -> None:
+        if self.ws.is_open:
+            return
+        if mono - self._last_poll_ns >= int(self.cfg.router.poll_when_ws_down_s * _NS_PER_S):
+            self._last_poll_ns = mono
+            self._start_reconcile("private ws down: polling")
+
+    def _start_reconcile(self, why: str) -> None:
+        if self._reconciling is not None and not self._reconciling.done():
+            return
+        self._reconciling = asyncio.get_running_loop().create_task(
+            self._reconcile(why), name="router-reconcile"
+        )
+
+    async def _reconcile(self, why: str) -> None:
+        try:
+            pending = await self.venue.pending()
+            fills = await self.venue.fills(self.cfg.router.reconcile_fills_limit)
+        except VenueError as exc:
+            logger.warning("reconciliation failed", why=why, code=exc.code)
+            return
+        except Exception:  # noqa: BLE001 - transport trouble: the next trigger retries
+            logger.exception("reconciliation failed", why=why)
+            return
+        wall, mono = self._now()
+        self.execute(self.core.reconcile(pending, fills, wall, mono))
+        self._reconciled.set()
+
+    async def dead_mans_switch(self) -> None:
+        rc = self.cfg.router
+        if rc.cancel_all_after_s == 0:
+            return
+        while True:
+            try:
+                await self.venue.cancel_all_after(rc.cancel_all_after_s, rc.order_tag)
+                if not self._caa_ok:
+                    logger.info("cancel-all-after armed", timeout_s=rc.cancel_all_after_s)
+                self._caa_ok = True
+                self._caa_fail = 0
+            except Exception as exc:  # noqa: BLE001 - keep refreshing whatever happens
+                self._caa_ok = False
+                self._caa_fail += 1
+                logger.warning("cancel-all-after refresh failed", error=str(exc))
+            await asyncio.sleep(rc.cancel_all_after_refresh_s)
+
+    async def handle_bus(self, sub: Subscriber) -> None:
+        while True:
+            d = await sub.recv(1.0)
+            if d is not None:
+                self.execute(self.core.on_market(d.env.msg))
+
+    async def load_instruments(self) -> None:
+        """Instrument rules by REST (md-feed's ``inst|`` topic also feeds them)."""
+        missing = [i for i in self.cfg.instruments if i not in self.core.rules]
+        delay = 0.5
+        while missing:
+            for inst in list(missing):
+                try:
+                    for d in await self.rest.instruments(inst_type_of(inst), inst):
+                        if d.instId == inst:
+                            info = convert.instrument_info(d)
+                            self.core.rules[inst] = InstrumentRules.from_info(info)
+                            missing.remove(inst)
+                except Exception as exc:  # noqa: BLE001 - retried below
+                    logger.warning("instrument rules not loaded", inst=inst, error=str(exc))
+            if missing:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def start_venue(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.rest.start()
+                return
+            except Exception as exc:  # noqa: BLE001 - the venue may come up later
+                logger.warning("venue not reachable yet", error=str(exc), retry_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # ----------------------------------------------------------------------------- status
+    def status(self) -> dict[str, StatusValue]:
+        c = self.core
+        out: dict[str, StatusValue] = {
+            "open_orders": len(c.own.open_orders()),
+            "orders_tracked": len(c.own),
+            "strategies": sum(1 for s in c.sessions.values() if not s.fenced),
+            "queued": c.batcher.queued(),
+            "ws_open": self.ws.is_open,
+            "ws_sent": self.venue.sent_ws,
+            "rest_sent": self.venue.sent_rest,
+            "send_errors": self.send_errors,
+            "cancel_all_after_ok": self._caa_ok,
+            "risk_alive": c.risk_alive,
+            "ack_p50_us": self.ack_latency.pct(0.5),
+            "ack_p99_us": self.ack_latency.pct(0.99),
+            "journal_records": self.journal.written,
+        }
+        out.update(c.counters)
+        return out
+
+    # ---------------------------------------------------------------------------- lifecycle
+    async def run(self) -> None:
+        actor = self.actor
+        wall, mono = self._now()
+        state = replay(self.cfg.router.journal_path)
+        self.core.restore(state, wall, mono)
+        await self.pub.start()
+        await self.start_venue()
+        ws_task = asyncio.get_running_loop().create_task(self.ws.run(), name="router-ws")
+        await self.load_instruments_once()
+        if not await self.ws.wait_open(5.0):
+            self._start_reconcile("start without private ws")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                await self._reconciled.wait()
+        await self.server.start()
+        await self.md.start()
+        await self.risk.start()
+        # restored strategies get their grace from now, not from the journal replay
+        _, mono = self._now()
+        for identity, sess in self.core.sessions.items():
+            if not sess.fenced:
+                self.core.liveness.on_message(
+                    identity, mono + self.cfg.router.restart_grace_ms * 1_000_000
+                )
+        actor.add_status(self.status)
+        actor.on_ctl("cancel-all", self._ctl_cancel_all)
+        actor.spawn(self.handle_commands(), "router-commands")
+        actor.spawn(self.liveness_timer(), "router-liveness")
+        actor.spawn(self.dead_mans_switch(), "router-dead-man")
+        actor.spawn(self.handle_bus(self.md), "router-md")
+        actor.spawn(self.handle_bus(self.risk), "router-risk")
+        actor.spawn(self.load_instruments(), "router-instruments")
+        logger.info("router ready", open_orders=len(self.core.own.open_orders()))
+        try:
+            await actor.stopping.wait()
+        finally:
+            await self.shutdown(ws_task)
+
+    async def load_instruments_once(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                await self.load_instruments()
+
+    async def _ctl_cancel_all(self, req: CtlRequest) -> CtlReply:
+        wall, mono = self._now()
+        n = self.core.cancel_everything(mono, wall, req.args.get("reason", "ctl cancel-all"))
+        self.execute(self.core.drain())
+        return CtlReply(cmd=req.cmd, ok=True, detail=f"cancelling {n}")
+
+    async def shutdown(self, ws_task: asyncio.Task[None]) -> None:
+        """Cancel everything at the venue (bounded wait), then close."""
+        wall, mono = self._now()
+        n = self.core.cancel_everything(mono, wall, "router stopping")
+        self.execute(self.core.drain())
+        logger.info("router stopping: cancelling everything", orders=n)
+        try:
+            async with asyncio.timeout(_STOP_CANCEL_TIMEOUT_S):
+                while self.core.own.open_orders():
+                    await asyncio.sleep(0.02)
+                    wall, mono = self._now()
+                    self.execute(self.core.on_slow_timer(wall, mono))
+        except TimeoutError:
+            left = [o.cl_ord_id for o in self.core.own.open_orders()]
+            logger.error("orders still open at stop; cancel-all-after is the backstop", n=len(left))
+        for task in list(self._tasks):
+            task.cancel()
+        for sub in (self.md, self.risk):
+            await sub.close()
+        await self.server.close()
+        await self.pub.close()
+        await self.ws.close()
+        ws_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await ws_task
+        await self.rest.close()
+        self.journal.close()
+
+
+async def _run(actor: Actor) -> None:
+    await Router(actor).run()
+
+
+def main(cfg: OkxmmConfig) -> int:
+    """Run the router until stopped (SIGTERM: cancel everything, then exit); the exit code."""
+    return run_actor(
+        "router",
+        cfg,
+        _run,
+        ctl_endpoint=cfg.bus.bind_endpoint("ctl.router"),
+        stop_timeout_s=_STOP_CANCEL_TIMEOUT_S + 3.0,
+    )
+
+
+def _cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.router.actor")
+    parser.add_argument("--config", default=None, help="okxmm YAML config")
+    args = parser.parse_args(argv)
+    return main(load_config(args.config))
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())

@@ -1,0 +1,176 @@
+"""Every order the router owns: clOrdId → strategy, epoch, venue state. Pure.
+
+Invariants:
+- A clOrdId is owned by exactly one (strategy, epoch) for the router's lifetime (and, through the
+  journal, across restarts); a second NewOrder with the same id is refused by the caller.
+- ``state`` is only changed through :meth:`OwnedOrder.apply`, i.e. the shared table of
+  ``engine.orders.fsm``.
+- Terminal orders stay (for late pushes and fill de-duplication) until :meth:`Ownership.prune`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from engine.messages import OrderEvent, OrderState, OrdType, Side
+from engine.orders.fsm import OrderTrigger, advance, is_terminal
+
+__all__ = ["OwnedOrder", "Ownership", "Waiter"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Waiter:
+    """A command waiting for the venue's answer: reply to ``identity`` with ``cmd_seq``."""
+
+    identity: bytes
+    cmd_seq: int
+
+
+@dataclass(slots=True)
+class OwnedOrder:
+    """One order and what the router knows and wants of it."""
+
+    cl_ord_id: str
+    strategy: str
+    epoch: int
+    inst: str
+    side: Side
+    ord_type: OrdType
+    sz: Decimal
+    px: Decimal | None
+    td_mode: str = "cross"
+    pos_side: str = ""
+    reduce_only: bool = False
+    state: OrderState = OrderState.PENDING
+    ord_id: str = ""
+    acc_fill_sz: Decimal = _ZERO
+    avg_px: Decimal | None = None
+    venue_seen: bool = False  # the venue answered the place or pushed it: it knows the order
+    want_cancel: bool = False
+    cancel_in_flight: bool = False
+    cancel_attempts: int = 0
+    place_attempts: int = 0
+    query_in_flight: bool = False
+    queries: int = 0
+    since_ns: int = 0  # monotonic time of the last state change or request
+    terminal_ns: int = 0
+    place_waiter: Waiter | None = None
+    cancel_waiters: list[Waiter] = field(default_factory=list)
+    amend_waiter: Waiter | None = None
+    pending_amend: tuple[Decimal | None, Decimal | None] | None = None
+    trade_ids: set[str] = field(default_factory=set)
+
+    def apply(self, trigger: OrderTrigger, now_ns: int) -> bool:
+        """Advance through the FSM table; True if the state changed. Raises
+        IllegalTransitionError for a pair with no row (caller resolves by a query)."""
+        new = advance(self.state, trigger, filled=self.acc_fill_sz)
+        changed = new is not self.state
+        self.state = new
+        if changed:
+            self.since_ns = now_ns
+            if is_terminal(new):
+                self.terminal_ns = now_ns
+        return changed
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.state)
+
+    def event(
+        self,
+        *,
+        reason: str = "",
+        code: str = "",
+        fill_px: Decimal | None = None,
+        fill_sz: Decimal | None = None,
+        trade_id: str = "",
+        fee: Decimal | None = None,
+        fee_ccy: str = "",
+        ts_ms: int = 0,
+    ) -> OrderEvent:
+        """The lifecycle message for ``ord|<strategy>|...``."""
+        return OrderEvent(
+            strategy=self.strategy,
+            epoch=self.epoch,
+            cl_ord_id=self.cl_ord_id,
+            inst=self.inst,
+            side=self.side,
+            state=self.state,
+            sz=self.sz,
+            px=self.px,
+            acc_fill_sz=self.acc_fill_sz,
+            ord_id=self.ord_id,
+            avg_px=self.avg_px,
+            fill_px=fill_px,
+            fill_sz=fill_sz,
+            trade_id=trade_id,
+            fee=fee,
+            fee_ccy=fee_ccy,
+            reason=reason,
+            code=code,
+            ts_ms=ts_ms,
+        )
+
+
+class Ownership:
+    """The order table, indexed by clOrdId and by strategy name."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, OwnedOrder] = {}
+        self._by_strategy: dict[str, set[str]] = {}
+        self._by_ord_id: dict[str, str] = {}
+
+    def __contains__(self, cl_ord_id: str) -> bool:
+        return cl_ord_id in self._orders
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def add(self, order: OwnedOrder) -> None:
+        if order.cl_ord_id in self._orders:
+            raise ValueError(f"duplicate clOrdId {order.cl_ord_id}")
+        self._orders[order.cl_ord_id] = order
+        self._by_strategy.setdefault(order.strategy, set()).add(order.cl_ord_id)
+        if order.ord_id:
+            self._by_ord_id[order.ord_id] = order.cl_ord_id
+
+    def get(self, cl_ord_id: str) -> OwnedOrder | None:
+        return self._orders.get(cl_ord_id)
+
+    def by_ord_id(self, ord_id: str) -> OwnedOrder | None:
+        cid = self._by_ord_id.get(ord_id)
+        return None if cid is None else self._orders.get(cid)
+
+    def set_ord_id(self, order: OwnedOrder, ord_id: str) -> None:
+        if ord_id and order.ord_id != ord_id:
+            order.ord_id = ord_id
+            self._by_ord_id[ord_id] = order.cl_ord_id
+
+    def all(self) -> list[OwnedOrder]:
+        return list(self._orders.values())
+
+    def open_orders(self, strategy: str | None = None, inst: str = "") -> list[OwnedOrder]:
+        """Non-terminal orders, of one strategy (any epoch) and/or instrument."""
+        pool: Iterable[OwnedOrder]
+        if strategy is None:
+            pool = self._orders.values()
+        else:
+            pool = (self._orders[c] for c in self._by_strategy.get(strategy, ()))
+        return [o for o in pool if not o.terminal and (not inst or o.inst == inst)]
+
+    def open_count(self, strategy: str) -> int:
+        return sum(1 for c in self._by_strategy.get(strategy, ()) if not self._orders[c].terminal)
+
+    def prune(self, now_ns: int, keep_ns: int) -> int:
+        """Drop terminal orders older than ``keep_ns``; returns how many."""
+        old = [o for o in self._orders.values() if o.terminal and now_ns - o.terminal_ns > keep_ns]
+        for o in old:
+            del self._orders[o.cl_ord_id]
+            self._by_strategy.get(o.strategy, set()).discard(o.cl_ord_id)
+            if o.ord_id:
+                self._by_ord_id.pop(o.ord_id, None)
+        return len(old)
