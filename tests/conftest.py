@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,11 +37,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def bus_config(tmp_path: Path) -> BusConfig:
+def bus_config() -> Iterator[BusConfig]:
     """A bus on ipc endpoints in a private temp dir: no port collisions between tests."""
     # ipc paths must stay under ~100 bytes: use a short dir, not pytest's long tmp_path.
     ipc = Path(tempfile.mkdtemp(prefix="okxmm-"))
-    return BusConfig(transport="ipc", ipc_dir=str(ipc))
+    yield BusConfig(transport="ipc", ipc_dir=str(ipc))
+    shutil.rmtree(ipc, ignore_errors=True)
 
 
 @pytest.fixture

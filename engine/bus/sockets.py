@@ -18,11 +18,11 @@ from zmq.utils.monitor import parse_monitor_message
 
 __all__ = [
     "ConnectMonitor",
-    "drain_frames",
     "configure_dealer",
     "configure_pub",
     "configure_router",
     "configure_sub",
+    "drain_frames",
     "recv_frames",
     "send_nowait",
 ]
@@ -133,7 +133,11 @@ class ConnectMonitor:
 
     def start(self) -> None:
         """Start watching; call BEFORE ``connect()`` so the first CONNECTED event is seen."""
-        msock = self._sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        # HANDSHAKE_SUCCEEDED, not CONNECTED: with IMMEDIATE a send fails until the ZMTP
+        # handshake is done, so only then is the peer really there.
+        msock = self._sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+        )
         self._task = asyncio.get_running_loop().create_task(
             self._run(msock), name=f"mon-{self._name}"
         )
@@ -154,7 +158,7 @@ class ConnectMonitor:
                         )
                     continue
                 event = parse_monitor_message(frames)["event"]
-                if event == zmq.EVENT_CONNECTED:
+                if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                     self.connected.set()
                     waited = 0.0
                 elif event == zmq.EVENT_DISCONNECTED:

@@ -113,7 +113,7 @@ async def test_no_commands_queued_while_server_is_down(
 
 @pytest.mark.slow
 async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
-    ctx: zmq.asyncio.Context, bus_config: BusConfig
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path
 ) -> None:
     clock = SystemClock()
     gone: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
@@ -122,9 +122,11 @@ async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
         on_disconnect=lambda ident: gone.put_nowait((ident, clock.monotonic_ns())),
     )
     await server.start()
+    # The child's stderr goes to a file: inheriting pytest's captured fd made it stall at times.
+    err = (tmp_path / "peer.err").open("w")
     proc = subprocess.Popen(
         [sys.executable, str(PEER), "dealer", bus_config.ipc_dir, "victim"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=err, text=True,
     )
     try:
         got = await server.recv(10)
@@ -150,4 +152,5 @@ async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
         proc.wait()
         assert proc.stdout is not None
         proc.stdout.close()
+        err.close()
         await server.close()
