@@ -131,9 +131,22 @@ def _install_builtin_ctl(actor: Actor) -> None:
         actor.request_stop(req.args.get("reason", "ctl stop"))
         return CtlReply(cmd=req.cmd, ok=True, detail="stopping")
 
+    async def pause(req: CtlRequest) -> CtlReply:
+        actor.paused = True
+        actor.log.info("paused", by="ctl")
+        return CtlReply(cmd=req.cmd, ok=True, detail="paused")
+
+    async def resume(req: CtlRequest) -> CtlReply:
+        actor.paused = False
+        actor.log.info("resumed", by="ctl")
+        return CtlReply(cmd=req.cmd, ok=True, detail="resumed")
+
     actor.on_ctl("ping", ping)
     actor.on_ctl("status", status)
     actor.on_ctl("stop", stop)
+    # Defaults: the flag is what actors without their own handler honour; workers override.
+    actor.on_ctl("pause", pause)
+    actor.on_ctl("resume", resume)
 
 
 async def _amain(
