@@ -26,20 +26,31 @@ async def replay_journal(
     cfg: OkxmmConfig,
     journal: str | Path,
     speed: float,
-    ready: asyncio.Event | None = None,
-    start_after: asyncio.Event | None = None,
+    wait_for: list[str] | None = None,
+    wait_timeout_s: float = 30.0,
 ) -> int:
-    """Publish every record; returns how many were sent. ``ready`` is set once bound."""
+    """Publish every record; returns how many were sent.
+
+    ``wait_for`` names buses (``md``, ``acct``, ...) that must have a subscriber before the
+    first record goes out: PUB drops everything sent before a subscription arrives, so a
+    deterministic replay waits for its audience (XPUB reports subscriptions)."""
     socks: dict[str, zmq.asyncio.Socket] = {}
     for bus, endpoint in PUBLISHERS.items():
-        sock = ctx.socket(zmq.PUB)
+        sock = ctx.socket(zmq.XPUB)
         configure_pub(sock)
         sock.bind(cfg.bus.bind_endpoint(endpoint))
         socks[bus] = sock
-    if ready is not None:
-        ready.set()
-    if start_after is not None:
-        await start_after.wait()
+    try:
+        async with asyncio.timeout(wait_timeout_s):
+            for bus in wait_for or []:
+                while True:
+                    frame = await socks[bus].recv()
+                    if frame[:1] == b"\x01":  # a subscribe (0x00 would be an unsubscribe)
+                        break
+    except TimeoutError:
+        for sock in socks.values():
+            sock.close(linger=0)
+        raise
     loop = asyncio.get_running_loop()
     sent = 0
     first_ns: int | None = None
@@ -69,7 +80,7 @@ def run_replay(cfg: OkxmmConfig, journal: str, speed: float) -> int:
     async def main() -> int:
         ctx = zmq.asyncio.Context()
         try:
-            await replay_journal(ctx, cfg, journal, speed)
+            await replay_journal(ctx, cfg, journal, speed, wait_for=["md"], wait_timeout_s=3600)
         finally:
             ctx.destroy(linger=0)
         return 0

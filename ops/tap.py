@@ -11,16 +11,24 @@ import zmq.asyncio
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import OkxmmConfig
-from engine.messages import PubHeartbeat
+from engine.messages import Envelope, PubHeartbeat
 
 __all__ = ["PUBLISHERS", "format_line", "run_tap"]
 
 PUBLISHERS = {"md": "md.pub", "acct": "acct.pub", "ord": "ord.pub", "risk": "risk.pub"}
 
 
-def format_line(bus: str, topic: str, env: msgspec.Struct) -> str:
-    """One printable line: bus, topic, header and the message as JSON."""
-    return f"{bus} {topic} {msgspec.json.encode(env).decode()}"
+def format_line(bus: str, topic: str, env: Envelope) -> str:
+    """One printable line: bus, topic, then a JSON object with the header and named fields."""
+    obj = {
+        "src": env.src,
+        "epoch": env.epoch,
+        "seq": env.seq,
+        "ts_ns": env.ts_ns,
+        "type": type(env.msg).__name__,
+        "msg": msgspec.structs.asdict(env.msg),
+    }
+    return f"{bus} {topic} {msgspec.json.encode(obj).decode()}"
 
 
 def run_tap(cfg: OkxmmConfig, prefixes: list[str], buses: list[str], count: int, hb: bool) -> int:
