@@ -1,0 +1,190 @@
+"""Worker params: one YAML file per worker, validated by pydantic, hot-reloaded.
+
+Keys are the port's names (reference §7.2) plus the original's (§7.1) as aliases, so the
+original's ``params.yaml`` (a top-level ``strategy:`` mapping) loads unchanged. Unlike the
+original (§10.1-17) the file is read only when it changes, every value is validated, and an
+invalid or empty file is rejected with the exact problem while the previous params stay in force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.errors import ConfigError
+
+__all__ = ["ParamsWatcher", "StrategyParams", "load_params", "parse_params"]
+
+
+class StrategyParams(BaseModel):
+    """Everything a worker's decision depends on. Sizes are in order-size units (contracts for
+    SWAP/FUTURES/OPTION, base currency for SPOT/MARGIN), like the original's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    inst_id: str | None = None  # when given it must equal the worker's instrument
+    trading_mode: Literal["cash", "cross", "isolated"] = "cross"
+    # --- ladder (original §3.2 / port §3.6)
+    step_pct: float = Field(default=0.001, gt=0, lt=0.5)
+    num_orders_per_side: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        validation_alias=AliasChoices("num_orders_per_side", "num_of_order_each_side"),
+    )
+    single_order_size: Decimal | None = Field(default=None, gt=0)
+    single_size_as_multiple_of_lot_size: int = Field(default=2, ge=1)
+    single_order_size_multiplier: Decimal = Field(default=Decimal(1), gt=0)
+    price_integration: int | None = None  # original key, unused there too
+    max_net_buy: Decimal = Field(
+        default=Decimal(20), gt=0, validation_alias=AliasChoices("max_net_buy", "maximum_net_buy")
+    )
+    max_net_sell: Decimal = Field(
+        default=Decimal(20), gt=0, validation_alias=AliasChoices("max_net_sell", "maximum_net_sell")
+    )
+    max_position_value_usd: Decimal | None = Field(default=None, gt=0)
+    # --- health (§2.3 / §2.4)
+    orderbook_max_delay_sec: float = Field(default=5.0, gt=0)
+    account_max_delay_sec: float = Field(default=10.0, gt=0)
+    # --- skew and volatility (§4)
+    skew_factor: float = Field(default=0.5, ge=0)
+    max_skew_pct: float = Field(default=0.005, ge=0, lt=0.5)
+    volatility_lookback: int = Field(default=20, ge=2, le=10_000)
+    volatility_multiplier: float = Field(default=2.0, gt=0)
+    volatility_sample_ms: int = Field(default=1000, ge=0)  # 0: every book update (the port)
+    min_spread_pct: float = Field(default=0.001, gt=0)
+    max_spread_pct: float = Field(default=0.01, gt=0)
+    # --- Avellaneda–Stoikov
+    as_gamma: float = Field(default=50.0, gt=0)  # risk aversion, per unit of relative price
+    as_horizon_sec: float = Field(default=60.0, gt=0)  # rolling T − t
+    as_kappa: float | None = Field(default=None, gt=0)  # fixed κ; None: estimated from trades
+    as_kappa_default: float = Field(default=5000.0, gt=0)  # κ until enough trades are seen
+    as_sigma_default: float = Field(default=0.0001, gt=0)  # σ (relative, per √s) until estimated
+    as_window_sec: float = Field(default=300.0, gt=0)  # estimation window for σ, κ and A
+    as_min_trades: int = Field(default=20, ge=1)
+    as_min_samples: int = Field(default=10, ge=2)
+    # --- engine behaviour (improvements over the seeds)
+    post_only: bool = False  # the original sends plain limits
+    allow_cross: bool = False  # port strategies: clamp quotes that would cross the book
+    requote_threshold_ticks: int = Field(default=0, ge=0)  # keep an order this close to target
+    requote_size_pct: float = Field(default=0.0, ge=0, lt=1)  # ... with a size this close
+    min_requote_interval_ms: int = Field(default=50, ge=0)
+    error_backoff_sec: float = Field(default=20.0, ge=0)  # the original's 20 s
+    max_consecutive_errors: int = Field(default=5, ge=1)
+    unacked_timeout_sec: float = Field(default=5.0, gt=0)  # SENT / CANCEL_PENDING this long: act
+    risk_required: bool = False  # True: no risk publisher heard → do not quote
+
+    @model_validator(mode="after")
+    def _spreads(self) -> StrategyParams:
+        if self.min_spread_pct > self.max_spread_pct:
+            raise ValueError("min_spread_pct must be <= max_spread_pct")
+        return self
+
+    def order_size(self, lot_sz: Decimal) -> Decimal:
+        """The configured size of one level before lot/min rounding."""
+        if self.single_order_size is not None:
+            return self.single_order_size * self.single_order_size_multiplier
+        return self.single_size_as_multiple_of_lot_size * lot_sz
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(file)"
+        out.append((path, f"{err['msg']} (got {err.get('input')!r})"))
+    return out
+
+
+def parse_params(text: str, *, source: str = "params", inst: str | None = None) -> StrategyParams:
+    """Validate YAML text; raises ConfigError naming every problem."""
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([(source, f"not valid YAML: {exc}")]) from None
+    if data is None:
+        raise ConfigError([(source, "empty params file")])
+    if not isinstance(data, dict):
+        raise ConfigError([(source, "params must be a mapping of key: value")])
+    if set(data) == {"strategy"} and isinstance(data["strategy"], dict):
+        data = data["strategy"]  # the original's layout
+    try:
+        params = StrategyParams.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([(f"{source}:{p}", m) for p, m in _problems(exc)]) from None
+    if inst is not None and params.inst_id not in (None, inst):
+        raise ConfigError([(f"{source}:inst_id", f"{params.inst_id} but the worker trades {inst}")])
+    return params
+
+
+def load_params(path: str | Path, *, inst: str | None = None) -> StrategyParams:
+    """Read and validate a params file; raises ConfigError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([(str(p), f"cannot read: {exc.strerror}")]) from None
+    return parse_params(text, source=str(p), inst=inst)
+
+
+class ParamsWatcher:
+    """Reloads a params file when its content changes; keeps the last good params.
+
+    ``poll()`` returns new params when the file changed and is valid, raises ConfigError when it
+    changed and is invalid (once per distinct content), and returns None otherwise."""
+
+    def __init__(self, path: str | Path | None, *, inst: str | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._inst = inst
+        self._digest: bytes | None = None
+        self._stat: tuple[int, int] | None = None
+        self.current = StrategyParams() if self.path is None else self._first()
+        self.reloads = 0
+        self.rejected = 0
+        self.last_error = ""
+
+    def _first(self) -> StrategyParams:
+        assert self.path is not None
+        params = load_params(self.path, inst=self._inst)
+        self._stat, self._digest = self._fingerprint()
+        return params
+
+    def _fingerprint(self) -> tuple[tuple[int, int] | None, bytes | None]:
+        assert self.path is not None
+        try:
+            st = self.path.stat()
+            data = self.path.read_bytes()
+        except OSError:
+            return None, None
+        return (st.st_mtime_ns, st.st_size), hashlib.blake2b(data, digest_size=16).digest()
+
+    def poll(self, *, force: bool = False) -> StrategyParams | None:
+        """Check the file (cheap stat first); ``force`` re-reads even if it looks unchanged."""
+        if self.path is None:
+            return None
+        if not force:
+            try:
+                st = self.path.stat()
+            except OSError:
+                return None
+            if (st.st_mtime_ns, st.st_size) == self._stat:
+                return None
+        stat, digest = self._fingerprint()
+        if digest is None or (digest == self._digest and not force):
+            self._stat = stat
+            return None
+        self._stat, self._digest = stat, digest
+        try:
+            params = load_params(self.path, inst=self._inst)
+        except ConfigError as exc:
+            self.rejected += 1
+            self.last_error = str(exc)
+            raise
+        self.current = params
+        self.reloads += 1
+        self.last_error = ""
+        return params
