@@ -460,6 +460,10 @@ class StrategyStatus(Msg, frozen=True):
     net_position: Decimal = Decimal(0)
     fills: int = 0
     estimates: dict[str, float] = {}
+    pnl: Decimal = Decimal(0)  # trading P&L since the worker started, quote ccy, after fees
+    open_orders: int = 0
+    volume: Decimal = Decimal(0)  # filled size since start, order-size units
+    epoch: int = 0
 
 
 # ---------------------------------------------------------------------------------------- risk
