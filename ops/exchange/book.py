@@ -36,6 +36,9 @@ class OrderBook:
         self._bid_keys = SortedList()  # negated ticks: index 0 is the best bid
         self._ask_keys = SortedList()
         self.version = 0
+        # levels changed since the feed last looked (ticks), per side
+        self.touched_bids: set[int] = set()
+        self.touched_asks: set[int] = set()
 
     def side(self, buy: bool) -> dict[int, Level]:
         return self._bids if buy else self._asks
@@ -51,6 +54,7 @@ class OrderBook:
         lvl.orders[order.ord_id] = order
         lvl.lots += order.remaining
         self.version += 1
+        (self.touched_bids if buy else self.touched_asks).add(order.ticks)
 
     def remove(self, order: Order) -> None:
         """Take ``order`` out of the book (no-op if absent)."""
@@ -64,12 +68,15 @@ class OrderBook:
             del levels[order.ticks]
             (self._bid_keys if buy else self._ask_keys).remove(-order.ticks if buy else order.ticks)
         self.version += 1
+        (self.touched_bids if buy else self.touched_asks).add(order.ticks)
 
     def reduce(self, order: Order, lots: int) -> None:
         """``order`` (resting) lost ``lots`` of its remaining size; caller updates the order."""
-        lvl = (self._bids if order.side == "buy" else self._asks)[order.ticks]
+        buy = order.side == "buy"
+        lvl = (self._bids if buy else self._asks)[order.ticks]
         lvl.lots -= lots
         self.version += 1
+        (self.touched_bids if buy else self.touched_asks).add(order.ticks)
 
     def best_bid(self) -> int | None:
         return -self._bid_keys[0] if self._bid_keys else None
@@ -107,6 +114,18 @@ class OrderBook:
             lvl = levels[-k if buy else k]
             out.append((lvl.ticks, lvl.lots, len(lvl.orders)))
         return out
+
+    def keys(self, buy: bool) -> SortedList:
+        """Sorted level keys of one side: ``-ticks`` for bids, ``ticks`` for asks (best first)."""
+        return self._bid_keys if buy else self._ask_keys
+
+    def take_touched(self, buy: bool) -> set[int]:
+        """Ticks changed on one side since the last call."""
+        if buy:
+            t, self.touched_bids = self.touched_bids, set()
+        else:
+            t, self.touched_asks = self.touched_asks, set()
+        return t
 
     def depth(self, buy: bool) -> int:
         return len(self._bid_keys if buy else self._ask_keys)

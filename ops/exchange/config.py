@@ -141,7 +141,6 @@ class ExchangeConfig(BaseModel):
     mmr_rate: str = "0.004"
     price_limit_pct: str = "0.05"  # derivative price band around mark
     step_ms: int = 100  # simulated time per market step
-    publish_ms: int = 100  # books / books5 / tickers cadence
     realtime: bool = True  # False: the market moves only through POST /admin/step
     rate_limits: bool = True
     status_rate_limit: bool = False  # system/status limit off by default (okx-v5.md §5)

@@ -44,6 +44,7 @@ class Instrument:
 
     __slots__ = (
         "_px_cache",
+        "_sz_cache",
         "base_ccy",
         "code",
         "ct_val",
@@ -81,6 +82,7 @@ class Instrument:
         self.start_tick = int(Decimal(spec.start_px) / self.tick)
         self.state = spec.state
         self._px_cache: dict[int, str] = {}
+        self._sz_cache: dict[int, str] = {}
 
     # -- conversions -------------------------------------------------------------------------
     def ticks(self, px: Decimal) -> int | None:
@@ -109,7 +111,13 @@ class Instrument:
         return s
 
     def sz_str(self, lots: int) -> str:
-        return canonical(self.lot * lots)
+        s = self._sz_cache.get(lots)
+        if s is None:
+            s = canonical(self.lot * lots)
+            if len(self._sz_cache) > 200_000:
+                self._sz_cache.clear()
+            self._sz_cache[lots] = s
+        return s
 
     def base_qty(self, lots: int) -> Decimal:
         """Base-coin quantity of ``lots`` (contracts × ctVal for swaps)."""

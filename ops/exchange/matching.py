@@ -87,6 +87,7 @@ class Exchange:
         }
         self.accounts: dict[str, Account] = {}
         self.events: list[OrderPush | TradePrint] = []
+        self.synthetic_filled: list[Order] = []  # consumed background liquidity, to refill
         self.dirty: dict[str, _Dirty] = {}
         self.wants_orders: Callable[[str], bool] = lambda _key: True
         self.lever = Decimal(cfg.leverage)
@@ -192,6 +193,11 @@ class Exchange:
             self.books[o.inst.inst_id].remove(o)
         o.state = "filled" if state == "filled" else "canceled"
         o.cancel_source = source
+        if o.synthetic:
+            if state == "filled" and o.ticks:
+                self.synthetic_filled.append(o)
+            acct.live.pop(o.ord_id, None)
+            return
         o.u_time = now_ms
         self._refreeze(acct, o, now_ms)
         acct.remember(o)

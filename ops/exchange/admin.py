@@ -1,0 +1,221 @@
+"""Admin HTTP endpoints for tests and operators (JSON, not under ``/api/v5``, no auth).
+
+========================================  =====================================================
+``GET  /admin/health``                    ``{"ok": true, "instruments": [...]}`` (readiness)
+``GET  /admin/orders?apiKey=K``           every live order of account K (OKX order objects);
+                                          optional ``instId``; read straight from the engine,
+                                          so a cancel acked a moment ago is already gone
+``GET  /admin/positions?apiKey=K``        every position of K, zero ones included
+``GET  /admin/balances?apiKey=K``         ``{ccy: {"cash", "frozen"}}``
+``GET  /admin/book?instId=I&depth=N``     the exchange's own full book (not the published view)
+``GET  /admin/faults``                    current fault knobs
+``POST /admin/faults``                    set knobs: ``ack_delay_ms``, ``error_rate``,
+                                          ``error_code`` (50011|50001|50026|50013), ``freeze``,
+                                          ``clock_offset_ms``, ``checksum_mode`` (crc32|zero),
+                                          ``initial_snapshot``; one-shots: ``skip_seq`` (N next
+                                          book updates), ``corrupt_checksum`` (N), ``drop_ws``
+                                          (true|"public"|"private"|"business": close now with
+                                          1001), ``shock_pct`` (+ optional ``instId``): move the
+                                          fair price and the synthetic ladder at once
+``POST /admin/step``                      ``{"n": N}``: advance the synthetic market N steps now
+``POST /admin/reset-limits``              forget every rate-limit window
+========================================  =====================================================
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+from aiohttp import web
+
+from ops.exchange.instruments import canonical
+from ops.exchange.venue import Venue
+from ops.exchange.views import position_obj
+
+__all__ = ["AdminApi"]
+
+_CODES = ("50011", "50001", "50026", "50013")
+
+
+def _json(obj: object, status: int = 200) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode(obj), status=status, content_type="application/json"
+    )
+
+
+class AdminApi:
+    """Handlers of ``/admin/...``."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.v = venue
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/admin/health", self.health),
+            web.get("/admin/orders", self.orders),
+            web.get("/admin/positions", self.positions),
+            web.get("/admin/balances", self.balances),
+            web.get("/admin/book", self.book),
+            web.get("/admin/faults", self.get_faults),
+            web.post("/admin/faults", self.set_faults),
+            web.post("/admin/step", self.step),
+            web.post("/admin/reset-limits", self.reset_limits),
+        ]
+
+    async def health(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "ok": True,
+                "instruments": list(self.v.ex.instruments),
+                "accounts": len(self.v.keyring.keys()),
+                "simMs": self.v.market.sim_ms,
+            }
+        )
+
+    def _acct_or_404(self, request: web.Request) -> web.Response | str:
+        key = request.query.get("apiKey", "")
+        if key not in self.v.ex.accounts:
+            return _json({"error": "unknown apiKey"}, 404)
+        return key
+
+    async def orders(self, request: web.Request) -> web.Response:
+        key = self._acct_or_404(request)
+        if isinstance(key, web.Response):
+            return key
+        inst_id = request.query.get("instId", "")
+        acct = self.v.ex.accounts[key]
+        return _json(
+            {
+                "orders": [
+                    o.to_okx(rest=True)
+                    for o in acct.live.values()
+                    if not inst_id or o.inst.inst_id == inst_id
+                ]
+            }
+        )
+
+    async def positions(self, request: web.Request) -> web.Response:
+        key = self._acct_or_404(request)
+        if isinstance(key, web.Response):
+            return key
+        acct = self.v.ex.accounts[key]
+        now = self.v.now_ms()
+        return _json(
+            {"positions": [position_obj(self.v.ex, acct, p, now) for p in acct.positions.values()]}
+        )
+
+    async def balances(self, request: web.Request) -> web.Response:
+        key = self._acct_or_404(request)
+        if isinstance(key, web.Response):
+            return key
+        acct = self.v.ex.accounts[key]
+        return _json(
+            {
+                "balances": {
+                    c: {"cash": canonical(b.cash), "frozen": canonical(b.frozen)}
+                    for c, b in acct.balances.items()
+                }
+            }
+        )
+
+    async def book(self, request: web.Request) -> web.Response:
+        inst_id = request.query.get("instId", "")
+        if inst_id not in self.v.ex.instruments:
+            return _json({"error": "unknown instId"}, 404)
+        depth_s = request.query.get("depth", "")
+        depth = int(depth_s) if depth_s.isdigit() else 100_000
+        inst = self.v.ex.instruments[inst_id]
+        b = self.v.ex.books[inst_id]
+
+        def rows(buy: bool) -> list[list[str]]:
+            return [
+                [inst.px_str(t), inst.sz_str(lots), "0", str(n)] for t, lots, n in b.top(buy, depth)
+            ]
+
+        return _json(
+            {
+                "instId": inst_id,
+                "bids": rows(True),
+                "asks": rows(False),
+                "markPx": self.v.ex.mark_str(inst),
+                "seqId": self.v.feeds[inst_id].seq,
+            }
+        )
+
+    async def get_faults(self, request: web.Request) -> web.Response:
+        return _json(self.v.faults.as_dict())
+
+    async def set_faults(self, request: web.Request) -> web.Response:
+        try:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
+            return _json({"error": "bad JSON"}, 400)
+        if not isinstance(body, dict):
+            return _json({"error": "expected an object"}, 400)
+        f = self.v.faults
+        problems: list[str] = []
+        for k, val in body.items():
+            ok = True
+            if k in ("ack_delay_ms", "clock_offset_ms", "skip_seq", "corrupt_checksum"):
+                ok = isinstance(val, int) and not isinstance(val, bool)
+                if ok:
+                    setattr(f, k, val)
+            elif k == "error_rate":
+                ok = isinstance(val, int | float) and 0 <= val <= 1
+                if ok:
+                    f.error_rate = float(val)
+            elif k == "error_code":
+                ok = val in _CODES
+                if ok:
+                    f.error_code = str(val)
+            elif k in ("freeze", "initial_snapshot"):
+                ok = isinstance(val, bool)
+                if ok:
+                    setattr(f, k, val)
+            elif k == "checksum_mode":
+                ok = val in ("crc32", "zero")
+                if ok:
+                    f.checksum_mode = str(val)
+            elif k == "drop_ws":
+                kinds = {"public", "private", "business"} if val is True else {val}
+                for c in list(self.v.hub.conns):
+                    if c.kind in kinds:
+                        c.out.clear()
+                        c.close(1001)
+            elif k == "shock_pct":
+                ok = isinstance(val, int | float) and not isinstance(val, bool)
+                if ok:
+                    inst = body.get("instId")
+                    self.v.shock(float(val), inst if isinstance(inst, str) else None)
+            elif k == "instId":
+                pass
+            else:
+                ok = False
+            if not ok:
+                problems.append(k)
+        if problems:
+            return _json({"error": "bad fault settings", "fields": problems}, 400)
+        return _json(f.as_dict())
+
+    async def step(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        n = 1
+        if raw.strip():
+            try:
+                body = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                return _json({"error": "bad JSON"}, 400)
+            if isinstance(body, dict) and isinstance(body.get("n"), int):
+                n = max(0, min(int(body["n"]), 100_000))
+        self.v.step(n)
+        return _json(
+            {
+                "simMs": self.v.market.sim_ms,
+                "marks": {k: canonical(Decimal(m)) for k, m in self.v.ex.marks.items()},
+            }
+        )
+
+    async def reset_limits(self, request: web.Request) -> web.Response:
+        self.v.limiter.reset()
+        return _json({"ok": True})

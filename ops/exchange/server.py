@@ -1,0 +1,177 @@
+"""The local OKX v5 exchange process: REST + WS on one aiohttp port, timers for the market.
+
+Entry points: :func:`main` (blocking; the okxmm CLI calls it) and ``python -m ops.exchange``.
+Routes: ``/api/v5/...`` (:mod:`ops.exchange.rest`), ``/ws/v5/{public,private,business}``
+(:mod:`ops.exchange.wsserver`), ``/admin/...`` (:mod:`ops.exchange.admin`, documented there).
+Timers: every ``step_ms`` the synthetic market steps and books are published (when
+``realtime``); every 100 ms cancel-all-after timers fire and idle WS connections are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from loguru import logger
+
+from engine.clock import Clock, SystemClock
+from engine.config import OkxmmConfig, resolve_credentials
+from engine.log import setup_logging
+from ops.exchange.admin import AdminApi
+from ops.exchange.config import AccountSpec, ExchangeConfig
+from ops.exchange.rest import RestApi
+from ops.exchange.venue import Venue
+from ops.exchange.wsserver import WsApi
+
+__all__ = ["build_app", "main", "parse_accounts", "serve"]
+
+
+def parse_accounts(items: list[str]) -> list[AccountSpec]:
+    """``KEY:SECRET:PASSPHRASE`` strings → account specs (the passphrase may contain ``:``)."""
+    out = []
+    for item in items:
+        parts = item.split(":", 2)
+        if len(parts) != 3 or not all(parts):
+            raise ValueError("--account must be KEY:SECRET:PASSPHRASE")
+        out.append(AccountSpec(api_key=parts[0], secret=parts[1], passphrase=parts[2]))
+    return out
+
+
+def build_app(venue: Venue) -> web.Application:
+    """The aiohttp application serving ``venue``."""
+    app = web.Application(client_max_size=1024 * 1024)
+    rest = RestApi(venue)
+    ws = WsApi(venue)
+    admin = AdminApi(venue)
+    app.add_routes(
+        [
+            web.route("*", "/api/v5/{tail:.*}", rest.handle),
+            web.get("/ws/v5/{kind:(public|private|business)}", ws.handle),
+            *admin.routes(),
+        ]
+    )
+    return app
+
+
+async def _every(period_s: float, fn: Callable[[], None], stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    while not stop.is_set():
+        due += period_s
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a timer must survive one bad tick; logged
+            logger.exception("exchange timer failed")
+        delay = due - loop.time()
+        if delay < -1.0:
+            due = loop.time()  # fell far behind (paused process): don't burst
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(delay, 0.0))
+
+
+async def serve(
+    venue: Venue,
+    *,
+    host: str,
+    port: int,
+    ssl_cert: tuple[Path, Path] | None,
+    stop: asyncio.Event,
+) -> None:
+    """Serve until ``stop`` is set."""
+    app = build_app(venue)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    ssl_ctx = None
+    if ssl_cert is not None:
+        from ops.exchange.tls import server_context
+
+        ssl_ctx = server_context(*ssl_cert)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_ctx, reuse_address=True)
+    await site.start()
+    scheme = "https" if ssl_ctx else "http"
+    logger.info(
+        "exchange ready",
+        url=f"{scheme}://{host}:{port}",
+        seed=venue.cfg.seed,
+        instruments=list(venue.ex.instruments),
+    )
+    tasks = [asyncio.create_task(_every(0.1, venue.housekeeping, stop))]
+    if venue.cfg.realtime:
+        tasks.append(asyncio.create_task(_every(venue.cfg.step_ms / 1000, venue.step, stop)))
+    try:
+        await stop.wait()
+    finally:
+        for c in list(venue.hub.conns):
+            c.close(1001)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()
+        logger.info("exchange stopped")
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
+def main(
+    cfg: OkxmmConfig,
+    *,
+    port: int | None = None,
+    tls: bool = False,
+    cert_path: str | None = None,
+    seed: int | None = None,
+    accounts: list[str] | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """Run the exchange until SIGINT/SIGTERM. Without ``accounts`` the account uses the
+    actors' credentials (``resolve_credentials``)."""
+    ex_cfg: ExchangeConfig = cfg.exchange
+    updates: dict[str, object] = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if port is not None:
+        updates["port"] = port
+    if tls:
+        updates["tls"] = True
+    if updates:
+        ex_cfg = ex_cfg.model_copy(update=updates)
+    specs = parse_accounts(accounts or [])
+    secrets = [s.secret for s in specs] + [s.passphrase for s in specs]
+    if not specs:
+        cred = resolve_credentials(cfg)
+        specs = [
+            AccountSpec(
+                api_key=cred.api_key.get_secret_value(),
+                secret=cred.secret.get_secret_value(),
+                passphrase=cred.passphrase.get_secret_value(),
+            )
+        ]
+        secrets = cred.secret_values()
+    setup_logging("exchange", cfg.log_level, cfg.log_dir, secrets)
+    ssl_cert = None
+    if ex_cfg.tls:
+        from ops.exchange.tls import ensure_cert
+
+        ssl_cert = ensure_cert(cert_path or ex_cfg.cert_path)
+        logger.info("tls certificate", path=str(ssl_cert[0]))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        venue = Venue(ex_cfg, clock or SystemClock(), specs)
+        await serve(venue, host=ex_cfg.host, port=ex_cfg.port, ssl_cert=ssl_cert, stop=stop)
+
+    _run(run())

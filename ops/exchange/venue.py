@@ -1,0 +1,348 @@
+"""The running venue: every core wired together, plus fan-out of pushes to WS connections.
+
+No aiohttp here: the REST/WS/admin modules call ``Venue`` and the server's timer calls
+:meth:`Venue.tick`. ``Venue.step(n)`` advances the synthetic market without real time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+
+from engine.clock import Clock
+from ops.exchange.accounts import Account
+from ops.exchange.auth import Keyring
+from ops.exchange.config import AccountSpec, ExchangeConfig
+from ops.exchange.faults import Faults
+from ops.exchange.feed import BookFeed
+from ops.exchange.hub import Conn, Hub, PrivateSub
+from ops.exchange.market import Market
+from ops.exchange.matching import Exchange, OrderPush, TradePrint
+from ops.exchange.ratelimit import RateLimiter
+from ops.exchange.trading import Trading
+from ops.exchange.views import balance_and_position, balance_obj, position_obj, ticker_obj
+
+__all__ = ["Venue", "dumps"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+def dumps(obj: object) -> str:
+    """Compact JSON text of ``obj``."""
+    return _encode(obj).decode()
+
+
+@dataclass(slots=True)
+class _TopState:
+    books5: object = None
+    bbo: object = None
+    ticker: object = None
+    mark: str = ""
+    mark_ms: int = 0
+
+
+class Venue:
+    """Cores + subscriptions of one local exchange process."""
+
+    def __init__(self, cfg: ExchangeConfig, clock: Clock, accounts: list[AccountSpec]) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.faults = Faults.from_config(cfg.faults)
+        now = self.now_ms()
+        self.ex = Exchange(cfg, now)
+        self.keyring = Keyring()
+        for spec in [*cfg.accounts, *accounts]:
+            balances = spec.balances if spec.balances is not None else cfg.start_balances
+            self.keyring.add(spec.api_key, spec.secret, spec.passphrase)
+            if spec.api_key not in self.ex.accounts:
+                self.ex.add_account(spec.api_key, {c: Decimal(v) for c, v in balances.items()}, now)
+        self.market = Market(self.ex, cfg.seed, now)
+        self.feeds = {
+            k: BookFeed(inst, self.ex.books[k], seq0=1000 + 7 * i)
+            for i, (k, inst) in enumerate(self.ex.instruments.items())
+        }
+        self.tops = {k: _TopState() for k in self.ex.instruments}
+        self.limiter = RateLimiter(cfg.rate_limits)
+        self.trading = Trading(self.ex, self.limiter)
+        self.hub = Hub()
+        self.ex.wants_orders = self.hub.has_order_subs
+        self.rng = random.Random(cfg.seed ^ 0x5EED)  # noqa: S311 - fault dice, not crypto
+        self.market.step(cfg.step_ms, now, frozen=True)  # a full book before the first client
+        self.publish()
+        self.flush()
+
+    def now_ms(self) -> int:
+        """Exchange time: wall clock plus the clock-shift fault."""
+        return self.clock.now_ns() // 1_000_000 + self.faults.clock_offset_ms
+
+    def account(self, api_key: str) -> Account | None:
+        return self.ex.accounts.get(api_key)
+
+    # -- time -------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance the synthetic market ``n`` steps, publishing after each."""
+        for _ in range(n):
+            now = self.now_ms()
+            self.market.step(self.cfg.step_ms, now, frozen=self.faults.freeze)
+            self.ex.fire_timers(now)
+            self.publish()
+            self.flush()
+
+    def shock(self, pct: float, inst_id: str | None = None) -> None:
+        """Move fair prices by ``pct`` percent now; the ladder follows at once (it may sweep
+        resting orders, as a real market shock does)."""
+        now = self.now_ms()
+        self.market.shock(pct, inst_id)
+        for k, m in self.market.by_inst.items():
+            if inst_id in (None, "", k):
+                m.requote(now)
+                self.ex.marks[k] = m.inst.px(round(m.fair))
+        self.publish()
+        self.flush()
+
+    def housekeeping(self) -> None:
+        """Timers that run on real time: cancel-all-after, idle connections."""
+        now = self.now_ms()
+        if self.ex.fire_timers(now):
+            self.flush()
+        idle_ms = int(self.cfg.idle_timeout_s * 1000)
+        for c in list(self.hub.conns):
+            if now - c.last_rx_ms > idle_ms:
+                c.close(4004)
+
+    # -- public data ------------------------------------------------------------------------
+    def publish(self) -> None:
+        """Send book updates and changed books5/bbo/tickers/marks to subscribers."""
+        now = self.now_ms()
+        f = self.faults
+        zero = f.checksum_mode == "zero"
+        for inst_id, feed in self.feeds.items():
+            msg = feed.publish(
+                now,
+                heartbeat_ms=int(self.cfg.book_heartbeat_s * 1000),
+                checksum_zero=zero,
+                skip_seq=f.skip_seq > 0,
+                corrupt=f.corrupt_checksum > 0,
+            )
+            if msg is not None and msg.data["prevSeqId"] != msg.data["seqId"]:
+                if f.skip_seq > 0:
+                    f.skip_seq -= 1
+                if f.corrupt_checksum > 0:
+                    f.corrupt_checksum -= 1
+            subs = self.hub.subscribers("books", inst_id)
+            if msg is not None and subs:
+                text = dumps(
+                    {
+                        "arg": {"channel": "books", "instId": inst_id},
+                        "action": msg.action,
+                        "data": [msg.data],
+                    }
+                )
+                for c in subs:
+                    c.push(text)
+            self._publish_tops(inst_id, feed, now)
+
+    def _publish_tops(self, inst_id: str, feed: BookFeed, now: int) -> None:
+        st = self.tops[inst_id]
+        bids, asks = feed.top(5)
+        top5 = (bids, asks)
+        if top5 != st.books5:
+            st.books5 = top5
+            subs = self.hub.subscribers("books5", inst_id)
+            if subs:
+                text = dumps(
+                    {
+                        "arg": {"channel": "books5", "instId": inst_id},
+                        "data": [
+                            {
+                                "asks": asks,
+                                "bids": bids,
+                                "instId": inst_id,
+                                "ts": str(now),
+                                "seqId": feed.seq,
+                            }
+                        ],
+                    }
+                )
+                for c in subs:
+                    c.push(text)
+            bbo = (bids[:1], asks[:1])
+            if bbo != st.bbo:
+                st.bbo = bbo
+                subs = self.hub.subscribers("bbo-tbt", inst_id)
+                if subs:
+                    text = dumps(
+                        {
+                            "arg": {"channel": "bbo-tbt", "instId": inst_id},
+                            "data": [
+                                {
+                                    "asks": asks[:1],
+                                    "bids": bids[:1],
+                                    "ts": str(now),
+                                    "seqId": feed.seq,
+                                }
+                            ],
+                        }
+                    )
+                    for c in subs:
+                        c.push(text)
+        stats = self.ex.stats[inst_id]
+        tick_key = (bids[:1], asks[:1], stats.last_ticks, stats.vol_lots)
+        if tick_key != st.ticker:
+            st.ticker = tick_key
+            subs = self.hub.subscribers("tickers", inst_id)
+            if subs:
+                text = dumps(
+                    {
+                        "arg": {"channel": "tickers", "instId": inst_id},
+                        "data": [ticker_obj(self.ex, inst_id, (bids, asks), now)],
+                    }
+                )
+                for c in subs:
+                    c.push(text)
+        inst = self.ex.instruments[inst_id]
+        mark = self.ex.mark_str(inst)
+        if mark != st.mark or now - st.mark_ms >= 10_000:
+            st.mark, st.mark_ms = mark, now
+            subs = self.hub.subscribers("mark-price", inst_id)
+            if subs:
+                text = dumps(
+                    {
+                        "arg": {"channel": "mark-price", "instId": inst_id},
+                        "data": [
+                            {
+                                "instType": inst.inst_type,
+                                "instId": inst_id,
+                                "markPx": mark,
+                                "ts": str(now),
+                            }
+                        ],
+                    }
+                )
+                for c in subs:
+                    c.push(text)
+
+    def ticker(self, inst_id: str) -> dict[str, object]:
+        return ticker_obj(self.ex, inst_id, self.feeds[inst_id].top(1), self.now_ms())
+
+    # -- private pushes ---------------------------------------------------------------------
+    def flush(self) -> None:
+        """Deliver what the matching engine produced since the last flush."""
+        events, dirty = self.ex.drain()
+        for ev in events:
+            if isinstance(ev, TradePrint):
+                subs = self.hub.subscribers("trades", ev.inst_id)
+                if subs:
+                    text = dumps(
+                        {"arg": {"channel": "trades", "instId": ev.inst_id}, "data": [ev.data]}
+                    )
+                    for c in subs:
+                        c.push(text)
+            elif isinstance(ev, OrderPush):
+                self._push_order(ev)
+        if not dirty:
+            return
+        now = self.now_ms()
+        for api_key, d in dirty.items():
+            conns = self.hub.private_conns(api_key)
+            acct = self.ex.accounts.get(api_key)
+            if not conns or acct is None or acct.synthetic:
+                continue
+            for c in conns:
+                for sub in c.private:
+                    if sub.channel == "account" and d.ccys and (not sub.ccy or sub.ccy in d.ccys):
+                        ccys = {sub.ccy} if sub.ccy else d.ccys
+                        c.push(self._account_text(acct, sub, ccys, "event_update", now))
+                    elif sub.channel == "positions" and d.insts:
+                        data = [
+                            position_obj(self.ex, acct, acct.positions[i], now)
+                            for i in sorted(d.insts)
+                            if i in acct.positions and sub.matches("SWAP", i)
+                        ]
+                        if data:
+                            c.push(self._positions_text(acct, sub, data, "event_update"))
+                    elif sub.channel == "balance_and_position":
+                        item = balance_and_position(
+                            self.ex, acct, d.ccys, d.insts, d.trades, "filled", now
+                        )
+                        c.push(
+                            dumps(
+                                {
+                                    "arg": {"channel": "balance_and_position", "uid": acct.uid},
+                                    "data": [item],
+                                }
+                            )
+                        )
+
+    def _push_order(self, ev: OrderPush) -> None:
+        acct = self.ex.accounts.get(ev.api_key)
+        if acct is None:
+            return
+        text: str | None = None
+        for c in self.hub.private_conns(ev.api_key):
+            for sub in c.private:
+                if sub.channel == "orders" and sub.matches(ev.inst_type, ev.inst_id):
+                    arg: dict[str, str] = {"channel": "orders", "instType": sub.inst_type}
+                    if sub.inst_id:
+                        arg["instId"] = sub.inst_id
+                    arg["uid"] = acct.uid
+                    if text is None or sub.inst_id:
+                        text = dumps({"arg": arg, "data": [ev.data]})
+                    c.push(text)
+
+    def _account_text(
+        self, acct: Account, sub: PrivateSub, ccys: set[str] | None, event: str, now: int
+    ) -> str:
+        arg: dict[str, str] = {"channel": "account", "uid": acct.uid}
+        if sub.ccy:
+            arg["ccy"] = sub.ccy
+        return dumps(
+            {
+                "arg": arg,
+                "eventType": event,
+                "curPage": 1,
+                "lastPage": True,
+                "data": [balance_obj(self.ex, acct, ccys, now)],
+            }
+        )
+
+    def _positions_text(
+        self, acct: Account, sub: PrivateSub, data: list[dict[str, object]], event: str
+    ) -> str:
+        arg: dict[str, str] = {"channel": "positions", "instType": sub.inst_type}
+        if sub.inst_id:
+            arg["instId"] = sub.inst_id
+        arg["uid"] = acct.uid
+        return dumps({"arg": arg, "eventType": event, "curPage": 1, "lastPage": True, "data": data})
+
+    def private_snapshot(self, c: Conn, sub: PrivateSub) -> None:
+        """The initial push of a private subscription (none for ``orders``)."""
+        acct = self.ex.accounts.get(c.api_key or "")
+        if acct is None:
+            return
+        now = self.now_ms()
+        if sub.channel == "account":
+            c.push(self._account_text(acct, sub, {sub.ccy} if sub.ccy else None, "snapshot", now))
+        elif sub.channel == "positions":
+            data = [
+                position_obj(self.ex, acct, p, now)
+                for i, p in sorted(acct.positions.items())
+                if p.lots and sub.matches(p.inst.inst_type, i)
+            ]
+            c.push(self._positions_text(acct, sub, data, "snapshot"))
+        elif sub.channel == "balance_and_position":
+            item = balance_and_position(
+                self.ex,
+                acct,
+                set(acct.balances),
+                {i for i, p in acct.positions.items() if p.lots},
+                [],
+                "snapshot",
+                now,
+            )
+            c.push(
+                dumps({"arg": {"channel": "balance_and_position", "uid": acct.uid}, "data": [item]})
+            )

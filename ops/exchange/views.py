@@ -1,0 +1,246 @@
+"""OKX JSON shapes of account state: balance, positions, balance_and_position, fills, tickers.
+
+Pure functions of the cores' state; numeric fields are canonical decimal strings, ``"0"`` where
+OKX clients parse numbers (okx-v5.md §12)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ops.exchange.accounts import Account, Position
+from ops.exchange.instruments import canonical
+from ops.exchange.matching import Exchange
+from ops.exchange.orders import Fill, Order
+
+__all__ = ["balance_and_position", "balance_obj", "fill_obj", "position_obj", "ticker_obj"]
+
+_ZERO = Decimal(0)
+
+
+def balance_obj(
+    ex: Exchange, acct: Account, ccys: set[str] | None, now_ms: int
+) -> dict[str, object]:
+    """The ``account/balance`` object (also the ``account`` channel's data item)."""
+    details = []
+    total = _ZERO
+    upl_total = _ZERO
+    imr_total = _ZERO
+    frozen_total = _ZERO
+    for ccy in sorted(acct.balances):
+        b = acct.balances[ccy]
+        d = acct.balance_detail(b, ex.marks, ex.lever)
+        eq = Decimal(str(d["eq"]))
+        px = _usd_px(ex, ccy)
+        total += eq * px
+        upl_total += Decimal(str(d["upl"]))
+        imr_total += Decimal(str(d["imr"]))
+        frozen_total += b.frozen * px
+        if ccys is not None and ccy not in ccys:
+            continue
+        if b.cash == 0 and b.frozen == 0:
+            continue
+        d["eqUsd"] = canonical(eq * px)
+        details.append(d)
+    return {
+        "adjEq": canonical(total),
+        "availEq": canonical(total - imr_total - frozen_total),
+        "borrowFroz": "0",
+        "delta": "0",
+        "deltaLever": "0",
+        "deltaNeutralStatus": "0",
+        "details": details,
+        "imr": canonical(imr_total),
+        "isoEq": "0",
+        "mgnRatio": "",
+        "mmr": canonical(imr_total * Decimal(ex.cfg.mmr_rate) * ex.lever),
+        "notionalUsd": "0",
+        "notionalUsdForBorrow": "0",
+        "notionalUsdForFutures": "0",
+        "notionalUsdForOption": "0",
+        "notionalUsdForSwap": "0",
+        "ordFroz": canonical(frozen_total),
+        "totalEq": canonical(total),
+        "uTime": str(now_ms),
+        "upl": canonical(upl_total),
+    }
+
+
+def _usd_px(ex: Exchange, ccy: str) -> Decimal:
+    if ccy in ("USDT", "USDC", "USD"):
+        return Decimal(1)
+    mark = ex.marks.get(f"{ccy}-USDT")
+    return mark if mark is not None else Decimal(0)
+
+
+def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[str, object]:
+    inst = p.inst
+    mark = ex.marks[inst.inst_id]
+    upl = p.upl(mark)
+    qty = inst.base_qty(abs(p.lots))
+    notional = qty * mark
+    imr = notional / ex.lever
+    pos = inst.sz_str(abs(p.lots))
+    return {
+        "adl": "1",
+        "availPos": pos if p.lots else "0",
+        "avgPx": canonical(p.avg_px),
+        "bePx": "",
+        "cTime": str(p.c_time),
+        "ccy": inst.settle_ccy,
+        "closeOrderAlgo": [],
+        "deltaBS": "",
+        "deltaPA": "",
+        "fee": canonical(p.fee),
+        "fundingFee": "0",
+        "gammaBS": "",
+        "gammaPA": "",
+        "idxPx": canonical(mark),
+        "imr": canonical(imr),
+        "instId": inst.inst_id,
+        "instType": inst.inst_type,
+        "interest": "0",
+        "last": inst.px_str(ex.stats[inst.inst_id].last_ticks),
+        "lever": canonical(ex.lever),
+        "liab": "",
+        "liabCcy": "",
+        "liqPenalty": "0",
+        "liqPx": "",
+        "margin": "",
+        "markPx": canonical(mark),
+        "mgnMode": "cross",
+        "mgnRatio": "",
+        "mmr": canonical(notional * Decimal(ex.cfg.mmr_rate)),
+        "notionalUsd": canonical(notional),
+        "optVal": "",
+        "pTime": str(now_ms),
+        "pendingCloseOrdLiabVal": "0",
+        "pnl": canonical(p.realized),
+        "pos": ("-" if p.lots < 0 else "") + pos if p.lots else "0",
+        "posCcy": "",
+        "posId": str(p.pos_id),
+        "posSide": "net",
+        "realizedPnl": canonical(p.realized + p.fee),
+        "thetaBS": "",
+        "thetaPA": "",
+        "tradeId": str(p.trade_id),
+        "uTime": str(p.u_time),
+        "upl": canonical(upl),
+        "uplLastPx": canonical(upl),
+        "uplRatio": canonical(upl / imr) if imr else "0",
+        "uplRatioLastPx": "0",
+        "usdPx": "",
+        "vegaBS": "",
+        "vegaPA": "",
+        "nonSettleAvgPx": "",
+        "settledPnl": "",
+    }
+
+
+def balance_and_position(
+    ex: Exchange,
+    acct: Account,
+    ccys: set[str],
+    insts: set[str],
+    trades: list[tuple[str, str]],
+    event: str,
+    now_ms: int,
+) -> dict[str, object]:
+    bal = [
+        {
+            "ccy": c,
+            "cashBal": canonical(acct.balances[c].cash),
+            "uTime": str(acct.balances[c].u_time),
+        }
+        for c in sorted(ccys)
+        if c in acct.balances
+    ]
+    pos = []
+    for i in sorted(insts):
+        p = acct.positions.get(i)
+        if p is None:
+            continue
+        pos.append(
+            {
+                "posId": str(p.pos_id),
+                "tradeId": str(p.trade_id),
+                "instId": i,
+                "instType": p.inst.inst_type,
+                "mgnMode": "cross",
+                "posSide": "net",
+                "pos": ("-" if p.lots < 0 else "") + p.inst.sz_str(abs(p.lots)) if p.lots else "0",
+                "ccy": p.inst.settle_ccy,
+                "posCcy": "",
+                "avgPx": canonical(p.avg_px),
+                "nonSettleAvgPx": "",
+                "settledPnl": "",
+                "uTime": str(p.u_time),
+            }
+        )
+    return {
+        "pTime": str(now_ms),
+        "eventType": event,
+        "balData": bal,
+        "posData": pos,
+        "trades": [{"instId": i, "tradeId": t} for i, t in trades],
+    }
+
+
+def fill_obj(o: Order, f: Fill) -> dict[str, object]:
+    inst = o.inst
+    sub = {(True, "buy"): "3", (True, "sell"): "4", (False, "buy"): "1"}.get(
+        (inst.is_swap, f.side), "2"
+    )
+    return {
+        "side": f.side,
+        "fillSz": inst.sz_str(f.lots),
+        "fillPx": inst.px_str(f.ticks),
+        "fee": canonical(f.fee),
+        "fillPnl": canonical(f.pnl),
+        "ordId": str(o.ord_id),
+        "feeRate": canonical(f.fee_rate),
+        "instType": inst.inst_type,
+        "instId": inst.inst_id,
+        "clOrdId": o.cl_ord_id,
+        "posSide": "net" if inst.is_swap else "",
+        "billId": str(f.bill_id),
+        "subType": sub,
+        "tag": o.tag,
+        "fillTime": str(f.ts),
+        "execType": f.exec_type,
+        "tradeId": str(f.trade_id),
+        "feeCcy": f.fee_ccy,
+        "ts": str(f.ts),
+        "fillPxVol": "",
+        "fillFwdPx": "",
+        "fillPxUsd": "",
+        "fillMarkVol": "",
+        "fillIdxPx": "",
+        "fillMarkPx": "",
+        "tradeQuoteCcy": "" if inst.is_swap else inst.quote_ccy,
+    }
+
+
+def ticker_obj(
+    ex: Exchange, inst_id: str, best: tuple[list[list[str]], list[list[str]]], now_ms: int
+) -> dict[str, object]:
+    inst = ex.instruments[inst_id]
+    st = ex.stats[inst_id]
+    bids, asks = best
+    return {
+        "instType": inst.inst_type,
+        "instId": inst_id,
+        "last": inst.px_str(st.last_ticks),
+        "lastSz": inst.sz_str(st.last_lots),
+        "askPx": asks[0][0] if asks else "",
+        "askSz": asks[0][1] if asks else "",
+        "bidPx": bids[0][0] if bids else "",
+        "bidSz": bids[0][1] if bids else "",
+        "open24h": inst.px_str(st.open_ticks),
+        "high24h": inst.px_str(st.high_ticks),
+        "low24h": inst.px_str(st.low_ticks),
+        "volCcy24h": canonical(st.vol_ccy),
+        "vol24h": inst.sz_str(st.vol_lots),
+        "sodUtc0": inst.px_str(st.open_ticks),
+        "sodUtc8": inst.px_str(st.open_ticks),
+        "ts": str(now_ms),
+    }

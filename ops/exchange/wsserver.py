@@ -1,0 +1,327 @@
+"""WebSocket ``/ws/v5/{public,private,business}`` over aiohttp.
+
+Each connection has a reader (this handler) and a writer task draining ``Conn.out``. Text
+``ping`` → ``pong``; protocol pings answered; any inbound frame counts as activity (idle
+connections are closed by :meth:`Venue.housekeeping` with 4004). The query string is ignored.
+Events carry ``connId``; one ack per subscription arg; trade ops echo ``id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Mapping
+from typing import cast
+
+import msgspec
+from aiohttp import WSMsgType, web
+from loguru import logger
+
+from ops.exchange.codes import msg
+from ops.exchange.hub import Conn, PrivateSub, WsKind
+from ops.exchange.trading import OpKind
+from ops.exchange.venue import Venue, dumps
+
+__all__ = ["WsApi"]
+
+PUBLIC_CHANNELS = frozenset(("books", "books5", "bbo-tbt", "tickers", "trades", "mark-price"))
+PRIVATE_CHANNELS = frozenset(("account", "positions", "balance_and_position", "orders"))
+BUSINESS_CHANNELS = frozenset(("trades-all", "candle1m", "candle1s", "orders-algo"))
+TRADE_OPS: dict[str, OpKind] = {
+    "order": "order",
+    "batch-orders": "batch-orders",
+    "cancel-order": "cancel-order",
+    "batch-cancel-orders": "cancel-batch-orders",
+    "amend-order": "amend-order",
+    "batch-amend-orders": "amend-batch-orders",
+}
+_MAX_FRAME = 64 * 1024
+_decode = msgspec.json.Decoder().decode
+
+
+class WsApi:
+    """WS endpoints bound to one venue."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.v = venue
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        kind = cast(WsKind, request.match_info["kind"])
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=_MAX_FRAME * 4)
+        await ws.prepare(request)
+        conn = Conn(kind=kind, conn_id=secrets.token_hex(4), last_rx_ms=self.v.now_ms())
+        self.v.hub.add(conn)
+        writer = asyncio.create_task(self._writer(ws, conn))
+        try:
+            async for frame in ws:
+                conn.last_rx_ms = self.v.now_ms()
+                if frame.type == WSMsgType.TEXT:
+                    self._on_text(conn, frame.data)
+                elif frame.type == WSMsgType.PING:
+                    await ws.pong(frame.data)
+                elif frame.type == WSMsgType.BINARY:
+                    self._error(conn, "60012", msg("60012", "binary frame"))
+                elif frame.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+                if conn.closing:
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.v.hub.remove(conn)
+            conn.close(conn.closing or 1000)
+            try:
+                await asyncio.wait_for(writer, 2.0)
+            except (TimeoutError, ConnectionError):
+                writer.cancel()
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError):
+                    await ws.close(code=conn.closing or 1000)
+        return ws
+
+    async def _writer(self, ws: web.WebSocketResponse, conn: Conn) -> None:
+        try:
+            while True:
+                await conn.wake.wait()
+                conn.wake.clear()
+                while conn.out and not ws.closed:
+                    await ws.send_str(conn.out.popleft())
+                if conn.closing:
+                    if not ws.closed:
+                        await ws.close(code=conn.closing)
+                    return
+        except (ConnectionError, RuntimeError) as exc:
+            logger.debug("ws writer stopped", conn_id=conn.conn_id, error=type(exc).__name__)
+
+    # -- inbound ----------------------------------------------------------------------------
+    def _error(self, conn: Conn, code: str, text: str, req_id: str = "") -> None:
+        ev: dict[str, object] = {}
+        if req_id:
+            ev["id"] = req_id
+        ev.update(event="error", code=code, msg=text, connId=conn.conn_id)
+        conn.push(dumps(ev))
+
+    def _on_text(self, conn: Conn, text: str) -> None:
+        if text == "ping":
+            conn.push("pong")
+            return
+        if len(text) > _MAX_FRAME:
+            conn.close(1009)
+            return
+        try:
+            req = _decode(text)
+        except msgspec.DecodeError:
+            self._error(conn, "60012", msg("60012", text[:200]))
+            return
+        if not isinstance(req, dict):
+            self._error(conn, "60012", msg("60012", text[:200]))
+            return
+        op = req.get("op")
+        req_id = req.get("id") if isinstance(req.get("id"), str) else ""
+        assert isinstance(req_id, str)
+        if op in ("subscribe", "unsubscribe"):
+            self._on_subscribe(conn, op, req, req_id, text)
+        elif op == "login":
+            self._on_login(conn, req, text)
+        elif isinstance(op, str) and op in TRADE_OPS:
+            self._on_trade(conn, op, req, text)
+        elif isinstance(op, str) and op:
+            self._error(conn, "60019", msg("60019", op), req_id)
+        else:
+            self._error(conn, "60012", msg("60012", text[:200]), req_id)
+
+    def _on_login(self, conn: Conn, req: Mapping[str, object], text: str) -> None:
+        args = req.get("args")
+        if not isinstance(args, list) or len(args) != 1 or not isinstance(args[0], dict):
+            self._error(conn, "60012", msg("60012", text[:200]))
+            return
+        if conn.api_key is not None:
+            self._error(conn, "60031", msg("60031"))
+            return
+        res = self.v.keyring.verify_login(args[0], self.v.now_ms())
+        if res.api_key is None:
+            self._error(conn, res.code, msg(res.code))
+            return
+        self.v.hub.login(conn, res.api_key)
+        conn.push(dumps({"event": "login", "code": "0", "msg": "", "connId": conn.conn_id}))
+
+    def _on_subscribe(
+        self, conn: Conn, op: str, req: Mapping[str, object], req_id: str, text: str
+    ) -> None:
+        args = req.get("args")
+        if not isinstance(args, list) or not args:
+            self._error(conn, "60012", msg("60012", text[:200]), req_id)
+            return
+        for arg in args:
+            if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str):
+                self._error(conn, "60012", msg("60012", text[:200]), req_id)
+                continue
+            self._subscribe_one(conn, op, arg, req_id)
+
+    def _subscribe_one(self, conn: Conn, op: str, arg: dict[str, object], req_id: str) -> None:
+        channel = str(arg["channel"])
+        v = self.v
+        clean = {k: val for k, val in arg.items() if isinstance(val, str)}
+        ack: dict[str, object] = {}
+        if req_id:
+            ack["id"] = req_id
+        ack.update(event=op, arg=clean, connId=conn.conn_id)
+        if conn.kind == "business":
+            if channel in PUBLIC_CHANNELS or channel in PRIVATE_CHANNELS:
+                self._error(conn, "64002", msg("64002"), req_id)
+            else:
+                self._error(conn, "60018", msg("60018", channel), req_id)
+            return
+        if channel in PUBLIC_CHANNELS and conn.kind == "public":
+            inst_id = clean.get("instId", "")
+            if inst_id not in v.ex.instruments:
+                self._error(conn, "60018", msg("60018", channel), req_id)
+                return
+            if op == "unsubscribe":
+                v.hub.unsubscribe_public(conn, channel, inst_id)
+                conn.push(dumps(ack))
+                return
+            fresh = v.hub.subscribe_public(conn, channel, inst_id)
+            conn.push(dumps(ack))
+            if fresh:
+                self._public_snapshot(conn, channel, inst_id)
+            return
+        if channel in PRIVATE_CHANNELS and conn.kind == "private":
+            if conn.api_key is None:
+                self._error(conn, "60011", msg("60011"), req_id)
+                return
+            inst_type = clean.get("instType", "")
+            if channel in ("orders", "positions") and inst_type not in (
+                "ANY",
+                "SPOT",
+                "SWAP",
+                "MARGIN",
+                "FUTURES",
+                "OPTION",
+            ):
+                self._error(conn, "60018", msg("60018", channel), req_id)
+                return
+            sub = PrivateSub(channel, inst_type, clean.get("instId", ""), clean.get("ccy", ""))
+            if op == "unsubscribe":
+                if sub in conn.private:
+                    conn.private.remove(sub)
+                conn.push(dumps(ack))
+                return
+            conn.push(dumps(ack))
+            if sub not in conn.private:
+                conn.private.append(sub)
+                v.private_snapshot(conn, sub)
+            return
+        self._error(conn, "60018", msg("60018", channel), req_id)
+
+    def _public_snapshot(self, conn: Conn, channel: str, inst_id: str) -> None:
+        v = self.v
+        feed = v.feeds[inst_id]
+        zero = v.faults.checksum_mode == "zero"
+        arg = {"channel": channel, "instId": inst_id}
+        now = str(v.now_ms())
+        if channel == "books":
+            if v.faults.initial_snapshot:
+                snap = feed.snapshot(checksum_zero=zero)
+                conn.push(dumps({"arg": arg, "action": "snapshot", "data": [snap.data]}))
+        elif channel == "books5":
+            b, a = feed.top(5)
+            conn.push(
+                dumps(
+                    {
+                        "arg": arg,
+                        "data": [
+                            {"asks": a, "bids": b, "instId": inst_id, "ts": now, "seqId": feed.seq}
+                        ],
+                    }
+                )
+            )
+        elif channel == "bbo-tbt":
+            b, a = feed.top(1)
+            conn.push(
+                dumps({"arg": arg, "data": [{"asks": a, "bids": b, "ts": now, "seqId": feed.seq}]})
+            )
+        elif channel == "tickers":
+            conn.push(dumps({"arg": arg, "data": [v.ticker(inst_id)]}))
+        elif channel == "mark-price":
+            inst = v.ex.instruments[inst_id]
+            conn.push(
+                dumps(
+                    {
+                        "arg": arg,
+                        "data": [
+                            {
+                                "instType": inst.inst_type,
+                                "instId": inst_id,
+                                "markPx": v.ex.mark_str(inst),
+                                "ts": now,
+                            }
+                        ],
+                    }
+                )
+            )
+
+    # -- trade ops --------------------------------------------------------------------------
+    def _on_trade(self, conn: Conn, op: str, req: Mapping[str, object], text: str) -> None:
+        delay = self.v.faults.ack_delay_ms
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay / 1000, self._trade_now, conn, op, req)
+        else:
+            self._trade_now(conn, op, req)
+
+    def _trade_now(self, conn: Conn, op: str, req: Mapping[str, object]) -> None:
+        v = self.v
+        in_us = v.clock.now_ns() // 1000
+        req_id = req.get("id")
+        args = req.get("args")
+
+        def reply(code: str, text: str, data: list[dict[str, object]]) -> None:
+            conn.push(
+                dumps(
+                    {
+                        "id": req_id if isinstance(req_id, str) else "",
+                        "op": op,
+                        "code": code,
+                        "msg": text,
+                        "data": data,
+                        "inTime": str(in_us),
+                        "outTime": str(v.clock.now_ns() // 1000),
+                    }
+                )
+            )
+
+        if conn.kind != "private":
+            self._error(conn, "60018", msg("60018", op))
+            return
+        if conn.api_key is None:
+            self._error(conn, "60011", msg("60011"))
+            return
+        if (
+            not isinstance(req_id, str)
+            or not req_id
+            or len(req_id) > 32
+            or not isinstance(args, list)
+            or not args
+        ):
+            reply("60013", msg("60013"), [])
+            return
+        fault = v.faults.injected_error(v.rng)
+        if fault is not None:
+            reply(fault[0], msg(fault[0]), [])
+            return
+        acct = v.account(conn.api_key)
+        if acct is None:
+            reply("60013", msg("60013"), [])
+            return
+        exp = req.get("expTime")
+        if isinstance(exp, str) and exp.isdigit() and int(exp) < v.now_ms():
+            reply("1", msg("1"), [{"sCode": "50036", "sMsg": msg("50036")}])
+            return
+        result = v.trading.run(TRADE_OPS[op], acct, args, v.now_ms())
+        code = result.code
+        if code in ("50014", "50002", "51000") and not result.data:
+            reply("60013", msg("60013"), [])
+        else:
+            reply(code, result.msg, result.data)
+        v.flush()
