@@ -185,10 +185,9 @@ def _echo_raw(ep: str, n: int, ready: MpEvent) -> None:
         s = ctx.socket(zmq.ROUTER)
         s.bind(ep)
         ready.set()
-        for _ in range(n):
+        while True:  # the parent terminates us: exiting early could drop the last reply
             frames = await s.recv_multipart()
             await s.send_multipart(frames)
-        ctx.destroy(linger=0)
 
     asyncio.run(run())
 
@@ -200,12 +199,10 @@ def _echo_okxmm(ipc: str, n: int, ready: MpEvent) -> None:
         srv = CommandServer(ctx, bus.bind_endpoint("ord.cmd"), src="router", clock=SystemClock())
         await srv.start()
         ready.set()
-        for _ in range(n):
+        while True:  # the parent terminates us: exiting early could drop the last reply
             got = await srv.recv(None)
             assert got is not None
             srv.reply(got[0], Ack(cmd_seq=got[1].seq))
-        await srv.close()
-        ctx.destroy(linger=0)
 
     asyncio.run(run())
 
@@ -234,6 +231,7 @@ def bench_rtt(n: int) -> list[list[str]]:
         return out
 
     raw_ns = sorted(asyncio.run(raw()))
+    proc.terminate()
     proc.join()
 
     ipc2 = tempfile.mkdtemp(prefix="okxb-")
@@ -260,6 +258,7 @@ def bench_rtt(n: int) -> list[list[str]]:
         return out
 
     our_ns = sorted(asyncio.run(ours()))
+    proc2.terminate()
     proc2.join()
     rows = []
     for q in (50, 99):

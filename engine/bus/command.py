@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 
 import zmq
@@ -24,6 +25,7 @@ from engine.bus.sockets import (
     ConnectMonitor,
     configure_dealer,
     configure_router,
+    drain_frames,
     recv_frames,
     send_nowait,
 )
@@ -125,8 +127,11 @@ class CommandClient:
 
     async def _read(self) -> None:
         assert self._sock is not None
+        sock = self._sock
         while True:
-            frames = await recv_frames(self._sock, None)
+            # A plain awaited recv in this one long-lived reader is the cheapest path measured
+            # (poll + NOBLOCK per message costs a second wake-up).
+            frames: list[bytes] = await sock.recv_multipart()
             if not frames or frames[-1] == _PROBE:
                 continue
             env = self._codec.decode(frames[-1], origin="router")
@@ -176,6 +181,7 @@ class CommandServer:
         self._codec = Codec(src, epoch, clock.now_ns, name=f"{src}.cmd")
         self._sock: zmq.asyncio.Socket | None = None
         self._peers: set[bytes] = set()
+        self._ready: deque[list[bytes]] = deque()
         self._tasks: list[asyncio.Task[None]] = []
         self.bad_frames = 0
 
@@ -195,9 +201,12 @@ class CommandServer:
         """Next well-formed command; bad frames are counted and skipped."""
         assert self._sock is not None, "recv() before start()"
         while True:
-            frames = await recv_frames(self._sock, timeout_s)
-            if frames is None:
-                return None
+            if not self._ready:
+                # Drain everything that is waiting: one wake-up for a burst of commands.
+                self._ready.extend(await drain_frames(self._sock, timeout_s))
+                if not self._ready:
+                    return None
+            frames = self._ready.popleft()
             if len(frames) != 2:
                 self.bad_frames += 1
                 logger.warning("bad command frame", frames=len(frames))
