@@ -19,6 +19,9 @@ class RiskConfig(BaseModel):
 
     publish_interval_ms: int = 250  # at most one RiskSnapshot per interval (on change)
     heartbeat_ms: int = 100
+    # Every state and the latest snapshot are re-sent this often even when unchanged, so a
+    # subscriber that lost a topic's first message (slow joiner) still converges.
+    republish_ms: int = 1000
     state_path: str = "var/risk.state"  # inception, peaks, halts, fills: survives restarts
     persist_interval_ms: int = 1000
     # Loss limit: HALTED when P&L falls this far below its peak since inception (USD).

@@ -70,8 +70,10 @@ class BalanceRow:
 
     @property
     def empty(self) -> bool:
-        """The original deletes a cached detail whose eq, availEq and availBal are all zero."""
-        return self.eq == 0 and self.avail_eq == 0 and self.avail_bal == 0
+        """The original deleted a cached detail whose eq, availEq and availBal were all zero; a
+        row that still holds cash is kept (pushes such as ``balance_and_position`` carry only
+        ``cashBal``)."""
+        return self.cash_bal == 0 and self.eq == 0 and self.avail_eq == 0 and self.avail_bal == 0
 
 
 @dataclass(frozen=True, slots=True, order=True)
