@@ -2,7 +2,9 @@
 
 Invariants:
 * Prices are compared numerically as ``Decimal`` (exact), never as float; the price and size
-  *strings* are kept exactly as received, because the checksum hashes them verbatim.
+  *strings* are kept exactly as received, because the checksum hashes them verbatim. Levels are
+  found by their price string (OKX spells prices canonically); a second spelling of a known
+  price is still recognised as the same level.
 * Bids are kept best (highest) first, asks best (lowest) first; a level with size ``"0"`` is
   deleted, a known price is replaced, a new price is inserted.
 * ``checksum()`` is OKX's CRC-32 over the best 25 levels per side, interleaved
@@ -35,15 +37,12 @@ def signed_crc32(text: str) -> int:
 def check_string_of(bid_parts: list[str], ask_parts: list[str]) -> str:
     """The string OKX hashes: ``"px:sz"`` parts interleaved bid, ask, bid, ask..."""
     nb, na = len(bid_parts), len(ask_parts)
-    if nb == na:
-        parts = [p for pair in zip(bid_parts, ask_parts, strict=True) for p in pair]
-    else:
-        parts = []
-        for i in range(max(nb, na)):
-            if i < nb:
-                parts.append(bid_parts[i])
-            if i < na:
-                parts.append(ask_parts[i])
+    n = min(nb, na)
+    parts = [""] * (2 * n)
+    parts[0::2] = bid_parts[:n]
+    parts[1::2] = ask_parts[:n]
+    if nb != na:  # a side ran out: the rest of the longer side follows, no padding
+        parts.extend(bid_parts[n:] if nb > na else ask_parts[n:])
     return ":".join(parts)
 
 
@@ -54,68 +53,106 @@ def checksum_of(bid_parts: list[str], ask_parts: list[str]) -> int:
 
 
 class _Side:
-    """One side: sorted keys (best first) + key → ``"px:sz"``. Bid keys are negated prices."""
+    """One side as two parallel lists sorted best first — ``keys`` (exact ``Decimal`` prices,
+    negated for bids) and ``parts`` (``"px:sz"`` as received) — plus ``index``: price string →
+    key. Top-N and the checksum string are slices of ``parts``; no Decimal is hashed.
 
-    __slots__ = ("keys", "levels", "negate", "top_dirty")
+    ``top_dirty``: a level among the best 25 changed (checksum string must be rebuilt);
+    ``pub_dirty``: a level among the best ``pub_depth`` changed (published top-N changed)."""
 
-    def __init__(self, negate: bool) -> None:
+    __slots__ = ("index", "keys", "negate", "parts", "pub_depth", "pub_dirty", "top_dirty")
+
+    def __init__(self, negate: bool, pub_depth: int) -> None:
         self.negate = negate
+        self.pub_depth = pub_depth
         self.keys: list[Decimal] = []
-        self.levels: dict[Decimal, str] = {}
+        self.parts: list[str] = []
+        self.index: dict[str, Decimal] = {}
         self.top_dirty = True
+        self.pub_dirty = True
 
     def load(self, levels: list[list[str]]) -> None:
         neg = self.negate
-        self.levels = {
-            (-Decimal(lv[0]) if neg else Decimal(lv[0])): f"{lv[0]}:{lv[1]}"
+        rows = sorted(
+            ((-Decimal(lv[0]) if neg else Decimal(lv[0])), lv[0], f"{lv[0]}:{lv[1]}")
             for lv in levels
             if lv[1] != "0"
-        }
-        self.keys = sorted(self.levels)
-        self.top_dirty = True
+        )
+        self.keys = [r[0] for r in rows]
+        self.parts = [r[2] for r in rows]
+        self.index = {r[1]: r[0] for r in rows}
+        self.top_dirty = self.pub_dirty = True
 
     def apply(self, levels: list[list[str]]) -> None:
-        keys, book, neg = self.keys, self.levels, self.negate
+        keys, parts, index = self.keys, self.parts, self.index
+        pub_depth = self.pub_depth
         for lv in levels:
             px, sz = lv[0], lv[1]
-            k = -Decimal(px) if neg else Decimal(px)
+            k = index.get(px)
             if sz == "0":
-                if book.pop(k, None) is not None:
-                    i = bisect_left(keys, k)
-                    del keys[i]
-                    if i < CHECKSUM_DEPTH:
-                        self.top_dirty = True
-            elif k in book:
-                book[k] = f"{px}:{sz}"
-                if not self.top_dirty and bisect_left(keys, k) < CHECKSUM_DEPTH:
-                    self.top_dirty = True
-            else:
-                book[k] = f"{px}:{sz}"
+                if k is None:
+                    continue  # deleting an unknown level: nothing to do
+                del index[px]
                 i = bisect_left(keys, k)
-                keys.insert(i, k)
-                if i < CHECKSUM_DEPTH:
-                    self.top_dirty = True
+                del keys[i]
+                del parts[i]
+            elif k is not None:
+                i = bisect_left(keys, k)
+                parts[i] = f"{px}:{sz}"
+            else:
+                k = -Decimal(px) if self.negate else Decimal(px)
+                i = bisect_left(keys, k)
+                if i < len(keys) and keys[i] == k:
+                    # same price spelled differently ("8477.0"): one level, newest spelling
+                    for old_px, old_k in list(index.items()):
+                        if old_k == k:
+                            del index[old_px]
+                    parts[i] = f"{px}:{sz}"
+                else:
+                    keys.insert(i, k)
+                    parts.insert(i, f"{px}:{sz}")
+                index[px] = k
+            if i < CHECKSUM_DEPTH:
+                self.top_dirty = True
+                if i < pub_depth:
+                    self.pub_dirty = True
+            elif i < pub_depth:
+                self.pub_dirty = True
 
     def top_parts(self, n: int) -> list[str]:
-        book = self.levels
-        return [book[k] for k in self.keys[:n]]
+        return self.parts[:n]
 
 
 class L2Book:
     """Full-depth book of one instrument with exact strings, checksum and top-N extraction."""
 
-    __slots__ = ("_asks", "_bids", "_cached_checksum", "_dec", "inst")
+    __slots__ = ("_asks", "_bids", "_cached_checksum", "_cached_top", "_dec", "inst", "pub_depth")
 
-    def __init__(self, inst: str) -> None:
+    def __init__(self, inst: str, pub_depth: int = 5) -> None:
         self.inst = inst
-        self._bids = _Side(negate=True)
-        self._asks = _Side(negate=False)
+        self.pub_depth = pub_depth
+        self._bids = _Side(negate=True, pub_depth=pub_depth)
+        self._asks = _Side(negate=False, pub_depth=pub_depth)
         self._cached_checksum = 0
-        self._dec: dict[str, Decimal] = {}
+        self._cached_top: tuple[list[Level], list[Level]] = ([], [])
+        self._dec: dict[str, Level] = {}  # "px:sz" → exact level
 
     def clear(self) -> None:
-        self._bids = _Side(negate=True)
-        self._asks = _Side(negate=False)
+        self._bids = _Side(negate=True, pub_depth=self.pub_depth)
+        self._asks = _Side(negate=False, pub_depth=self.pub_depth)
+
+    @property
+    def top_changed(self) -> bool:
+        """True when the best ``pub_depth`` levels changed since the last :meth:`published_top`."""
+        return self._bids.pub_dirty or self._asks.pub_dirty
+
+    def published_top(self) -> tuple[list[Level], list[Level]]:
+        """``top(pub_depth)``, rebuilt only when it changed (the lists are shared: don't mutate)."""
+        b, a = self._bids, self._asks
+        if b.pub_dirty or a.pub_dirty:
+            self._cached_top = self.top(self.pub_depth)
+            b.pub_dirty = a.pub_dirty = False
+        return self._cached_top
 
     def load_snapshot(self, bids: list[list[str]], asks: list[list[str]]) -> None:
         """Replace the whole book (levels ``[px, sz, ...]``)."""
@@ -164,24 +201,19 @@ class L2Book:
 
     def top(self, n: int) -> tuple[list[Level], list[Level]]:
         """Best ``n`` levels per side as exact ``Decimal`` ``(px, sz)`` pairs."""
-        dec = self._dec
-        if len(dec) > _MAX_DECIMAL_CACHE:
-            dec.clear()
+        cache = self._dec
+        if len(cache) > _MAX_DECIMAL_CACHE:
+            cache.clear()
+        level = self._level
+        return (
+            [cache.get(p) or level(p) for p in self._bids.parts[:n]],
+            [cache.get(p) or level(p) for p in self._asks.parts[:n]],
+        )
 
-        def conv(parts: list[str]) -> list[Level]:
-            out: list[Level] = []
-            for p in parts:
-                px, _, sz = p.partition(":")
-                dpx = dec.get(px)
-                if dpx is None:
-                    dpx = dec[px] = Decimal(px)
-                dsz = dec.get(sz)
-                if dsz is None:
-                    dsz = dec[sz] = Decimal(sz)
-                out.append((dpx, dsz))
-            return out
-
-        return conv(self._bids.top_parts(n)), conv(self._asks.top_parts(n))
+    def _level(self, part: str) -> Level:
+        px, _, sz = part.partition(":")
+        lv = self._dec[part] = (Decimal(px), Decimal(sz))
+        return lv
 
     def best(self) -> tuple[Decimal | None, Decimal | None]:
         """(best bid, best ask) prices."""

@@ -7,6 +7,8 @@ Rules (okx-v5.md §9.2–§9.4):
 * After a REST bootstrap at ``seqId = S``: updates with ``seqId <= S`` are dropped and the first
   applied one must satisfy ``prevSeqId <= S < seqId``.
 * The checksum is verified whenever the venue sends a non-zero one (0 = not provided).
+* A ``BookTop`` is published whenever the top-N changed, and otherwise at most every
+  ``republish_ms`` (so seqId/ts progress stays visible without flooding the bus).
 * Any gap, checksum mismatch, disconnect or stale stream → RESYNCING: the book is cleared and a
   RESYNCING status *and* an empty RESYNCING ``BookTop`` are published (so no retained, late-joiner
   snapshot ever shows an old book as VALID); updates are buffered; the shell resubscribes (OKX
@@ -65,16 +67,20 @@ class _Phase(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SyncOutput:
-    """What the shell must do: publish ``book``/``status``, resubscribe, fetch a REST snapshot
-    (``fetch_snapshot`` = attempt number to hand back to :meth:`BookSync.on_rest_snapshot`)."""
+    """What the shell must do: publish ``status`` then ``book`` now (state changes), publish
+    :meth:`BookSync.top_message` soon (``book_changed``: a VALID book moved; the shell may
+    conflate several into one), resubscribe, fetch a REST snapshot (``fetch_snapshot`` = attempt
+    number to hand back to :meth:`BookSync.on_rest_snapshot`)."""
 
     book: BookTop | None = None
     status: BookStatus | None = None
     resubscribe: bool = False
     fetch_snapshot: int | None = None
+    book_changed: bool = False
 
 
 _NOTHING = SyncOutput()
+_CHANGED = SyncOutput(book_changed=True)
 
 
 class BookSync:
@@ -90,10 +96,14 @@ class BookSync:
         rest_retry_s: float = 3.0,
         stale_after_s: float = 90.0,
         max_buffer: int = 10_000,
+        republish_ms: int = 100,
     ) -> None:
         self.inst = inst
         self.depth = depth
-        self.book = L2Book(inst)
+        self.book = L2Book(inst, pub_depth=depth)
+        self._republish_ns = republish_ms * 1_000_000
+        self._last_pub_ns = now_ns
+        self._checksum = 0
         self.state = BookState.RESYNCING
         self.reason = "start"
         self.seq_id = -1
@@ -157,11 +167,18 @@ class BookSync:
         self._since_ns = now_ns
         self.reason = ""
         status = BookStatus(self.inst, BookState.VALID) if was is not BookState.VALID else None
-        return SyncOutput(self._top(checksum), status)
+        self._checksum = checksum
+        return SyncOutput(self.top_message(now_ns), status)
 
-    def _top(self, checksum: int) -> BookTop:
-        bids, asks = self.book.top(self.depth)
-        return BookTop(self.inst, BookState.VALID, self.seq_id, self.ts_ms, bids, asks, checksum)
+    def top_message(self, now_ns: int) -> BookTop:
+        """The current book as a self-contained ``BookTop`` (empty and RESYNCING unless VALID)."""
+        if self.state is not BookState.VALID:
+            return BookTop(self.inst, BookState.RESYNCING, -1, self.ts_ms, [], [], 0)
+        self._last_pub_ns = now_ns
+        bids, asks = self.book.published_top()
+        return BookTop(
+            self.inst, BookState.VALID, self.seq_id, self.ts_ms, bids, asks, self._checksum
+        )
 
     def _verify(self, d: BookData) -> bool:
         if d.checksum == 0:
@@ -203,7 +220,10 @@ class BookSync:
             return self._fail(
                 SyncEvent.CHECKSUM_MISMATCH, f"checksum mismatch at {d.seqId}", now_ns
             )
-        return SyncOutput(self._top(d.checksum))
+        self._checksum = d.checksum
+        if self.book.top_changed or now_ns - self._last_pub_ns >= self._republish_ns:
+            return _CHANGED
+        return _NOTHING  # conflated: the top-N is unchanged and was published recently
 
     def _buffer_update(self, d: BookData, now_ns: int) -> SyncOutput:
         if len(self._buffer) >= self._max_buffer:

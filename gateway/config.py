@@ -22,6 +22,7 @@ class MdFeedConfig(BaseModel):
     rest_retry_s: float = 3.0  # REST bootstrap unanswered → ask again
     stale_after_s: float = 90.0  # VALID book without any message (OKX heartbeats every 60 s)
     timer_ms: int = 100  # staleness / resync timer tick
+    republish_ms: int = 100  # unchanged top-N: publish at most this often (0: every update)
     ping_after_s: float = 20.0  # WS keep-alive (OKX closes idle connections after 30 s)
 
 

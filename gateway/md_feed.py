@@ -88,6 +88,7 @@ class MdFeed:
                 snapshot_wait_s=self.md.snapshot_wait_s,
                 rest_retry_s=self.md.rest_retry_s,
                 stale_after_s=self.md.stale_after_s,
+                republish_ms=self.md.republish_ms,
             )
             for inst in self.insts
         }
@@ -100,6 +101,8 @@ class MdFeed:
             ping_after_s=self.md.ping_after_s,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending_books: set[str] = set()
+        self._flush_scheduled = False
         self._lags_ms: deque[int] = deque(maxlen=_LAG_WINDOW)
         self._rate_mark = (now, 0)
         self.updates_per_s = 0.0
@@ -185,10 +188,31 @@ class MdFeed:
         elif isinstance(ev, Notice) and ev.code == "64008":
             self.ws.drop("venue reconnect notice 64008")
 
+    def flush(self) -> None:
+        """Publish the latest book of every instrument that moved (drain, then act)."""
+        self._flush_scheduled = False
+        pending, self._pending_books = self._pending_books, set()
+        now = self.clock.monotonic_ns()
+        for inst in pending:
+            sync = self.syncs[inst]
+            if sync.state is BookState.VALID:
+                self.pub.publish(topics.book(inst), sync.top_message(now))
+
     def handle(self, sync: BookSync, out: SyncOutput) -> None:
-        """Carry out what the core asked for."""
+        """Carry out what the core asked for.
+
+        Moves of a VALID book are conflated per instrument and published once the current burst
+        of WS frames is processed (``call_soon``): under load the bus gets the latest book, not
+        every intermediate one. A state change drops a pending move: after a failure the book is
+        gone (and was suspect), after a resync the new book is published with the change."""
         inst = sync.inst
+        if out.book_changed:
+            self._pending_books.add(inst)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush)
         if out.status is not None:
+            self._pending_books.discard(inst)
             if out.status.state is BookState.RESYNCING:
                 logger.warning("book resyncing", inst=inst, reason=out.status.reason)
             else:

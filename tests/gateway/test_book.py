@@ -109,3 +109,13 @@ def test_book_matches_naive_model(updates: list[list[tuple[bool, int, str]]]) ->
         bids_top, asks_top = book.top_strings(25)
         assert [f"{p}:{s}" for p, s in bids_top] == parts_b
         assert [f"{p}:{s}" for p, s in asks_top] == parts_a
+
+
+def test_same_price_spelled_differently_is_one_level() -> None:
+    book = L2Book("X")
+    book.load_snapshot([["8477", "1", "0", "1"]], [])
+    book.apply([["8477.0", "2", "0", "1"]], [])
+    assert book.depth() == (1, 0)
+    assert book.top_strings(5)[0] == [("8477.0", "2")]
+    book.apply([["8477.0", "0", "0", "0"]], [])
+    assert book.depth() == (0, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -53,23 +54,23 @@ def test_table_is_complete() -> None:
 
 
 def test_replay_is_valid_throughout_with_heartbeat_and_reset(okx_fixtures: Path) -> None:
-    sync = BookSync(INST, depth=3)
+    sync = BookSync(INST, depth=3, republish_ms=0)
     msgs = _replay(okx_fixtures)
     out = sync.on_book(msgs[0]["action"], _data(msgs[0]), 0)
     assert out.status is not None
     assert out.status.state is BookState.VALID
     for i, m in enumerate(msgs[1:], start=1):
         out = sync.on_book(m["action"], _data(m), i)
-        assert out.book is not None
-        assert out.book.state is BookState.VALID
+        assert out.book_changed or (out.book is not None)
+        assert sync.top_message(i).state is BookState.VALID
         assert out.status is None
         assert not out.resubscribe
     assert sync.state is BookState.VALID
     assert sync.resyncs == 0
     assert sync.checksums_verified == 5
     assert sync.seq_id == 5
-    assert out.book is not None
-    assert [str(p) for p, _ in out.book.asks] == ["60000.2", "60000.3", "60000.4"]
+    top = sync.top_message(99)
+    assert [str(p) for p, _ in top.asks] == ["60000.2", "60000.3", "60000.4"]
 
 
 def test_gap_resyncs_then_ws_snapshot_restores(okx_fixtures: Path) -> None:
@@ -98,7 +99,7 @@ def test_checksum_mismatch_resyncs_and_zero_is_not_checked(okx_fixtures: Path) -
     sync.on_book("snapshot", _data(msgs[0]), 0)
     out = sync.on_book("update", _bd(10, 11, bids=[["59000", "1", "0", "1"]], checksum=0), 1)
     assert sync.state is BookState.VALID  # checksum 0 = not provided
-    assert out.book is not None
+    assert out.book_changed
     out = sync.on_book("update", _bd(11, 12, bids=[["59001", "1", "0", "1"]], checksum=12345), 2)
     assert sync.state is BookState.RESYNCING
     assert sync.checksum_failures == 1
@@ -141,11 +142,13 @@ def test_rest_bootstrap_without_buffered_updates_uses_relaxed_first_rule() -> No
     rest = BookData(bids=[["100", "1", "0", "1"]], asks=[], ts="1", seqId=50)
     sync.on_rest_snapshot(out.fetch_snapshot, rest, 2 * S)
     assert sync.state is BookState.VALID
-    assert sync.on_book("update", _bd(48, 50), 3 * S).book is None  # already in the snapshot
+    assert (
+        sync.on_book("update", _bd(48, 50), 3 * S).book_changed is False
+    )  # already in the snapshot
     out = sync.on_book(
         "update", _bd(49, 52, bids=[["99", "1", "0", "1"]]), 3 * S
     )  # prev <= 50 < seq
-    assert out.book is not None
+    assert out.book_changed
     assert sync.state is BookState.VALID
     sync.on_book("update", _bd(51, 53), 3 * S)  # now strict chaining: 51 != 52
     assert sync.state is BookState.RESYNCING
@@ -187,3 +190,21 @@ def test_published_top_has_n_levels(okx_fixtures: Path, n: int) -> None:
     assert len(out.book.bids) == min(n, 3)
     assert out.book.seq_id == 10
     assert out.book.ts_ms == 1767225600000
+
+
+def test_unchanged_top_is_conflated_but_republished_periodically(okx_fixtures: Path) -> None:
+    msgs = _replay(okx_fixtures)
+    sync = BookSync(INST, depth=1, republish_ms=100)
+    sync.on_book("snapshot", _data(msgs[0]), 0)
+    venue = L2Book(INST)
+    venue.load_snapshot(_data(msgs[0]).bids, _data(msgs[0]).asks)
+    deep = _bd(10, 11, bids=[["59990", "1", "0", "1"]], base=venue)  # below the top-1
+    assert sync.on_book("update", deep, 1).book_changed is False
+    top = _bd(11, 12, bids=[["60000", "9", "0", "1"]], base=venue)
+    out = sync.on_book("update", top, 2)
+    assert out.book_changed
+    assert sync.top_message(2).bids == [(Decimal(60000), Decimal(9))]
+    deep2 = _bd(12, 13, bids=[["59991", "1", "0", "1"]], base=venue)
+    out = sync.on_book("update", deep2, 2 + 100_000_000)  # unchanged, but 100 ms passed
+    assert out.book_changed
+    assert sync.top_message(3).seq_id == 13
