@@ -38,5 +38,7 @@ class RiskConfig(BaseModel):
     md_stale_ms: int = 5000
     # Private stream (acct publisher) silent this long or reported down → REDUCING everywhere.
     private_silence_ms: int = 3000
+    # Recompute SWAP/FUTURES upl at the latest mark (the pushed upl goes stale between pushes).
+    revalue_at_latest_mark: bool = True
     # Instruments traded besides ``instruments`` and the strategies' ones (for exposures).
     extra_instruments: list[str] = []

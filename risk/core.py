@@ -288,7 +288,8 @@ class RiskCore:
         self._dirty = False
         prices = PriceSource(self.market)
         snap = build_snapshot(wall_ms, self.account.total_eq, self.account.rows,
-                              self.positions.rows, self.market, prices, self._ccys())
+                              self.positions.rows, self.market, prices, self._ccys(),
+                              self.cfg.revalue_at_latest_mark)
         if self.inception is None:
             self.inception = snap
         self.current = snap

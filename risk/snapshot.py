@@ -27,7 +27,7 @@ is the (negative) base liability, not the quote amount; #12 an empty avgPx never
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from risk.caches import MarketCache
@@ -42,7 +42,14 @@ from risk.inputs import (
 )
 from risk.prices import RISK_FREE_CCYS, PriceSource
 
-__all__ = ["PositionValue", "RiskSnap", "build_snapshot", "position_exposure", "position_value"]
+__all__ = [
+    "PositionValue",
+    "RiskSnap",
+    "at_latest_mark",
+    "build_snapshot",
+    "position_exposure",
+    "position_value",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,26 @@ def position_exposure(
     return base, row.signed_pos * spec.multiplier
 
 
+def at_latest_mark(row: PositionRow, spec: InstrumentSpec | None, mark: Decimal | None
+                   ) -> PositionRow:
+    """The row with ``upl`` recomputed at the market's latest mark.
+
+    Beyond the original: OKX pushes positions on account events (and only every few seconds
+    otherwise), so the pushed ``upl`` and ``markPx`` go stale while the mark moves; the original
+    used them as pushed. For SWAP/FUTURES (the formula OKX uses for upl):
+    linear ``pos × mult × (m − avgPx)``, inverse ``pos × mult × (1/avgPx − 1/m)``."""
+    kind = row.inst_type or (spec.inst_type if spec is not None else "")
+    if (mark is None or mark == row.mark_px or spec is None or row.avg_px == 0
+            or kind not in ("SWAP", "FUTURES")):
+        return row
+    pos = row.signed_pos
+    if spec.inverse:
+        upl = pos * spec.multiplier * (1 / row.avg_px - 1 / mark)
+    else:
+        upl = pos * spec.multiplier * (mark - row.avg_px)
+    return replace(row, mark_px=mark, upl=upl)
+
+
 def build_snapshot(
     ts_ms: int,
     total_eq: Decimal,
@@ -134,11 +161,13 @@ def build_snapshot(
     market: MarketCache,
     prices: PriceSource | None = None,
     extra_ccys: Iterable[str] = (),
+    revalue_at_mark: bool = True,
 ) -> RiskSnap:
     """Build the snapshot in the original's order (§6.3), with its bugs fixed.
 
     ``extra_ccys`` (e.g. base and quote of every traded instrument) are priced too, so the
-    measurement can express exposures of instruments the account holds nothing of."""
+    measurement can express exposures of instruments the account holds nothing of.
+    ``revalue_at_mark``: see :func:`at_latest_mark`."""
     px = prices or PriceSource(market)
     price: dict[str, Decimal] = {}
     cash: dict[str, Decimal] = {}
@@ -153,6 +182,8 @@ def build_snapshot(
     missing: set[str] = set()
     for row in positions:
         spec = market.instrument(row.inst)
+        if revalue_at_mark:
+            row = at_latest_mark(row, spec, market.marks.get(row.inst))
         if spec is None and row.inst_type != "MARGIN":
             missing.add(row.inst)
         vccy, value = position_value(row, spec)

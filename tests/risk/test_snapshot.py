@@ -123,3 +123,20 @@ def test_inverse_spec_multiplier_used() -> None:
     assert BTC_INV.multiplier == D(100)
     assert InstrumentSpec("X-USDT-SWAP", "SWAP", ct_val=D("0.1"), ct_mult=D(10)).multiplier == 1
     assert swap_pos("BTC-USDT-SWAP", "1", "1", "1", "0").signed_pos == 1
+
+
+def test_stale_pushed_upl_is_revalued_at_the_latest_mark() -> None:
+    """Beyond the original: positions are pushed on events only, so their upl goes stale."""
+    m = market(mids={"BTC-USDT": "40300"}, marks={"BTC-USDT-SWAP": "40300"})
+    stale = swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")
+    key = PositionKey("BTC-USDT-SWAP", "cross", "net")
+    s = snap(1, "0", [], [stale], m)
+    assert s.positions[key].asset_value == D(150)
+    assert s.mark["BTC-USDT-SWAP"] == D(40300)
+    from risk.snapshot import build_snapshot
+
+    as_pushed = build_snapshot(1, D(0), [], [stale], m, revalue_at_mark=False)
+    assert as_pushed.positions[key].asset_value == D(50)  # the original's number
+    inverse = PositionRow("BTC-USD-SWAP", "SWAP", "cross", "net", D(400), D(40000), D(40000))
+    m.on_mark("BTC-USD-SWAP", D(50000))
+    assert snap(1, "0", [], [inverse], m).positions[inverse.key].asset_value == D("0.2")
