@@ -155,15 +155,11 @@ class BookFeed:
         sign = -1 if buy else 1
         keys = self.book.keys(buy)
         out = []
+        # only valid while the book equals the published view (right after publish)
         for k in keys.islice(0, n):
             t = sign * k
-            v = view.get(t)
-            if v is None:  # the book moved since the publish: the view is what counts
-                break
+            v = view[t]
             out.append(self._row(t, v[0], v[1]))
-        if len(out) < min(n, len(view)):
-            ordered = sorted(view, key=lambda t: sign * t)[:n]
-            out = [self._row(t, *view[t]) for t in ordered]
         return out
 
     def _rows(self) -> tuple[list[LevelRow], list[LevelRow]]:
@@ -194,5 +190,7 @@ class BookFeed:
 
     def top(self, n: int) -> tuple[list[LevelRow], list[LevelRow]]:
         """Best ``n`` published levels per side (bids, asks)."""
-        b, a = self._rows()
-        return b[:n], a[:n]
+        if self._snap is not None or n > 50 or self.book.version != self.version:
+            b, a = self._rows()
+            return b[:n], a[:n]
+        return self._top_rows(True, n), self._top_rows(False, n)

@@ -80,11 +80,7 @@ class InstrumentMarket:
         gap = max(s.level_gap_ticks, 1)
         span = (s.levels - 1) * gap
         new = {True: center - s.half_spread_ticks, False: center + s.half_spread_ticks}
-        refill = [o for o in self.ex.synthetic_filled if o.account == self.maker.api_key]
-        if refill:
-            self.ex.synthetic_filled = [
-                o for o in self.ex.synthetic_filled if o.account != self.maker.api_key
-            ]
+        refill = self.ex.synthetic_filled.pop(self.inst.inst_id, [])
         # cancel first: new bids must not meet stale synthetic asks
         for buy in (True, False):
             old = self._tops.get(buy)

@@ -87,7 +87,8 @@ class Exchange:
         }
         self.accounts: dict[str, Account] = {}
         self.events: list[OrderPush | TradePrint] = []
-        self.synthetic_filled: list[Order] = []  # consumed background liquidity, to refill
+        # consumed background liquidity per instrument, for the market to refill
+        self.synthetic_filled: dict[str, list[Order]] = {}
         self.dirty: dict[str, _Dirty] = {}
         self.wants_orders: Callable[[str], bool] = lambda _key: True
         self.lever = Decimal(cfg.leverage)
@@ -194,8 +195,8 @@ class Exchange:
         o.state = "filled" if state == "filled" else "canceled"
         o.cancel_source = source
         if o.synthetic:
-            if state == "filled" and o.ticks:
-                self.synthetic_filled.append(o)
+            if state == "filled" and o.ord_type == "limit":
+                self.synthetic_filled.setdefault(o.inst.inst_id, []).append(o)
             acct.live.pop(o.ord_id, None)
             return
         o.u_time = now_ms
@@ -232,7 +233,7 @@ class Exchange:
                     f"Order failed, number of pending orders for {inst.inst_id} exceed the limit "
                     f"of {self.cfg.max_pending_per_inst}.",
                 )
-        if inst.is_swap:
+        if inst.is_swap and not (acct.synthetic and ord_type != "market"):
             buy_lmt, sell_lmt = self.price_limits(inst)
             if ord_type in ("market", "optimal_limit_ioc"):
                 ticks = buy_lmt if side == "buy" else sell_lmt

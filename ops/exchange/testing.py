@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -236,7 +237,10 @@ async def running_exchange(
             )
         finally:
             await probe.aclose()
-        async with httpx.AsyncClient(verify=str(cert) if cert else True, timeout=10.0) as client:
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(cert)) if cert else True
+        )
+        async with httpx.AsyncClient(verify=verify, timeout=10.0) as client:
             yield RunningExchange("127.0.0.1", port, tls, cert, accts, log, client)
     finally:
         if proc.returncode is None:
@@ -310,7 +314,10 @@ class ExchangeProcess:
         raise TimeoutError(f"exchange not ready: {_tail(self.log_path)}")
 
     def admin(self, path: str, json: Any = None) -> Any:
-        with httpx.Client(verify=str(self.cert_path) if self.cert_path else True) as c:
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(self.cert_path)) if self.cert_path else True
+        )
+        with httpx.Client(verify=verify) as c:
             r = c.get(self.base + path) if json is None else c.post(self.base + path, json=json)
             r.raise_for_status()
             return r.json()
