@@ -34,8 +34,11 @@ class RiskConfig(BaseModel):
     max_worst_case_exposure_usd: Decimal | None = None
     # REDUCING for a strategy sending more new orders than this in any 1 s window.
     max_order_rate_per_s: int | None = 50
-    # Market data older than this (receive time), or a RESYNCING book → REDUCING for the inst.
-    md_stale_ms: int = 5000
+    # No update of an instrument's book/mark/ticker for this long (the original's 60 s
+    # ORDER_BOOK_DELAYED_SEC), or a RESYNCING book → REDUCING for the instrument.
+    md_stale_ms: int = 60_000
+    # md-feed not heard at all (its 100 ms heartbeats included) → REDUCING for every instrument.
+    md_silence_ms: int = 1000
     # Private stream (acct publisher) silent this long or reported down → REDUCING everywhere.
     private_silence_ms: int = 3000
     # Recompute SWAP/FUTURES upl at the latest mark (the pushed upl goes stale between pushes).

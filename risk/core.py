@@ -351,12 +351,12 @@ class RiskCore:
         buy, sell = self.open_orders.remaining(inst)
         seen = self._md_seen_ns.get(inst)
         age = None if seen is None else (mono_ns - seen) // _NS_PER_MS
-        if self.md_silent:
-            age = None if age is None else max(age, self.cfg.md_stale_ms + 1)
+        silent = self.md_silent
         return InstView(
             inst=inst, position_base=pos, price_usd=PriceSource(self.market).usd(base_of(inst)),
             open_buy_base=buy * mult, open_sell_base=sell * mult, md_age_ms=age,
             book_resyncing=self._book_state.get(inst) == BookState.RESYNCING,
+            md_silent=silent,
         )
 
     def evaluate(self, mono_ns: int, wall_ms: int) -> Report:

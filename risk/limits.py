@@ -9,8 +9,8 @@
 | ``max_worst_case_exposure_usd``: max(abs(pos + open buys), abs(pos − open sells)) × price,
   open = live and in-flight orders | inst | REDUCE |
 | ``max_order_rate_per_s``: new orders in the last second > limit | strategy | REDUCE |
-| ``md_stale_ms``: no book/mark/ticker received for that long, or the book RESYNCING | inst |
-  REDUCE |
+| ``md_stale_ms``: no book/mark/ticker received for that long, the book RESYNCING, or the
+  md-feed silent for ``md_silence_ms`` | inst | REDUCE |
 | ``private_silence_ms``: private stream silent or reported down; no account data yet | account
   ``*`` | REDUCE |
 
@@ -52,6 +52,7 @@ class InstView:
     open_sell_base: Decimal
     md_age_ms: int | None  # None: never received
     book_resyncing: bool = False
+    md_silent: bool = False  # the md-feed itself is not heard
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,8 @@ def _inst_breaches(v: InstView, cfg: RiskConfig) -> list[Breach]:
         reduce(f"market data stale for {v.md_age_ms} ms")
     if v.book_resyncing:
         reduce("book RESYNCING")
+    if v.md_silent:
+        reduce("market data feed silent")
     pos = abs(v.position_base)
     limit = cfg.max_position_base.get(v.inst)
     if limit is not None and pos > limit:

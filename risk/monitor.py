@@ -72,7 +72,7 @@ class RiskMonitor:
             "md": Subscriber(actor.ctx, bus.connect_endpoint("md.pub"),
                              snap_endpoint=bus.connect_endpoint("md.snap"),
                              prefixes=MD_PREFIXES, name="risk.md", clock=self.clock,
-                             silence_ms=self.rc.md_stale_ms),
+                             silence_ms=self.rc.md_silence_ms),
             "acct": Subscriber(actor.ctx, bus.connect_endpoint("acct.pub"),
                                snap_endpoint=bus.connect_endpoint("acct.snap"),
                                prefixes=ACCT_PREFIXES, name="risk.acct", clock=self.clock,

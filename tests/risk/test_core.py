@@ -196,6 +196,10 @@ def test_reducing_on_stale_or_resyncing_data_and_missing_private_stream() -> Non
     c.evaluate(2 * S, 4)
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.ACTIVE
     assert c.state_of("inst", "ETH-USDT-SWAP") == TradingState.ACTIVE
+    c.md_silent = True
+    c.evaluate(2 * S, 5)
+    assert c.states[("inst", "ETH-USDT-SWAP")].reason == "market data feed silent"
+    c.md_silent = False
     c.private_silent = True
     c.evaluate(2 * S, 5)
     assert c.state_of("account", "*") == TradingState.REDUCING
