@@ -1,0 +1,258 @@
+"""The worker shell against real sockets and a minimal in-test router (``harness.MiniRouter``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engine.config import BusConfig
+from engine.messages import AccountUpdate, BookState, CancelAll, NewOrder, TradingState
+from engine.orders import clordid
+from tests.strategies.harness import running_worker, world
+
+D = Decimal
+PARAMS = """\
+step_pct: 0.001
+num_orders_per_side: 3
+single_size_as_multiple_of_lot_size: 2
+max_net_buy: 20
+max_net_sell: 20
+min_requote_interval_ms: 0
+"""
+LADDER = (["29970.0", "29940.0", "29910.0"], ["30030.6", "30060.6", "30090.6"])
+
+
+def write(tmp_path: Path, text: str = PARAMS) -> str:
+    p = tmp_path / "params.yaml"
+    p.write_text(text)
+    return str(p)
+
+
+async def test_quotes_the_reference_ladder_and_amends_when_the_book_moves(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, params=write(tmp_path)):
+            r = w.router
+            await r.wait_for(lambda: r.book() == LADDER, 5, "the §3.3 ladder")
+            places = [c for c in r.commands if isinstance(c, NewOrder)]
+            assert len(places) == 6
+            assert {str(p.sz) for p in places} == {"2"}
+            w.book("30010.0", "30010.5")
+            await r.wait_for(lambda: r.book()[0][0] == "29979.9", 5, "bids follow the book")
+            assert len([c for c in r.commands if isinstance(c, NewOrder)]) == 6  # amended
+            await r.wait_for(lambda: r.heartbeats > 2, 5, "heartbeats from the event loop")
+
+
+async def test_weak_spot_10_1_2_stale_data_pulls_quotes(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, params=write(tmp_path)) as (worker, _):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            w.book("30000.0", "30000.5", BookState.RESYNCING)
+            await r.wait_for(lambda: not r.live(), 5, "quotes pulled on a resyncing book")
+            assert worker.state == "pulled"
+            w.book("30000.0", "30000.5")
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes back")
+
+
+async def test_book_older_than_max_delay_pulls_quotes(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        params = write(tmp_path, PARAMS + "orderbook_max_delay_sec: 0.3\n")
+        async with running_worker(w, params=params) as (worker, _):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            await r.wait_for(lambda: not r.live(), 5, "quotes pulled: no book for 0.3 s")
+            assert worker.reason.startswith("book stale")
+
+
+async def test_params_change_gives_new_ladder_and_bad_file_keeps_old(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        path = write(tmp_path)
+        async with running_worker(w, params=path) as (worker, _):
+            r = w.router
+            await r.wait_for(lambda: r.book() == LADDER, 5, "first ladder")
+            Path(path).write_text(PARAMS.replace("step_pct: 0.001", "step_pct: 0.002"))
+            want = (["29940.0", "29880.0", "29820.0"], ["30060.6", "30120.6", "30180.6"])
+            await r.wait_for(lambda: r.book() == want, 1.0, "new ladder within 1 s")
+            n = len(r.commands)
+            Path(path).write_text(PARAMS.replace("step_pct: 0.001", "step_pct: -1"))
+            ok, detail = worker.reload(force=True)
+            assert not ok
+            assert "step_pct" in detail
+            assert "greater than 0" in detail
+            assert worker.params.step_pct == 0.002  # previous params in force
+            w.book("30000.0", "30000.5")  # a new decision: still the old ladder
+            await r.wait_for(lambda: worker.counters["decisions"] > 0, 2, "decision")
+            assert r.book() == want
+            assert all(not isinstance(c, NewOrder) for c in r.commands[n:])
+
+
+async def test_pause_cancels_and_resume_quotes_again(bus_config: BusConfig, tmp_path: Path) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, params=write(tmp_path)) as (worker, actor):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            worker.pause()
+            await r.wait_for(lambda: not r.live(), 5, "paused: no orders")
+            assert any(isinstance(c, CancelAll) for c in r.commands)
+            assert actor.paused
+            w.book("30010.0", "30010.5")
+            await r.wait_for(lambda: worker.state == "paused", 2, "still paused")
+            assert not r.live()
+            worker.resume()
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quoting again")
+
+
+async def test_risk_halt_pulls_and_reducing_keeps_the_reducing_side(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account(pos="4")
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, params=write(tmp_path)):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")  # ceil(3 × 0.8) = 3
+            w.risk_state(TradingState.HALTED, "kill switch")
+            await r.wait_for(lambda: not r.live(), 5, "halted: no orders")
+            w.risk_state(TradingState.REDUCING, "loss limit")
+            await r.wait_for(lambda: r.book() == ([], LADDER[1]), 5, "only sells while long")
+
+
+async def test_weak_spot_10_1_3_decision_errors_cancel_back_off_then_stop(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    text = PARAMS + "error_backoff_sec: 0.05\nmax_consecutive_errors: 3\n"
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, params=write(tmp_path, text)) as (worker, actor):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+
+            def boom(*_: object) -> object:
+                raise ZeroDivisionError("bad formula")
+
+            worker.strategy.ladder = boom  # type: ignore[method-assign]
+            await r.wait_for(lambda: not r.live(), 5, "orders cancelled after the error")
+            await r.wait_for(lambda: actor.stopping.is_set(), 5, "stopped after 3 errors")
+            assert "3 times in a row" in actor.stop_reason
+            assert "ZeroDivisionError" in actor.stop_reason
+            assert actor.failed is not None
+
+
+async def test_weak_spot_10_1_1_unacknowledged_orders_never_crash_the_loop(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    text = PARAMS + "unacked_timeout_sec: 0.2\n"
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        w.router.ack_places = False
+        async with running_worker(w, params=write(tmp_path, text)) as (worker, actor):
+            r = w.router
+            await r.wait_for(
+                lambda: sum(isinstance(c, NewOrder) for c in r.commands) == 6, 5, "places sent"
+            )
+            w.book("30010.0", "30010.5")  # would amend: unacknowledged orders are left alone
+            await r.wait_for(lambda: worker.counters["decisions"] > 3, 5, "more decisions")
+            assert sum(isinstance(c, NewOrder) for c in r.commands) == 6  # no duplicates
+            # overdue: the worker cancels them (the router answers) and quotes afresh
+            await r.wait_for(
+                lambda: sum(isinstance(c, NewOrder) for c in r.commands) > 6, 5, "requoted"
+            )
+            assert not actor.stopping.is_set()
+
+
+async def test_weak_spot_10_2_4_clordids_alphanumeric_and_unique_across_restarts(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        for _ in range(2):
+            async with running_worker(w, params=write(tmp_path)):
+                await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            await r.wait_for(lambda: not r.live(), 5, "stop cancels everything")
+        seen = [c.cl_ord_id for c in r.commands if isinstance(c, NewOrder)]
+    assert len(seen) == 12
+    assert len(set(seen)) == 12
+    for cid in seen:
+        assert cid.isalnum()
+        assert len(cid) <= 32
+        assert clordid.decode(cid) is not None
+    assert len({clordid.decode(c).epoch for c in seen}) == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("strategy", ["inventory_skew", "volatility", "avellaneda_stoikov"])
+async def test_every_strategy_quotes_and_reports_status(
+    bus_config: BusConfig, tmp_path: Path, strategy: str
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, strategy=strategy, params=write(tmp_path)) as (worker, _):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, f"{strategy} quotes up")
+            await r.wait_for(lambda: any(s.quoting for s in r.statuses), 5, "status relayed")
+            st = [s for s in r.statuses if s.quoting][-1]
+            assert len(st.bids) == 3
+            assert st.open_orders == 6
+            bids, asks = r.book()
+            assert D(bids[0]) < D("30000.5")
+            assert D(asks[0]) > D("30000.0")
+            if strategy == "avellaneda_stoikov":
+                assert {"sigma", "kappa", "A", "reservation_px", "spread_pct"} <= set(st.estimates)
+            assert worker.status()["state"] == "quoting"
+
+
+async def test_fills_update_position_and_status(bus_config: BusConfig, tmp_path: Path) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.book("30000.0", "30000.5")
+        w.acct.publish("acct|", AccountUpdate(D(1), 0, [], snapshot=True))
+        async with running_worker(w, params=write(tmp_path)) as (worker, _):
+            r = w.router
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            best = next(o for o in r.live() if str(o.px) == "29970.0")
+            r.fill(best.cl_ord_id, D(1))
+            r.fill(best.cl_ord_id, D(1))
+            await r.wait_for(lambda: worker.ctx.fill_book.fills == 2, 5, "fills seen")
+            assert worker.ctx.net_position() == D(2)  # no venue position data: fills
+            assert worker.ctx.fill_book.volume == D(2)
+            # the fully filled level is replaced: buys thinned to ceil(3 × 0.9) = 3
+            await r.wait_for(lambda: r.book()[0] == LADDER[0], 5, "ladder restored")
+            st = worker.status_msg()
+            assert st.fills == 2
+            assert st.net_position == D(2)
+            # bought 2 @ 29970.0, mid 30000.25, ctVal 0.01 → (30000.25 − 29970) × 2 × 0.01
+            assert st.pnl == D("0.6050")
