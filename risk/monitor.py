@@ -230,6 +230,9 @@ class RiskMonitor:
         actor.on_ctl("risk", self.ctl_risk)
         actor.add_status(self.status)
         await self.pub.start()
+        # Evaluate before the first publication: with nothing heard yet, the states published
+        # first say so (REDUCING: no account / market data) instead of a default ACTIVE.
+        self.step()
         for scope, key in list(self.core.states):
             self._publish_state(scope, key)
         for st in self.core.states.values():
