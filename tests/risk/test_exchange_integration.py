@@ -244,6 +244,12 @@ async def _scenario(ex: RunningExchange, ctx: zmq.asyncio.Context, bus: BusConfi
     assert snap.buy_filled_qty == {BTC: D(10), ETH: D(0)}
     assert snap.sell_filled_qty == {BTC: D(0), ETH: D(20)}
     assert snap.trading_volume == {BTC: D(10), ETH: D(20)}
+    # Beyond the original: the fill ledger of the strategy (realised + unrealised + fees) tells
+    # the same story as the account-level P&L, since only this strategy traded from flat.
+    assert set(snap.pnl_by_strategy_usd) == {"risk-it"}
+    assert snap.pnl_by_strategy_usd["risk-it"] == snap.pnl_in_usd_since_running
+    assert snap.realized_pnl_usd == 0
+    assert snap.unrealized_pnl_usd + fees == snap.pnl_in_usd_since_running
 
     # 2. Resting orders far from the touch, then a −5 % shock on BTC: 0.1 BTC loses ~300 USD.
     for i in range(3):
