@@ -41,10 +41,10 @@ from engine.messages import (
 from risk.caches import AccountCache, MarketCache, PositionCache
 from risk.config import RiskConfig
 from risk.convert import balance_row, fill_record, instrument_spec, position_row
-from risk.fills import FillCounters
+from risk.fills import FillCounters, FillTotals
 from risk.inputs import ZERO, base_of, quote_of
 from risk.limits import InstView, LimitInputs, Severity, evaluate
-from risk.measurement import Measurement, measure
+from risk.measurement import Measurement, StrategyMeasurement, measure
 from risk.open_orders import OpenOrders, OrderRate
 from risk.persist import HaltRecord, PersistedSnap, PersistedState
 from risk.pnl import PnlLedger, pnl_ccy
@@ -395,6 +395,15 @@ class RiskCore:
             self._limits_sent = True
             report.limits = self.limit_messages()
         return report
+
+    def strategy_measurements(self) -> dict[str, StrategyMeasurement]:
+        """The original's measurement per trading instrument (after the first snapshot)."""
+        m = self.measurement
+        if m is None:
+            return {}
+        totals = self.counters.by_inst()
+        return {inst: StrategyMeasurement.of(m, inst, kind, totals.get(inst, FillTotals()))
+                for inst, kind in self._trading()}
 
     def limit_messages(self) -> list[RiskLimits]:
         """The limits the router enforces per instrument."""

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from risk.caches import MarketCache
+from risk.fills import FillTotals
 from risk.inputs import ZERO, base_of, quote_of
 from risk.prices import PriceSource
 from risk.revalue import assumed_value, current_mark
 from risk.snapshot import RiskSnap
 
-__all__ = ["Exposure", "Measurement", "measure", "pnl_by_ccy"]
+__all__ = ["Exposure", "Measurement", "StrategyMeasurement", "measure", "pnl_by_ccy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,47 @@ class Measurement:
 
     def trading_instrument_exposure_in_quote(self, inst: str) -> Decimal | None:
         return self.exposures[inst].in_quote
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyMeasurement:
+    """The original's ``StrategyMeasurement`` of one trading instrument, field for field."""
+
+    trading_instrument: str
+    trading_instrument_type: str
+    net_filled_qty: Decimal
+    buy_filled_qty: Decimal
+    sell_filled_qty: Decimal
+    trading_volume: Decimal
+    asset_value_change_in_usd_since_running: Decimal
+    pnl_in_usd_since_running: Decimal
+    trading_instrument_exposure_in_base: Decimal
+    trading_instrument_exposure_in_quote: Decimal | None
+    exposure_ccy: str
+    quote_ccy: str
+    inception_ts_ms: int
+    current_ts_ms: int
+
+    @classmethod
+    def of(cls, m: Measurement, inst: str, inst_type: str, fills: FillTotals
+           ) -> StrategyMeasurement:
+        e = m.exposures[inst]
+        return cls(
+            trading_instrument=inst,
+            trading_instrument_type=inst_type,
+            net_filled_qty=fills.net_filled_qty,
+            buy_filled_qty=fills.buy_filled_qty,
+            sell_filled_qty=fills.sell_filled_qty,
+            trading_volume=fills.trading_volume,
+            asset_value_change_in_usd_since_running=m.asset_value_change_in_usd_since_running,
+            pnl_in_usd_since_running=m.pnl_in_usd_since_running,
+            trading_instrument_exposure_in_base=e.in_base,
+            trading_instrument_exposure_in_quote=e.in_quote,
+            exposure_ccy=e.base_ccy,
+            quote_ccy=e.quote_ccy,
+            inception_ts_ms=m.inception_ts_ms,
+            current_ts_ms=m.current_ts_ms,
+        )
 
 
 def _price(ccy: str, current: RiskSnap, prices: PriceSource) -> Decimal:

@@ -88,6 +88,15 @@ def test_worked_example_from_bus_messages() -> None:
     assert snap.pnl_by_ccy == {"USDT": D("38.9775"), "BTC": D(0)}
     # unchanged input → nothing new to publish
     assert c.evaluate(S, 3).snapshot is None
+    sm = c.strategy_measurements()["BTC-USDT-SWAP"]
+    assert (sm.trading_instrument, sm.trading_instrument_type) == ("BTC-USDT-SWAP", "SWAP")
+    assert (sm.net_filled_qty, sm.buy_filled_qty, sm.sell_filled_qty, sm.trading_volume) == (
+        D(30), D(30), D(0), D(30))
+    assert sm.pnl_in_usd_since_running == D("38.9775")
+    assert sm.asset_value_change_in_usd_since_running == D("178.9775")
+    assert sm.trading_instrument_exposure_in_base == D("0.3")
+    assert sm.trading_instrument_exposure_in_quote == D(12090)
+    assert (sm.exposure_ccy, sm.quote_ccy) == ("BTC", "USDT")
 
 
 UPDATES: list[AnyMsg] = [

@@ -176,3 +176,14 @@ def test_bug_no_current_mark_raises_for_retired_instrument_is_fixed() -> None:
     assert current_mark("BTC-USDT-SWAP", current, m0, D(1)) == D(40500)
     assert measure(inception, current, m0).pnl_in_usd_since_running == D(-250)
     assert current_mark("BTC-USDT-SWAP", current, MarketCache(), row.mark_px) == D(40500)
+
+
+def test_bug_value_ccy_priced_without_usd_rate_is_fixed() -> None:
+    """§6.3: a position's value currency missing from the balances was priced with
+    ``usdt_price`` (no USDT→USD rate) while every other price had the rate."""
+    m = market(mids={"BTC-USDT": "40000"},
+               marks={"BTC-USD-SWAP": "40040", "BTC-USDT-SWAP": "40000"})
+    inverse = PositionRow("BTC-USD-SWAP", "SWAP", "cross", "net", D(100), D(40000), D(40040))
+    s = snap(1, "0", [bal("USDT", "1000")], [inverse], m)  # no BTC balance
+    original_btc_price = D(40000)
+    assert s.price["BTC"] == D(40040) != original_btc_price
