@@ -81,8 +81,9 @@ async def serve(
     port: int,
     ssl_cert: tuple[Path, Path] | None,
     stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve until ``stop`` is set."""
+    """Serve until ``stop`` is set; ``ready`` is set once the port accepts connections."""
     app = build_app(venue)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
@@ -100,6 +101,8 @@ async def serve(
         seed=venue.cfg.seed,
         instruments=list(venue.ex.instruments),
     )
+    if ready is not None:
+        ready.set()
     tasks = [asyncio.create_task(_every(0.1, venue.housekeeping, stop))]
     if venue.cfg.realtime:
         tasks.append(asyncio.create_task(_every(venue.cfg.step_ms / 1000, venue.step, stop)))

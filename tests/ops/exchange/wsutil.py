@@ -26,3 +26,16 @@ async def recv_until(
 
 def channel_is(name: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("arg", {}).get("channel") == name and "data" in m
+
+
+async def login(ws: websockets.ClientConnection, account: tuple[str, str, str]) -> dict[str, Any]:
+    """Send a WS login for ``account``; the login or error event."""
+    from ops.exchange.testing import ws_login_args
+
+    await ws.send(json.dumps({"op": "login", "args": [ws_login_args(account)]}))
+    return await recv_until(ws, lambda m: m.get("event") in ("login", "error"))
+
+
+async def subscribe(ws: websockets.ClientConnection, arg: dict[str, str]) -> dict[str, Any]:
+    await ws.send(json.dumps({"op": "subscribe", "args": [arg]}))
+    return await recv_until(ws, lambda m: m.get("event") in ("subscribe", "error"))

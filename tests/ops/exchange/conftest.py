@@ -1,0 +1,56 @@
+"""An in-process exchange server (real aiohttp on a free port, market stepped by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.clock import SystemClock
+from ops.exchange.config import AccountSpec, ExchangeConfig
+from ops.exchange.server import serve
+from ops.exchange.venue import Venue
+
+ACCOUNT = ("lk", "ls", "lp")
+OTHER = ("ok2", "os2", "op2")
+
+
+@dataclass
+class Server:
+    venue: Venue
+    base: str
+    ws: str
+    http: httpx.AsyncClient
+
+    async def admin(self, path: str, body: Any = None) -> Any:
+        r = await (self.http.get(path) if body is None else self.http.post(path, json=body))
+        r.raise_for_status()
+        return r.json()
+
+
+@pytest.fixture
+def exchange_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def server(free_port: int, exchange_overrides: dict[str, Any]) -> AsyncIterator[Server]:
+    cfg = ExchangeConfig(port=free_port, realtime=False, **exchange_overrides)
+    accts = [AccountSpec(api_key=k, secret=s, passphrase=p) for k, s, p in (ACCOUNT, OTHER)]
+    venue = Venue(cfg, SystemClock(), accts)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        serve(venue, host="127.0.0.1", port=free_port, ssl_cert=None, stop=stop, ready=ready)
+    )
+    base = f"http://127.0.0.1:{free_port}"
+    await asyncio.wait_for(ready.wait(), 10)
+    async with httpx.AsyncClient(base_url=base, timeout=5.0) as http:
+        try:
+            yield Server(venue, base, f"ws://127.0.0.1:{free_port}/ws/v5", http)
+        finally:
+            stop.set()
+            await task
