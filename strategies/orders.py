@@ -197,9 +197,8 @@ class OrderTable:
                     order.target_sz is None or ev.sz == order.target_sz
                 )
                 return T.AMEND_DONE if landed else T.AMEND_FAILED
-            if ours is S.CANCEL_PENDING:
-                # the router left CANCEL_PENDING only if the cancel failed
-                return T.CANCEL_FAILED
+            # CANCEL_PENDING stays: a failed cancel of ours comes as a Reject of the command;
+            # a live event may simply predate our cancel (the table keeps CANCEL_PENDING)
             return T.LIVE if theirs is S.LIVE else T.PARTIAL_FILL
         return {
             S.ACK: T.VENUE_ACCEPT,

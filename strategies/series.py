@@ -41,6 +41,10 @@ class MidSeries:
         else:
             self._mids.append((now_ns, mid))
 
+    @property
+    def capacity(self) -> int:
+        return self._mids.maxlen or 0
+
     def values(self) -> tuple[Decimal, ...]:
         return tuple(m for _, m in self._mids)
 
