@@ -203,3 +203,20 @@ async def test_wrong_credentials_log_one_clear_line_per_attempt_and_retry(
         assert len(refused) >= 2
         assert all(status["ws_last_error_code"] in line for line in refused)
         assert "definitely-wrong-secret" not in logs
+
+
+async def test_venue_clock_45s_ahead_is_measured_and_login_succeeds(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path, free_port: int
+) -> None:
+    """OKX refuses timestamps more than 30 s off (50102 / 60006): the gateway syncs its clock
+    offset from ``public/time`` first, so it logs in and reconciles anyway."""
+    config = {"faults": {"clock_offset_ms": 45_000}}
+    async with running_exchange(tmp_path, port=free_port, config=config) as ex:
+        cfg = write_config(tmp_path, bus_config, ex, instruments=[INST])
+        async with actor_process("gateway.private_gw", cfg, tmp_path):
+            tap = await _tap(ctx, bus_config)
+            try:
+                await tap.until(lambda: _up(tap), 20, "private stream up despite the clock skew")
+                assert tap.msgs(AccountUpdate), "reconciled balance published"
+            finally:
+                await tap.close()
