@@ -46,7 +46,7 @@ from risk.inputs import ZERO, base_of, quote_of
 from risk.limits import InstView, LimitInputs, Severity, evaluate
 from risk.measurement import Measurement, StrategyMeasurement, measure
 from risk.open_orders import OpenOrders, OrderRate
-from risk.persist import HaltRecord, PersistedSnap, PersistedState
+from risk.persist import BaseBook, BaseTotals, HaltRecord, PersistedSnap, PersistedState
 from risk.pnl import PnlLedger, pnl_ccy
 from risk.prices import PriceSource
 from risk.snapshot import RiskSnap, build_snapshot
@@ -59,6 +59,9 @@ UNATTRIBUTED = "unattributed"
 INSTRUMENT_GRACE_NS = 10_000_000_000  # inception waits this long for missing instrument rules
 _NS_PER_MS = 1_000_000
 Source = str  # "md", "acct", "ord"
+PERSISTED_CLOSED = 5000  # recent terminal orders kept across a restart (replays not recounted)
+VENUE_TERMINAL = frozenset({"filled", "canceled", "mmp_canceled"})
+ROUTER_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +185,7 @@ class RiskCore:
     def _on_order_update(self, msg: OrderUpdate) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)
         self.counters.on_order(msg.cl_ord_id, msg.ord_id, msg.inst, msg.side.value,
-                               msg.acc_fill_sz)
+                               msg.acc_fill_sz, terminal=msg.state in VENUE_TERMINAL)
         self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state, msg.sz,
                                   msg.acc_fill_sz)
         rec = fill_record(msg)
@@ -198,10 +201,12 @@ class RiskCore:
                 and key not in self.open_orders):
             self.order_rate.on_new_order(msg.strategy, mono_ns)
         self.counters.on_order(msg.cl_ord_id, msg.ord_id, msg.inst, msg.side.value,
-                               msg.acc_fill_sz, msg.strategy)
+                               msg.acc_fill_sz, msg.strategy,
+                               terminal=msg.state in ROUTER_TERMINAL)
         self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state.value, msg.sz,
                                   msg.acc_fill_sz, msg.strategy)
-        self.ledger.claim(msg.cl_ord_id, msg.strategy)
+        if msg.acc_fill_sz > 0 or msg.trade_id:
+            self.ledger.claim(msg.cl_ord_id, msg.strategy)
         rec = fill_record(msg)
         if rec is not None:
             self.ledger.on_fill(rec, authoritative=False)
@@ -427,6 +432,10 @@ class RiskCore:
             fills=self.ledger.fills,
             claims=self.ledger.claims,
             orders=dict(self.counters.orders),
+            counter_base=[BaseTotals(s, i, t.buy_filled_qty, t.sell_filled_qty)
+                          for (s, i), t in self.counters.base.items()],
+            ledger_base=[BaseBook(s, b) for (s, _), b in self.ledger.base.items()],
+            closed_orders=dict(list(self.counters.closed.items())[-PERSISTED_CLOSED:]),
         )
 
     def _restore(self, st: PersistedState) -> None:
@@ -440,5 +449,11 @@ class RiskCore:
         for cl, strategy in st.claims.items():
             self.ledger.claim(cl, strategy)
         self.counters.orders.update(st.orders)
+        for t in st.counter_base:
+            self.counters.base[(t.strategy, t.inst)] = FillTotals(t.buy_filled_qty,
+                                                                  t.sell_filled_qty)
+        self.counters.closed.update(st.closed_orders)
+        for b in st.ledger_base:
+            self.ledger.restore_base(b.strategy, b.book)
         for scope, key in self.halts:
             self._scope(scope, key)

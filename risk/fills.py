@@ -11,11 +11,13 @@ are the same whatever order the updates arrive in:
     net_filled_qty  = buy_filled_qty − sell_filled_qty
     trading_volume  = buy_filled_qty + sell_filled_qty
 
-Orders are keyed by clOrdId (else ordId); orders that never filled are not stored.
+Orders are keyed by clOrdId (else ordId); orders that never filled are not stored; terminal
+orders are folded into totals (see :class:`FillCounters`).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -56,15 +58,25 @@ class OrderFillState:
 
 
 class FillCounters:
-    """Per-order ``accFillSz`` high-water marks → counters per instrument and per strategy."""
+    """Per-order ``accFillSz`` high-water marks → counters per instrument and per strategy.
 
-    def __init__(self) -> None:
+    Open orders are kept one by one; a terminal order is folded into per (strategy, instrument)
+    totals and remembered in a bounded window, so a late update of it can still correct its
+    strategy or fill size without the table growing with every order ever seen."""
+
+    def __init__(self, closed_window: int = 100_000) -> None:
         self.orders: dict[str, OrderFillState] = {}
-        self._strategy_of: dict[str, str] = {}
+        self.closed: OrderedDict[str, OrderFillState] = OrderedDict()
+        self.base: dict[tuple[str, str], FillTotals] = {}
+        self._closed_window = closed_window
 
     @staticmethod
     def order_key(cl_ord_id: str, ord_id: str) -> str:
         return cl_ord_id or f"ord:{ord_id}"
+
+    def _add(self, strategy: str, st: OrderFillState, qty: Decimal) -> None:
+        k = (strategy, st.inst)
+        self.base[k] = self.base.get(k, FillTotals()).plus(st.side, qty)
 
     def on_order(
         self,
@@ -74,45 +86,66 @@ class FillCounters:
         side: str,
         acc_fill_sz: Decimal,
         strategy: str = "",
+        terminal: bool = False,
     ) -> bool:
         """Record an order update; returns True when a counter changed."""
         key = self.order_key(cl_ord_id, ord_id)
-        if strategy:
-            self._strategy_of[key] = strategy
+        closed = self.closed.get(key)
+        if closed is not None:
+            return self._on_closed(closed, acc_fill_sz, strategy)
         state = self.orders.get(key)
-        if state is None:
-            if acc_fill_sz <= 0:
-                return False
-            self.orders[key] = OrderFillState(inst, side, acc_fill_sz, strategy)
-            return True
         changed = False
-        if strategy and state.strategy != strategy:
-            state.strategy = strategy
+        if state is None:
+            if acc_fill_sz > 0:
+                state = self.orders[key] = OrderFillState(inst, side, acc_fill_sz, strategy)
+                changed = True
+        else:
+            if strategy and state.strategy != strategy:
+                state.strategy = strategy
+                changed = True
+            if acc_fill_sz > state.acc_fill_sz:
+                state.acc_fill_sz = acc_fill_sz
+                changed = True
+        if terminal and state is not None:
+            del self.orders[key]
+            self._add(state.strategy, state, state.acc_fill_sz)
+            self.closed[key] = state
+            if len(self.closed) > self._closed_window:
+                self.closed.popitem(last=False)
+        return changed
+
+    def _on_closed(self, st: OrderFillState, acc_fill_sz: Decimal, strategy: str) -> bool:
+        changed = False
+        if strategy and st.strategy != strategy:
+            self._add(st.strategy, st, -st.acc_fill_sz)
+            self._add(strategy, st, st.acc_fill_sz)
+            st.strategy = strategy
             changed = True
-        if acc_fill_sz > state.acc_fill_sz:
-            state.acc_fill_sz = acc_fill_sz
+        if acc_fill_sz > st.acc_fill_sz:
+            self._add(st.strategy, st, acc_fill_sz - st.acc_fill_sz)
+            st.acc_fill_sz = acc_fill_sz
             changed = True
         return changed
 
-    def strategy_of(self, cl_ord_id: str) -> str:
-        return self._strategy_of.get(cl_ord_id, "")
+    def by_strategy_inst(self) -> dict[tuple[str, str], FillTotals]:
+        out = dict(self.base)
+        for st in self.orders.values():
+            k = (st.strategy, st.inst)
+            out[k] = out.get(k, FillTotals()).plus(st.side, st.acc_fill_sz)
+        return out
 
     def by_inst(self) -> dict[str, FillTotals]:
         out: dict[str, FillTotals] = {}
-        for st in self.orders.values():
-            out[st.inst] = out.get(st.inst, FillTotals()).plus(st.side, st.acc_fill_sz)
+        for (_, inst), t in self.by_strategy_inst().items():
+            o = out.get(inst, FillTotals())
+            out[inst] = FillTotals(o.buy_filled_qty + t.buy_filled_qty,
+                                   o.sell_filled_qty + t.sell_filled_qty)
         return out
 
     def by_strategy(self) -> dict[str, FillTotals]:
         out: dict[str, FillTotals] = {}
-        for key, st in self.orders.items():
-            name = st.strategy or self._strategy_of.get(key, "")
-            out[name] = out.get(name, FillTotals()).plus(st.side, st.acc_fill_sz)
-        return out
-
-    def by_strategy_inst(self) -> dict[tuple[str, str], FillTotals]:
-        out: dict[tuple[str, str], FillTotals] = {}
-        for key, st in self.orders.items():
-            k = (st.strategy or self._strategy_of.get(key, ""), st.inst)
-            out[k] = out.get(k, FillTotals()).plus(st.side, st.acc_fill_sz)
+        for (name, _), t in self.by_strategy_inst().items():
+            o = out.get(name, FillTotals())
+            out[name] = FillTotals(o.buy_filled_qty + t.buy_filled_qty,
+                                   o.sell_filled_qty + t.sell_filled_qty)
         return out

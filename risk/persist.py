@@ -16,10 +16,18 @@ from pathlib import Path
 import msgspec
 
 from risk.fills import OrderFillState
-from risk.pnl import FillRecord
+from risk.pnl import FillRecord, PnlBook
 from risk.snapshot import PositionValue, RiskSnap
 
-__all__ = ["HaltRecord", "PersistedSnap", "PersistedState", "load_state", "save_state"]
+__all__ = [
+    "BaseBook",
+    "BaseTotals",
+    "HaltRecord",
+    "PersistedSnap",
+    "PersistedState",
+    "load_state",
+    "save_state",
+]
 
 FORMAT_VERSION = 1
 
@@ -53,6 +61,22 @@ class HaltRecord(msgspec.Struct, frozen=True):
     ts_ms: int = 0
 
 
+class BaseTotals(msgspec.Struct, frozen=True):
+    """Folded fill counters of one (strategy, instrument)."""
+
+    strategy: str
+    inst: str
+    buy_filled_qty: Decimal
+    sell_filled_qty: Decimal
+
+
+class BaseBook(msgspec.Struct, frozen=True):
+    """A folded P&L book of one strategy."""
+
+    strategy: str
+    book: PnlBook
+
+
 class PersistedState(msgspec.Struct):
     version: int = FORMAT_VERSION
     inception: PersistedSnap | None = None
@@ -62,6 +86,9 @@ class PersistedState(msgspec.Struct):
     fills: list[FillRecord] = []
     claims: dict[str, str] = {}
     orders: dict[str, OrderFillState] = {}
+    counter_base: list[BaseTotals] = []
+    closed_orders: dict[str, OrderFillState] = {}  # recent terminal orders already in the base
+    ledger_base: list[BaseBook] = []
 
 
 def save_state(path: str | Path, state: PersistedState) -> None:

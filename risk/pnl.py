@@ -21,8 +21,9 @@ Fills of orders no strategy claims are booked under strategy ``""``.
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from risk.inputs import ZERO, InstrumentSpec, base_of, quote_of
@@ -106,13 +107,21 @@ SpecLookup = Callable[[str], InstrumentSpec | None]
 
 
 class PnlLedger:
-    """Every fill of the account, books per (strategy, instrument) rebuilt when they change."""
+    """Every fill of the account, books per (strategy, instrument) rebuilt when they change.
 
-    def __init__(self) -> None:
+    Memory stays bounded: beyond ``keep_fills`` fills of one instrument, the oldest half is
+    folded into base books (their order is final from then on: a fill older than the fold
+    that arrives later is applied after it), and de-duplication remembers the last
+    ``dedup_window`` trade ids."""
+
+    def __init__(self, keep_fills: int = 20_000, dedup_window: int = 200_000) -> None:
         self._fills: dict[str, list[FillRecord]] = {}  # by inst, sorted
-        self._seen: dict[tuple[str, str], tuple[bool, FillRecord]] = {}
-        self._strategy_of: dict[str, str] = {}  # clOrdId → strategy
+        self._seen: OrderedDict[tuple[str, str], tuple[bool, FillRecord | None]] = OrderedDict()
+        self._strategy_of: OrderedDict[str, str] = OrderedDict()  # clOrdId → strategy
+        self._base: dict[tuple[str, str], PnlBook] = {}
         self._books: dict[tuple[str, str], PnlBook] | None = None
+        self._keep = keep_fills
+        self._dedup_window = dedup_window
 
     def on_fill(self, f: FillRecord, authoritative: bool = True) -> bool:
         """Add a fill; False if ``(inst, trade_id)`` was already booked.
@@ -122,11 +131,12 @@ class PnlLedger:
         key = (f.inst, f.trade_id)
         old = self._seen.get(key)
         if old is not None:
-            if old[0] or not authoritative:
+            if old[0] or not authoritative or old[1] is None:
                 return False
-            fills = self._fills[f.inst]
-            fills.remove(old[1])
+            self._fills[f.inst].remove(old[1])
         self._seen[key] = (authoritative, f)
+        if len(self._seen) > self._dedup_window:
+            self._seen.popitem(last=False)
         bisect.insort(self._fills.setdefault(f.inst, []), f)
         self._books = None
         return True
@@ -135,6 +145,8 @@ class PnlLedger:
         """Attribute the fills of ``cl_ord_id`` (past and future) to ``strategy``."""
         if cl_ord_id and strategy and self._strategy_of.get(cl_ord_id) != strategy:
             self._strategy_of[cl_ord_id] = strategy
+            if len(self._strategy_of) > self._dedup_window:
+                self._strategy_of.popitem(last=False)
             self._books = None
 
     @property
@@ -145,23 +157,46 @@ class PnlLedger:
     def claims(self) -> dict[str, str]:
         return dict(self._strategy_of)
 
+    @property
+    def base(self) -> dict[tuple[str, str], PnlBook]:
+        return self._base
+
+    def restore_base(self, strategy: str, book: PnlBook) -> None:
+        self._base[(strategy, book.inst)] = book
+        self._books = None
+
     def books(self, spec_of: SpecLookup) -> dict[tuple[str, str], PnlBook]:
         """Books keyed by (strategy, instId)."""
         if self._books is None:
-            books: dict[tuple[str, str], PnlBook] = {}
-            for inst, fills in self._fills.items():
-                spec = spec_of(inst)
-                mult = spec.multiplier if spec is not None and spec.inst_type in (
-                    "SWAP", "FUTURES", "OPTION") else Decimal(1)
-                inverse = spec is not None and spec.inverse
+            for inst in list(self._fills):
+                if len(self._fills[inst]) > self._keep and spec_of(inst) is not None:
+                    self._fold(inst, spec_of)
+            books = {k: replace(b, fees=dict(b.fees)) for k, b in self._base.items()}
+            for fills in self._fills.values():
                 for f in fills:
-                    k = (self._strategy_of.get(f.cl_ord_id, ""), inst)
-                    book = books.get(k)
-                    if book is None:
-                        book = books[k] = PnlBook(inst, mult, inverse)
-                    book.apply(f)
+                    self._book_for(books, f, spec_of).apply(f)
             self._books = books
         return self._books
+
+    def _book_for(self, books: dict[tuple[str, str], PnlBook], f: FillRecord,
+                  spec_of: SpecLookup) -> PnlBook:
+        k = (self._strategy_of.get(f.cl_ord_id, ""), f.inst)
+        book = books.get(k)
+        if book is None:
+            spec = spec_of(f.inst)
+            derivative = spec is not None and spec.inst_type in ("SWAP", "FUTURES", "OPTION")
+            mult = spec.multiplier if spec is not None and derivative else Decimal(1)
+            book = books[k] = PnlBook(f.inst, mult, spec is not None and spec.inverse)
+        return book
+
+    def _fold(self, inst: str, spec_of: SpecLookup) -> None:
+        fills = self._fills[inst]
+        n = len(fills) - self._keep // 2
+        for f in fills[:n]:
+            self._book_for(self._base, f, spec_of).apply(f)
+            if (f.inst, f.trade_id) in self._seen:
+                self._seen[(f.inst, f.trade_id)] = (True, None)
+        del fills[:n]
 
     def invalidate(self) -> None:
         """Instrument rules changed: rebuild on the next read."""

@@ -91,3 +91,29 @@ def test_fill_counters_are_exact_under_repeats_and_reordering() -> None:
         D(5), D(2), D(3), D(7))
     assert set(c.by_strategy()) == {"mm", ""}
     assert len(c.orders) == 2
+
+
+def test_ledger_folds_old_fills_without_changing_the_books() -> None:
+    fills = [fill(t, f"t{t}", "BTC-USDT-SWAP", "buy" if t % 3 else "sell", str(40000 + t * 7),
+                  str(1 + t % 4), "-0.01", cl=f"c{t % 2}") for t in range(1, 60)]
+    small, full = PnlLedger(keep_fills=10), PnlLedger()
+    for led in (small, full):
+        led.claim("c1", "odd")
+        for f in fills:
+            led.on_fill(f)
+            led.books(SPECS.get)  # folding happens on read
+    assert len(small.fills) <= 10
+    assert small.base
+    assert small.books(SPECS.get) == full.books(SPECS.get)
+    assert not small.on_fill(fills[0])  # still de-duplicated after folding
+
+
+def test_counters_fold_terminal_orders_and_accept_late_attribution() -> None:
+    c = FillCounters()
+    c.on_order("o1", "", "BTC-USDT-SWAP", "buy", D(4), terminal=True)  # venue: filled
+    assert c.orders == {}
+    assert c.by_strategy() == {"": c.by_strategy()[""]}
+    c.on_order("o1", "", "BTC-USDT-SWAP", "buy", D(2), "mm")  # router, late and partial
+    assert c.by_strategy()["mm"].buy_filled_qty == D(4)
+    assert c.by_strategy()[""].buy_filled_qty == 0
+    assert c.by_inst()["BTC-USDT-SWAP"].net_filled_qty == D(4)
