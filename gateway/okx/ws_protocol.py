@@ -221,6 +221,16 @@ WsEvent = (
 )
 
 _PONG = Pong()
+# OKX writes pushes as {"arg":{"channel":...},...}: book pushes (the hot path) can be decoded in
+# one typed pass; anything else (or a surprise) takes the general two-pass route.
+_BOOKS_PREFIX = '{"arg":{"channel":"books'
+_BOOKS_PREFIX_B = _BOOKS_PREFIX.encode()
+
+
+class _BooksFrame(msgspec.Struct, frozen=True):
+    arg: PushArg
+    data: list[BookData]
+    action: str = ""
 
 
 class WsParser:
@@ -228,6 +238,7 @@ class WsParser:
 
     def __init__(self) -> None:
         self._frame = msgspec.json.Decoder(WsFrame)
+        self._books_frame = msgspec.json.Decoder(_BooksFrame)
         self._books = msgspec.json.Decoder(list[BookData])
         self._trades = msgspec.json.Decoder(list[TradeData])
         self._tickers = msgspec.json.Decoder(list[TickerData])
@@ -243,6 +254,17 @@ class WsParser:
         """One received frame → one event. Never raises."""
         if frame == "pong" or frame == b"pong":
             return _PONG
+        if (
+            frame.startswith(_BOOKS_PREFIX)
+            if isinstance(frame, str)
+            else frame.startswith(_BOOKS_PREFIX_B)
+        ):
+            try:
+                bf = self._books_frame.decode(frame)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # not the usual shape: the general path decides
+            else:
+                return BooksPush(bf.arg.instId, bf.arg.channel, bf.action, bf.data)
         try:
             f = self._frame.decode(frame)
             return self._dispatch(f)

@@ -150,3 +150,16 @@ def test_requests_match_fixture_shapes(okx_fixtures: Path) -> None:
         "op": "login",
         "args": [{"apiKey": "a", "passphrase": "b", "timestamp": "1", "sign": "s"}],
     }
+
+
+def test_books_fast_path_falls_back_for_other_shapes() -> None:
+    parser = WsParser()
+    ack = parser.parse('{"arg":{"channel":"books","instId":"X"},"event":"subscribe","connId":"c"}')
+    assert isinstance(ack, SubscribeAck)
+    push = parser.parse(
+        '{"arg":{"channel":"books","instId":"X"},"action":"update","data":[{"asks":[],"bids":[],'
+        '"ts":"1","checksum":0,"prevSeqId":5,"seqId":5}]}'
+    )
+    assert isinstance(push, BooksPush)
+    assert push.data[0].seqId == 5
+    assert parser.bad_frames == 0
