@@ -6,6 +6,12 @@ BookTop, BookStatus, Ticker, MarkPrice, InstrumentInfo, StreamStatus (md-feed); 
 the ``RiskSnapshot`` message (when the numbers changed), every ``RiskState`` change with its
 reason, and the ``RiskLimits`` to publish. ``halt``/``resume`` are the kill switch.
 
+``RiskSnapshot`` fields are keyed by instId (exposures, fill counters), strategy
+(``pnl_by_strategy_usd``; fills no strategy claims are under ``unattributed``) or currency;
+``exposures_quote`` leaves out an instrument whose base or quote currency has no price.
+``RiskLimits`` per instrument: ``max_position`` = ``max_position_base[inst]`` (base currency),
+``max_notional_usd`` = ``max_position_usd``.
+
 Measurement lifecycle (the original's §6.6, made durable): the first snapshot taken once the
 account, the positions (a Clone snapshot of private-gw) and the positions' instruments are known
 becomes the inception; it is persisted and restored at start (:mod:`risk.persist`), so a restart

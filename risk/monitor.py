@@ -174,6 +174,8 @@ class RiskMonitor:
             self.last_republish_ns = mono
             for scope, key in list(self.core.states):
                 self._publish_state(scope, key)
+            for lim in self.core.limit_messages():
+                self.pub.publish(topics.risk_limits(lim.scope, lim.key), lim)
             if self.last_published is not None and self.pending is None:
                 self.pub.publish(topics.RISK, self.last_published)
         if report.changes:
