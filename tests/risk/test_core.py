@@ -189,7 +189,9 @@ def test_kill_switch_and_inception_survive_a_restart() -> None:
     assert again.state_of("account", "*") == TradingState.ACTIVE
 
 
-def test_reducing_on_stale_or_resyncing_data_and_missing_private_stream() -> None:
+def test_bug_prices_never_checked_for_age_is_fixed() -> None:
+    """§10.1 #18/#19: the original never checked price age; here stale, resyncing or silent
+    market data and a missing private stream put the scope in REDUCING."""
     c, _ = started(RiskConfig(md_stale_ms=1000))
     c.evaluate(0, 1)
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.ACTIVE
@@ -229,3 +231,24 @@ def test_order_rate_and_worst_case_exposure_limits() -> None:
     c.evaluate(2 * S, 3)
     assert c.state_of("strategy", "mm-btc") == TradingState.ACTIVE
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.ACTIVE  # 0.5 × 40100 = 20050
+
+
+def test_bug_risk_display_only_and_counters_reset_on_restart_is_fixed() -> None:
+    """§10.1 #4: the original's risk numbers gated nothing and its only limit, net_filled_qty,
+    restarted at 0 and was blind to the real position. Here the real position drives a limit
+    and the counters survive a restart."""
+    cfg = RiskConfig(max_position_base={"BTC-USDT-SWAP": D("0.6")})
+    c, _ = started(cfg)
+    c.evaluate(0, 1)
+    assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.ACTIVE  # 0.5 BTC held
+    feed(c, CURRENT)  # now 0.8 BTC
+    c.evaluate(S, 2)
+    assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.REDUCING
+    assert c.states[("inst", "BTC-USDT-SWAP")].reason == "position 0.80 over 0.6 base"
+    again = RiskCore(cfg, INSTS, ["mm-btc"], c.persisted())
+    feed(again, [*INCEPTION, *CURRENT])
+    again.positions_synced = True
+    snap = again.evaluate(S, 3).snapshot
+    assert snap is not None
+    original_after_restart = D(0)
+    assert snap.net_filled_qty["BTC-USDT-SWAP"] == D(30) != original_after_restart
