@@ -46,7 +46,7 @@ from engine.messages import (
 from engine.orders.clordid import ClOrdIdSequence
 from ops.exchange.testing import RunningExchange, running_exchange
 
-from .test_monitor_process import SEEN, ctl, expect, state_is, stop
+from .test_monitor_process import SEEN, expect, okxmm_cli, state_is, stop
 
 pytestmark = pytest.mark.slow
 D = Decimal
@@ -203,15 +203,15 @@ async def test_pnl_matches_venue_and_loss_limit_halts_router_until_resume(
             await sub.start()
             strat = Strategy(ctx, bus_config, BTC)
             try:
-                await _scenario(ex, ctx, bus_config, sub, strat, cash0)
+                await _scenario(ex, cfg_path, sub, strat, cash0)
             finally:
                 await strat.close()
                 await sub.close()
                 SEEN.pop(id(sub), None)
 
 
-async def _scenario(ex: RunningExchange, ctx: zmq.asyncio.Context, bus: BusConfig,
-                    sub: Subscriber, strat: Strategy, cash0: dict[str, Decimal]) -> None:
+async def _scenario(ex: RunningExchange, cfg_path: Path, sub: Subscriber, strat: Strategy,
+                    cash0: dict[str, Decimal]) -> None:
     await latest_snapshot(sub, "inception", lambda s: s.pnl_in_usd_since_running == 0, 40.0)
     for scope, key in (("account", "*"), ("inst", BTC), ("inst", ETH)):
         await expect(sub, state_is(scope, key, TradingState.ACTIVE), f"{scope}:{key} ACTIVE",
@@ -272,9 +272,9 @@ async def _scenario(ex: RunningExchange, ctx: zmq.asyncio.Context, bus: BusConfi
     got = await strat.order(ETH, Side.BUY, OrdType.POST_ONLY, "1", D(marks[ETH]) * D("0.97"))
     assert isinstance(got, Reject), got
 
-    # 3. okxmm resume → ACTIVE; new orders accepted again.
-    reply = await ctl(ctx, bus, "resume")
-    assert reply.ok, reply.detail
+    # 3. `okxmm resume` → ACTIVE; new orders accepted again.
+    code, out = await okxmm_cli(cfg_path, "resume")
+    assert code == 0, out
     await expect(sub, state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
     async with asyncio.timeout(10):
         while True:
