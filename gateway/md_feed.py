@@ -92,7 +92,8 @@ class MdFeed:
             )
             for inst in self.insts
         }
-        self.book_args = {i: PushArg(channel=self.md.channel, instId=i) for i in self.insts}
+        self._channel = self.md.channel
+        self.book_args = {i: PushArg(channel=self._channel, instId=i) for i in self.insts}
         self.ws = OkxWsClient(
             cfg.venue.urls(cfg.exchange)[1],
             name="public",
@@ -160,12 +161,12 @@ class MdFeed:
         now = self.clock.monotonic_ns()
         if isinstance(ev, BooksPush):
             sync = self.syncs.get(ev.inst)
-            if sync is None or ev.channel != self.md.channel:
+            if sync is None or ev.channel != self._channel:
                 return
             wall_ms = self.clock.now_ns() // _NS_PER_MS
             for d in ev.data:
-                self._lags_ms.append(wall_ms - int(d.ts))
                 self.handle(sync, sync.on_book(ev.action, d, now))
+                self._lags_ms.append(wall_ms - int(d.ts))
         elif isinstance(ev, TradesPush):
             for t in ev.data:
                 self.trades += 1
