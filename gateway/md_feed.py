@@ -103,6 +103,7 @@ class MdFeed:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_books: set[str] = set()
+        self._closed = False
         self._flush_scheduled = False
         self._lags_ms: deque[int] = deque(maxlen=_LAG_WINDOW)
         self._rate_mark = (now, 0)
@@ -158,6 +159,8 @@ class MdFeed:
     # ------------------------------------------------------------------------------ ws input
     def on_event(self, ev: WsEvent) -> None:
         """Every WS event, in order; never awaits."""
+        if self._closed:
+            return  # shutting down: the publisher may already be closed
         now = self.clock.monotonic_ns()
         if isinstance(ev, BooksPush):
             sync = self.syncs.get(ev.inst)
@@ -192,6 +195,8 @@ class MdFeed:
     def flush(self) -> None:
         """Publish the latest book of every instrument that moved (drain, then act)."""
         self._flush_scheduled = False
+        if self._closed:
+            return
         pending, self._pending_books = self._pending_books, set()
         now = self.clock.monotonic_ns()
         for inst in pending:
@@ -206,6 +211,8 @@ class MdFeed:
         of WS frames is processed (``call_soon``): under load the bus gets the latest book, not
         every intermediate one. A state change drops a pending move: after a failure the book is
         gone (and was suspect), after a resync the new book is published with the change."""
+        if self._closed:
+            return
         inst = sync.inst
         if out.book_changed:
             self._pending_books.add(inst)
@@ -262,6 +269,7 @@ class MdFeed:
             "ws_errors": self.ws_errors,
             "updates_per_s": round(self.updates_per_s, 1),
             "lag_ms_p50": lags[len(lags) // 2] if lags else 0,
+            "lag_ms_p99": lags[len(lags) * 99 // 100] if lags else 0,
             "lag_ms_max": lags[-1] if lags else 0,
             "trades": self.trades,
             "published": self.pub.published,
@@ -290,6 +298,7 @@ class MdFeed:
         return CtlReply(cmd=req.cmd, ok=True, detail=f"resyncing {len(targets)}")
 
     async def close(self) -> None:
+        self._closed = True
         await self.ws.close()
         for task in list(self._tasks):
             task.cancel()

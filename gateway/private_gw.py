@@ -77,6 +77,7 @@ class PrivateGw:
         self._buffer: list[_Push] = []
         self._reconcile_task: asyncio.Task[None] | None = None
         self.reconciles = 0
+        self._closed = False
         self.ws_errors = 0
         self.last_error_code = ""
 
@@ -100,6 +101,8 @@ class PrivateGw:
 
     # ------------------------------------------------------------------------------ ws input
     def on_event(self, ev: WsEvent) -> None:
+        if self._closed:
+            return  # shutting down: the publisher may already be closed
         if isinstance(ev, AccountPush | PositionsPush | OrdersPush | BalanceAndPositionPush):
             if self.reconciling:
                 if len(self._buffer) >= _MAX_BUFFER:
@@ -211,6 +214,7 @@ class PrivateGw:
         }
 
     async def close(self) -> None:
+        self._closed = True
         self._stop_reconcile()
         await self.ws.close()
 

@@ -125,7 +125,7 @@ async def test_feed_under_busy_market_equals_exchange_book(
         for r in refs.values():
             await r.start()
         cfg = await _feed_cfg(tmp_path, bus_config, ex)
-        async with actor_process("gateway.md_feed", cfg, tmp_path):
+        async with actor_process("gateway.md_feed", cfg, tmp_path) as proc:
             tap = await _tap(ctx, bus_config)
             try:
                 ctl_ep = bus_config.connect_endpoint("ctl.md-feed")
@@ -165,6 +165,7 @@ async def test_feed_under_busy_market_equals_exchange_book(
                 await tap.close()
                 for r in refs.values():
                     await r.close()
+        assert proc.returncode == 0  # SIGTERM: orderly stop
 
 
 async def test_faults_resync_and_never_publish_a_wrong_valid_book(

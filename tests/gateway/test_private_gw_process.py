@@ -65,7 +65,7 @@ async def test_orders_fills_balances_positions_reach_the_bus(
 ) -> None:
     async with running_exchange(tmp_path, port=free_port) as ex:
         cfg = write_config(tmp_path, bus_config, ex, instruments=[INST])
-        async with actor_process("gateway.private_gw", cfg, tmp_path):
+        async with actor_process("gateway.private_gw", cfg, tmp_path) as proc:
             tap = await _tap(ctx, bus_config)
             apis: list[Any] = []
             try:
@@ -160,6 +160,7 @@ async def test_orders_fills_balances_positions_reach_the_bus(
                 for a in apis:
                     a.close()  # python-okx clients are httpx.Clients
                 await tap.close()
+        assert proc.returncode == 0  # SIGTERM: orderly stop
 
 
 def _venue_pos(positions: Any) -> Decimal:
