@@ -19,7 +19,15 @@ import zmq.asyncio
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import BookState, BookStatus, BookTop, InstrumentInfo, Trade
+from engine.messages import (
+    BookState,
+    BookStatus,
+    BookTop,
+    InstrumentInfo,
+    MarkPrice,
+    Ticker,
+    Trade,
+)
 from ops.exchange.testing import RunningExchange, running_exchange
 from tests.gateway.harness import ReferenceBook, Tap, actor_process, ctl, write_config
 
@@ -42,7 +50,7 @@ async def _tap(ctx: zmq.asyncio.Context, bus: BusConfig) -> Tap:
         ctx,
         bus.connect_endpoint("md.pub"),
         snap_endpoint=bus.connect_endpoint("md.snap"),
-        prefixes=["book|", "bookstate|", "inst|", "trade|"],
+        prefixes=["book|", "bookstate|", "inst|", "trade|", "ticker|", "mark|"],
         name="test-tap",
         clock=SystemClock(),
     )
@@ -158,6 +166,8 @@ async def test_feed_under_busy_market_equals_exchange_book(
                     assert status[f"{inst}.checksums_verified"] == status[f"{inst}.updates"]
                     assert _check_against_reference(tap, refs[inst], inst) > 200
                 assert tap.msgs(Trade), "synthetic takers trade"
+                assert {t.inst for t in tap.msgs(Ticker)} == set(INSTS)
+                assert {m.inst for m in tap.msgs(MarkPrice)} == {"BTC-USDT-SWAP"}  # derivatives
                 infos = {m.inst: m for m in tap.msgs(InstrumentInfo)}
                 assert infos["BTC-USDT-SWAP"].tick_sz == Decimal("0.1")
                 assert infos["ETH-USDT"].inst_type == "SPOT"
@@ -176,7 +186,9 @@ async def test_faults_resync_and_never_publish_a_wrong_valid_book(
     async with running_exchange(tmp_path, port=free_port, config=config) as ex:
         ref = ReferenceBook(ex.ws_public, inst, DEPTH)
         await ref.start()
-        cfg = await _feed_cfg(tmp_path, bus_config, ex)
+        # stale_after_s: with the market frozen (and OKX's 60 s heartbeat far away) the stream
+        # goes quiet, which must be detected as a stale book
+        cfg = await _feed_cfg(tmp_path, bus_config, ex, stale_after_s=2.0)
         async with actor_process("gateway.md_feed", cfg, tmp_path):
             tap = await _tap(ctx, bus_config)
             try:
@@ -216,6 +228,17 @@ async def test_faults_resync_and_never_publish_a_wrong_valid_book(
                 await _assert_matches_exchange(tap, ex, inst)
                 # every VALID book published while the reference could verify it was right
                 assert _check_against_reference(tap, ref, inst) >= compared
+                mark = len(tap.deliveries)
+
+                def stale_then_valid() -> bool:
+                    st = [
+                        (m.state, m.reason)
+                        for d in tap.deliveries[mark:]
+                        if isinstance(m := d.env.msg, BookStatus) and m.inst == inst
+                    ]
+                    return len(st) >= 2 and "stale" in st[0][1] and st[1][0] is BookState.VALID
+
+                await tap.until(stale_then_valid, 15, "quiet stream: stale → RESYNCING → VALID")
             finally:
                 await tap.close()
                 await ref.close()
