@@ -244,6 +244,9 @@ class MdFeed:
             # the timer asks again after rest_retry_s
             logger.warning("book snapshot fetch failed", inst=sync.inst, error=str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - the timer retries; a bad answer is logged
+            logger.opt(exception=exc).error("book snapshot fetch crashed", inst=sync.inst)
+            return
         self.handle(sync, sync.on_rest_snapshot(attempt, d, self.clock.monotonic_ns()))
 
     # --------------------------------------------------------------------------------- timer

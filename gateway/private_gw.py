@@ -165,6 +165,8 @@ class PrivateGw:
                 )
             except OkxmmError as exc:
                 logger.warning("reconcile failed", error=str(exc), retry_in_s=delay)
+            except Exception as exc:  # noqa: BLE001 - never leave the stream stuck reconciling
+                logger.opt(exception=exc).error("reconcile crashed", retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
         self.emit(effects)
