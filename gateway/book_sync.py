@@ -30,7 +30,7 @@ from engine.messages import BookState, BookStatus, BookTop
 from gateway.book import L2Book
 from gateway.okx.schemas import BookData
 
-__all__ = ["TRANSITIONS", "BookSync", "SyncEvent", "SyncOutput"]
+__all__ = ["CHANGED", "NOTHING", "TRANSITIONS", "BookSync", "SyncEvent", "SyncOutput"]
 
 _NS_PER_S = 1_000_000_000
 
@@ -79,8 +79,9 @@ class SyncOutput:
     book_changed: bool = False
 
 
-_NOTHING = SyncOutput()
-_CHANGED = SyncOutput(book_changed=True)
+NOTHING = SyncOutput()
+CHANGED = SyncOutput(book_changed=True)
+_NOTHING, _CHANGED = NOTHING, CHANGED
 
 
 class BookSync:
@@ -213,15 +214,18 @@ class BookSync:
             self._bootstrap_seq = None
         elif d.prevSeqId != self.seq_id:
             return self._fail(SyncEvent.GAP, f"gap {self.seq_id}->{d.prevSeqId}", now_ns)
-        self.book.apply(d.bids, d.asks)
+        book = self.book
+        book.apply(d.bids, d.asks)
         self.seq_id, self.ts_ms = d.seqId, int(d.ts)
         self.updates += 1
-        if not self._verify(d):
-            return self._fail(
-                SyncEvent.CHECKSUM_MISMATCH, f"checksum mismatch at {d.seqId}", now_ns
-            )
-        self._checksum = d.checksum
-        if self.book.top_changed or now_ns - self._last_pub_ns >= self._republish_ns:
+        checksum = self._checksum = d.checksum
+        if checksum:  # 0 = not provided (2026 deprecation)
+            self.checksums_verified += 1
+            if book.checksum() != checksum:
+                return self._fail(
+                    SyncEvent.CHECKSUM_MISMATCH, f"checksum mismatch at {d.seqId}", now_ns
+                )
+        if book.top_changed or now_ns - self._last_pub_ns >= self._republish_ns:
             return _CHANGED
         return _NOTHING  # conflated: the top-N is unchanged and was published recently
 

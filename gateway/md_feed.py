@@ -28,7 +28,7 @@ from engine.clock import Clock
 from engine.config import OkxmmConfig, load_config
 from engine.errors import OkxmmError
 from engine.messages import BookState, BookStatus, BookTop, CtlReply, CtlRequest
-from gateway.book_sync import BookSync, SyncOutput
+from gateway.book_sync import CHANGED, NOTHING, BookSync, SyncOutput
 from gateway.okx import convert
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import PushArg
@@ -168,8 +168,15 @@ class MdFeed:
                 return
             wall_ms = self.clock.now_ns() // _NS_PER_MS
             for d in ev.data:
-                self.handle(sync, sync.on_book(ev.action, d, now))
                 self._lags_ms.append(wall_ms - int(d.ts))
+                out = sync.on_book(ev.action, d, now)
+                if out is CHANGED and not self._closed:  # the hot path, inlined from handle()
+                    self._pending_books.add(sync.inst)
+                    if not self._flush_scheduled:
+                        self._flush_scheduled = True
+                        asyncio.get_running_loop().call_soon(self.flush)
+                elif out is not NOTHING:
+                    self.handle(sync, out)
         elif isinstance(ev, TradesPush):
             for t in ev.data:
                 self.trades += 1
