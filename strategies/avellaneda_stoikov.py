@@ -130,6 +130,8 @@ class AvellanedaStoikov(BaseStrategy):
     """Reservation price and optimal spread from live σ, κ, A."""
 
     name = "avellaneda_stoikov"
+    uses_mids = True
+    uses_trades = True
 
     def estimates(self, view: MarketView, params: StrategyParams) -> ASEstimates:
         mid = view.mid

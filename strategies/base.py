@@ -89,6 +89,8 @@ class BaseStrategy:
     position-value limit (the port only logged it, §6.11)."""
 
     name = "base"
+    uses_mids = False  # the view carries the sampled mids only for strategies that read them
+    uses_trades = False
 
     def decide(self, view: MarketView, params: StrategyParams) -> Desired:
         if view.best_bid is None or view.best_ask is None:

@@ -273,7 +273,8 @@ class WorkerContext:
             return Health(False, why or "risk halted", state)
         return Health(True, why, state)
 
-    def view(self, now_ns: int) -> MarketView:
+    def view(self, now_ns: int, *, mids: bool = True, trades: bool = True) -> MarketView:
+        """What a strategy may see now; history is copied only when asked for (hot path)."""
         inst = self.instrument
         assert inst is not None
         return MarketView(
@@ -286,8 +287,8 @@ class WorkerContext:
             best_ask=self.best_ask,
             net=self.net_position(),
             now_ns=now_ns,
-            mids=self.mids.values(),
-            mid_samples=self.mids.samples(),
-            trades=self.tape.trades(),
+            mids=self.mids.values() if mids else (),
+            mid_samples=self.mids.samples() if mids else (),
+            trades=self.tape.trades() if trades else (),
             contract_value=self.contract_value(),
         )

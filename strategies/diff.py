@@ -25,6 +25,7 @@ Differences, each tested by name (§10.1-13, §10.1-16):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -90,15 +91,23 @@ def _side(
     amends: list[AmendOp],
     places: list[PlaceOp],
 ) -> int:
-    pending = list(quotes)
     live = sorted(orders, key=lambda o: o.quote_px, reverse=descending)
     rest: list[WorkerOrder] = []
+    avail = Counter((q.px, q.sz) for q in quotes)
+    kept: Counter[tuple[Decimal, Decimal]] = Counter()
     for order in live:  # 1. exact matches stay untouched
-        key = Quote(order.side, order.quote_px, _remaining(order, lot))
-        if key in pending:
-            pending.remove(key)
+        key = (order.quote_px, _remaining(order, lot))
+        if avail[key] > 0:
+            avail[key] -= 1
+            kept[key] += 1
         else:
             rest.append(order)
+    pending: list[Quote] = []
+    for q in quotes:  # drop the first occurrence of each kept quote, keep ladder order
+        if kept[(q.px, q.sz)] > 0:
+            kept[(q.px, q.sz)] -= 1
+        else:
+            pending.append(q)
     if threshold_ticks > 0 or size_pct > 0:  # 2. close enough stays too
         max_px = tick * threshold_ticks
         unmatched = []

@@ -122,6 +122,7 @@ class Volatility(BaseStrategy):
     """Ladder whose spacing follows recent volatility."""
 
     name = "volatility"
+    uses_mids = True
 
     def ladder(self, view: MarketView, params: StrategyParams) -> Desired:
         mid = view.mid

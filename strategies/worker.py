@@ -333,7 +333,10 @@ class Worker:
             )
         else:
             try:
-                desired = self.strategy.decide(self.ctx.view(now), self.params)
+                view = self.ctx.view(
+                    now, mids=self.strategy.uses_mids, trades=self.strategy.uses_trades
+                )
+                desired = self.strategy.decide(view, self.params)
             except Exception as exc:  # noqa: BLE001 — any strategy bug: cancel, back off, go on
                 self._on_strategy_error(exc, mono)
                 return Actions()

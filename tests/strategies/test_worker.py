@@ -256,3 +256,22 @@ async def test_fills_update_position_and_status(bus_config: BusConfig, tmp_path:
             assert st.net_position == D(2)
             # bought 2 @ 29970.0, mid 30000.25, ctVal 0.01 → (30000.25 − 29970) × 2 × 0.01
             assert st.pnl == D("0.6050")
+
+
+async def test_weak_spot_10_1_3_stop_cancels_says_bye_and_does_not_resume(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        async with running_worker(w, params=write(tmp_path)) as (_, actor):
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            actor.request_stop("signal SIGINT")
+        # run() has returned (the context manager awaited it): the worker cancelled, said Bye
+        # and ended its tasks — no "cancel, sleep 20 s and resume" as the original on Ctrl-C
+        assert not r.live()
+        kinds = [type(c).__name__ for c in r.commands]
+        assert kinds[-2:] == ["CancelAll", "Bye"]
+        assert actor.stopping.is_set()
