@@ -22,6 +22,9 @@ publisher is alive and risk allows it; otherwise it pulls its quotes (the origin
 ``error_backoff_sec`` and continues; ``max_consecutive_errors`` in a row stop the worker with
 exit code 1 (the router's cancel-on-death covers the rest). SIGINT/SIGTERM stop it: cancel-all,
 ``Bye``, exit — never "cancel, wait 20 s and resume" as the original did on Ctrl-C (§10.1-3).
+When the router fences the worker (e.g. its loop stalled past the heartbeat deadline), the
+router cancels its orders and the worker joins again with a new epoch; fenced more than 3 times
+a minute, it stops with exit code 1.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ _PARAMS_POLL_S = 0.2
 _STATUS_S = 0.25
 _KEEP_TERMINAL_NS = 30 * _NS
 _MAX_RECANCELS = 5
+_MAX_REJOINS = 3  # fenced more often than this within the window: stop (exit code 1)
+_REJOIN_WINDOW_NS = 60 * _NS
 S = OrderState
 T = OrderTrigger
 
@@ -110,6 +115,9 @@ class Worker:
         self.reason = "waiting for the router"
         self.last_step_ns = 0
         self.counters = {"commands": 0, "send_failures": 0, "decisions": 0, "rejects": 0}
+        self.rejoin = False
+        self.fenced_at: list[int] = []
+        self.old_epochs: set[int] = set()
 
     @property
     def params(self) -> StrategyParams:
@@ -146,16 +154,7 @@ class Worker:
                 clock=self.clock,
             )
         await asyncio.gather(*(s.start() for s in self.subs.values()))
-        self.client = CommandClient(
-            ctx,
-            bus.connect_endpoint("ord.cmd"),
-            identity=f"S:{self.name}:{self.epoch}".encode(),
-            src=self.name,
-            epoch=self.epoch,
-            clock=self.clock,
-            sndhwm=100,
-        )
-        await self.client.start()
+        self.client = await self._new_client()
         self._register_ctl()
         for key, sub in self.subs.items():
             self.actor.spawn(self._read(key, sub), f"read-{key}")
@@ -185,11 +184,53 @@ class Worker:
         self.log.info("worker stopped", reason=self.actor.stop_reason)
 
     # ------------------------------------------------------------------------------ session
+    async def _new_client(self) -> CommandClient:
+        client = CommandClient(
+            self.actor.ctx,
+            self.actor.cfg.bus.connect_endpoint("ord.cmd"),
+            identity=f"S:{self.name}:{self.epoch}".encode(),
+            src=self.name,
+            epoch=self.epoch,
+            clock=self.clock,
+            sndhwm=100,
+        )
+        await client.start()
+        return client
+
+    def _on_fenced(self, reason: str) -> None:
+        """The router fenced this epoch (it cancels our orders): join again with a new epoch,
+        unless that keeps happening."""
+        mono = self.clock.monotonic_ns()
+        self.fenced_at = [t for t in self.fenced_at if mono - t < _REJOIN_WINDOW_NS] + [mono]
+        if len(self.fenced_at) > _MAX_REJOINS:
+            self._fatal(f"fenced by the router {len(self.fenced_at)} times: {reason}")
+            return
+        self.log.warning("fenced by the router; joining again with a new epoch", reason=reason)
+        self.welcome = None
+        self.rejoin = True
+
+    async def _rejoin(self) -> None:
+        old = self.client
+        mono = self.clock.monotonic_ns()
+        for o in self.ctx.orders.active():  # the router is cancelling them (fencing)
+            if o.state is not S.CANCEL_PENDING:
+                self._apply(o.cl_ord_id, T.CANCEL_REQUEST, mono)
+        self.old_epochs.add(self.epoch)
+        self.epoch = self.clock.now_ns()
+        self.ids = None
+        self.pending.clear()
+        self.client = await self._new_client()
+        self.rejoin = False
+        if old is not None:
+            await old.close()
+
     async def _session(self) -> None:
-        """Say Hello until welcomed; again whenever the router is lost."""
-        client = self.client
-        assert client is not None
+        """Say Hello until welcomed; again whenever the router is lost or fenced us."""
         while True:
+            if self.rejoin:
+                await self._rejoin()
+            client = self.client
+            assert client is not None
             if self.welcome is None:
                 try:
                     await client.wait_connected(1.0)
@@ -204,8 +245,8 @@ class Worker:
                     continue
                 msg = env.msg
                 if isinstance(msg, Fenced):
-                    self._fatal(f"fenced by the router: {msg.reason}")
-                    return
+                    self._on_fenced(msg.reason)
+                    continue
                 if isinstance(msg, Welcome):
                     self.welcome = msg
                     if self.ids is None:
@@ -216,13 +257,12 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         """Heartbeats from this event loop: a hung loop stops them and the router fences us."""
-        client = self.client
-        assert client is not None
         failing_since: int | None = None
         while True:
             interval = (self.welcome.heartbeat_ms if self.welcome else 50) / 1000
             await asyncio.sleep(interval)
-            if self.welcome is None:
+            client = self.client
+            if self.welcome is None or client is None:
                 continue
             try:
                 client.send(Heartbeat(strategy=self.name))
@@ -236,19 +276,19 @@ class Worker:
                     failing_since = None
 
     async def _replies(self) -> None:
-        client = self.client
-        assert client is not None
         while True:
-            env = await client.recv(None)
-            if env is not None:
+            client = self.client
+            assert client is not None
+            env = await client.recv(_TICK_S)  # bounded: the client changes on a rejoin
+            if env is not None and client is self.client:
                 self.on_reply(env.msg)
 
     def on_reply(self, msg: AnyMsg) -> None:
         """A router reply to one of our commands."""
         mono = self.clock.monotonic_ns()
         if isinstance(msg, Fenced):
-            if msg.epoch == self.epoch:
-                self._fatal(f"fenced by the router: {msg.reason}")
+            if msg.epoch == self.epoch and not self.rejoin:
+                self._on_fenced(msg.reason)
             return
         if not isinstance(msg, Ack | Reject):
             return
@@ -287,8 +327,12 @@ class Worker:
             if d is None:
                 continue
             msg = d.env.msg
-            if isinstance(msg, OrderEvent) and msg.epoch != self.epoch:
-                continue  # a previous epoch's order: the router fenced it and cancels it
+            if (
+                isinstance(msg, OrderEvent)
+                and msg.epoch != self.epoch
+                and msg.epoch not in self.old_epochs
+            ):
+                continue  # another process's epoch (a previous run): not ours to track
             self.ctx.on_message(msg, self.clock.now_ns(), self.clock.monotonic_ns())
             if not isinstance(msg, PubHeartbeat):
                 self.wake.set()

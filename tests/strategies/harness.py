@@ -31,6 +31,7 @@ from engine.messages import (
     Bye,
     Cancel,
     CancelAll,
+    Fenced,
     Heartbeat,
     Hello,
     InstrumentInfo,
@@ -168,6 +169,15 @@ class MiniRouter:
                     self._event(o3)
                     n += 1
             self.server.reply(identity, Ack(cmd_seq=seq, detail=str(n)))
+
+    def fence(self, name: str, reason: str) -> None:
+        """What the real router does on a missed heartbeat: cancel everything, say Fenced."""
+        epoch = self.epochs[name]
+        for o in self.orders.values():
+            if o.strategy == name and o.state in (S.LIVE, S.PARTIALLY_FILLED, S.SENT):
+                o.state = S.CANCELED
+                self._event(o)
+        self.server.reply(f"S:{name}:{epoch}".encode(), Fenced(name, epoch, reason))
 
     def fill(self, cid: str, qty: Decimal) -> None:
         o = self.orders[cid]

@@ -275,3 +275,48 @@ async def test_weak_spot_10_1_3_stop_cancels_says_bye_and_does_not_resume(
         kinds = [type(c).__name__ for c in r.commands]
         assert kinds[-2:] == ["CancelAll", "Bye"]
         assert actor.stopping.is_set()
+
+
+async def test_fenced_worker_joins_again_with_a_new_epoch(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        async with running_worker(w, params=write(tmp_path)) as (worker, actor):
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            first = r.epochs["mm-btc"]
+            r.fence("mm-btc", "heartbeat silence 150 ms")
+            await r.wait_for(lambda: r.epochs["mm-btc"] != first, 5, "Hello with a new epoch")
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quoting again")
+            epochs = {clordid.decode(o.cl_ord_id).epoch for o in r.live()}  # type: ignore[union-attr]
+            assert epochs == {r.epochs["mm-btc"]}
+            assert worker.epoch == r.epochs["mm-btc"]
+            assert not actor.stopping.is_set()
+            await r.wait_for(
+                lambda: not worker.ctx.orders.active() or len(worker.ctx.orders.active()) == 6,
+                5,
+                "the fenced epoch's orders resolved as cancelled",
+            )
+
+
+async def test_fenced_again_and_again_stops_the_worker(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        async with running_worker(w, params=write(tmp_path)) as (_, actor):
+            for _ in range(4):
+                epoch = r.epochs.get("mm-btc")
+                await r.wait_for(
+                    lambda e=epoch: r.epochs.get("mm-btc") not in (None, e), 5, "welcomed"
+                )
+                r.fence("mm-btc", "test")
+            await r.wait_for(lambda: actor.stopping.is_set(), 5, "stopped")
+            assert "fenced by the router 4 times" in actor.stop_reason
+            assert actor.failed is not None
