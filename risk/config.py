@@ -22,7 +22,8 @@ class RiskConfig(BaseModel):
     # Every state and the latest snapshot are re-sent this often even when unchanged, so a
     # subscriber that lost a topic's first message (slow joiner) still converges.
     republish_ms: int = 1000
-    state_path: str = "var/risk.state"  # inception, peaks, halts, fills: survives restarts
+    # Inception, peaks, halts, fills: what survives restarts. "" → ``<var_dir>/risk.state``.
+    state_path: str = ""
     persist_interval_ms: int = 1000
     # Loss limit: HALTED when P&L falls this far below its peak since inception (USD).
     loss_limit_usd: Decimal | None = None

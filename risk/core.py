@@ -1,10 +1,10 @@
 """The risk monitor's pure core: bus messages in; measurements, snapshots and states out.
 
 Inbox (``on_message``): AccountUpdate, Position, OrderUpdate, Fill, StreamStatus (private-gw);
-BookTop, BookStatus, Ticker, MarkPrice, InstrumentInfo, StreamStatus (md-feed); OrderEvent
-(router). ``evaluate(mono_ns, wall_ms)`` recomputes what changed and returns a :class:`Report`:
-the ``RiskSnapshot`` message (when the numbers changed), every ``RiskState`` change with its
-reason, and the ``RiskLimits`` to publish. ``halt``/``resume`` are the kill switch.
+BookTop, BookStatus, Ticker, MarkPrice, InstrumentInfo, StreamStatus (md-feed); OrderEvent,
+StrategyStatus (router). ``evaluate(mono_ns, wall_ms)`` recomputes what changed and returns a
+:class:`Report`: the ``RiskSnapshot`` message (when the numbers changed), every ``RiskState``
+change with its reason, and the ``RiskLimits`` to publish. ``halt``/``resume`` are the kill switch.
 
 ``RiskSnapshot`` fields are keyed by instId (exposures, fill counters), strategy
 (``pnl_by_strategy_usd``; fills no strategy claims are under ``unattributed``) or currency;
@@ -40,6 +40,7 @@ from engine.messages import (
     Position,
     RiskLimits,
     RiskSnapshot,
+    StrategyStatus,
     StreamStatus,
     Ticker,
     TradingState,
@@ -171,6 +172,8 @@ class RiskCore:
             self._on_order_update(msg)
         elif isinstance(msg, OrderEvent):
             self._on_order_event(msg, mono_ns, from_snapshot)
+        elif isinstance(msg, StrategyStatus):
+            self.ledger.claim_epoch(msg.epoch, msg.strategy)
         elif isinstance(msg, StreamStatus):
             if source == "acct":
                 self.private_up = msg.up
@@ -213,6 +216,7 @@ class RiskCore:
                                   msg.acc_fill_sz, msg.strategy)
         if msg.acc_fill_sz > 0 or msg.trade_id:
             self.ledger.claim(msg.cl_ord_id, msg.strategy)
+        self.ledger.claim_epoch(msg.epoch, msg.strategy)
         rec = fill_record(msg)
         if rec is not None:
             self.ledger.on_fill(rec, authoritative=False)
@@ -441,6 +445,7 @@ class RiskCore:
             counter_base=[BaseTotals(s, i, t.buy_filled_qty, t.sell_filled_qty)
                           for (s, i), t in self.counters.base.items()],
             ledger_base=[BaseBook(s, b) for (s, _), b in self.ledger.base.items()],
+            epoch_owners=self.ledger.epoch_owners,
             closed_orders=dict(list(self.counters.closed.items())[-PERSISTED_CLOSED:]),
         )
 
@@ -454,6 +459,8 @@ class RiskCore:
             self.ledger.on_fill(f)
         for cl, strategy in st.claims.items():
             self.ledger.claim(cl, strategy)
+        for epoch, strategy in st.epoch_owners.items():
+            self.ledger.claim_epoch(epoch, strategy)
         self.counters.orders.update(st.orders)
         for t in st.counter_base:
             self.counters.base[(t.strategy, t.inst)] = FillTotals(t.buy_filled_qty,

@@ -3,7 +3,7 @@
 Inbox:
 - md.pub / md.snap: ``book|``, ``bookstate|``, ``ticker|``, ``mark|``, ``inst|`` (md-feed);
 - acct.pub / acct.snap: ``acct|``, ``pos|``, ``order|``, ``fill|``, ``stream|`` (private-gw);
-- ord.pub / ord.snap: ``ord|<strategy>|`` order lifecycle (router);
+- ord.pub / ord.snap: ``ord|<strategy>|`` order lifecycle, ``strat|`` status (router);
 - ctl.risk: ``halt [reason, scope, key]``, ``resume [scope, key]``, ``risk`` (numbers), plus the
   runtime's ping/status/stop.
 Outbox (risk.pub / risk.snap, Clone, heartbeats from the Publisher):
@@ -12,8 +12,9 @@ Outbox (risk.pub / risk.snap, Clone, heartbeats from the Publisher):
   strategy, retained, published at start and on every change (immediately, not throttled);
 - ``risklimits|inst|<instId>|``: ``RiskLimits``.
 States and the latest snapshot are re-sent every ``republish_ms`` even when unchanged.
-State on disk (``risk.state_path``): inception, peaks, halts, fills — saved at most every
-``persist_interval_ms`` when changed, and at once on halt/resume and at stop.
+State on disk (``risk.state_path``, default ``<var_dir>/risk.state``): inception, peaks, halts,
+fills — saved at most every ``persist_interval_ms`` when changed, at once on halt/resume and at
+stop.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _NS_PER_MS = 1_000_000
 MD_PREFIXES = ["book|", "bookstate|", "ticker|", "mark|", "inst|"]
 # Explicit prefixes, not "": a subscription to everything would also track ``hb|`` itself.
 ACCT_PREFIXES = ["acct|", "pos|", "order|", "fill|", "stream|"]
-ORD_PREFIXES = ["ord|"]
+ORD_PREFIXES = ["ord|", "strat|"]
 
 
 def _instruments(cfg: OkxmmConfig) -> list[str]:
@@ -56,6 +57,7 @@ class RiskMonitor:
         self.actor = actor
         cfg = actor.cfg
         self.rc = cfg.risk
+        self.state_path = Path(self.rc.state_path or Path(cfg.var_dir) / "risk.state")
         self.clock = actor.clock
         self.log = actor.log
         persisted, problem = self._load()
@@ -96,7 +98,7 @@ class RiskMonitor:
         return self.clock.now_ns() // _NS_PER_MS
 
     def _load(self) -> tuple[PersistedState | None, str]:
-        path = Path(self.rc.state_path)
+        path = self.state_path
         try:
             return load_state(path), ""
         except ValueError as exc:
@@ -125,7 +127,7 @@ class RiskMonitor:
             return
         data = msgspec.json.encode(self.core.persisted())
         if data != self.saved:
-            save_state(self.rc.state_path, self.core.persisted())
+            save_state(self.state_path, self.core.persisted())
             self.saved = data
         self.last_persist_ns = now
 
@@ -222,6 +224,11 @@ class RiskMonitor:
             out[f"state.{scope}.{key}"] = f"{st.state.value} {st.reason}".strip()
         for name, sub in self.subs.items():
             out[f"sub.{name}.silent"] = sub.silent()
+            out[f"sub.{name}.delivered"] = sub.delivered
+            out[f"sub.{name}.gaps"] = sub.gaps
+            out[f"sub.{name}.resyncs"] = sub.resyncs
+        out["claims"] = len(self.core.ledger.claims)
+        out["fills"] = len(self.core.ledger.fills)
         return out
 
     # ------------------------------------------------------------------------------- main
@@ -242,8 +249,8 @@ class RiskMonitor:
                 self.log.warning("risk state at start", scope=st.scope, key=st.key,
                                  state=st.state.value, reason=st.reason)
         try:
-            for sub in self.subs.values():
-                await sub.start()
+            # concurrently: each start waits (bounded) for its publisher's snapshot
+            await asyncio.gather(*(sub.start() for sub in self.subs.values()))
             for source in self.subs:
                 actor.spawn(self.handle_sub(source), f"risk-sub-{source}")
             actor.spawn(self.handle_timer(), "risk-timer")

@@ -85,6 +85,7 @@ class PersistedState(msgspec.Struct):
     halts: list[HaltRecord] = []
     fills: list[FillRecord] = []
     claims: dict[str, str] = {}
+    epoch_owners: dict[int, str] = {}
     orders: dict[str, OrderFillState] = {}
     counter_base: list[BaseTotals] = []
     closed_orders: dict[str, OrderFillState] = {}  # recent terminal orders already in the base

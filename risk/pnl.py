@@ -15,7 +15,8 @@ signed position in order-size units, ``a`` its average entry price:
   currency for SPOT/MARGIN;
 - fees are summed per fee currency with OKX's sign (negative = paid, positive = rebate);
 - net P&L in USD = (realised + unrealised) × P(pnl ccy) + Σ fee[c] × P(c).
-Fills of orders no strategy claims are booked under strategy ``""``.
+Fills are attributed by clOrdId (the router's order events), else by the strategy epoch encoded
+in the clOrdId; fills of orders no strategy claims are booked under strategy ``""``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from engine.orders.clordid import decode
 from risk.inputs import ZERO, InstrumentSpec, base_of, quote_of
 
 __all__ = ["FillRecord", "PnlBook", "PnlLedger", "pnl_ccy"]
@@ -118,6 +120,7 @@ class PnlLedger:
         self._fills: dict[str, list[FillRecord]] = {}  # by inst, sorted
         self._seen: OrderedDict[tuple[str, str], tuple[bool, FillRecord | None]] = OrderedDict()
         self._strategy_of: OrderedDict[str, str] = OrderedDict()  # clOrdId → strategy
+        self._epoch_owner: dict[int, str] = {}  # strategy epoch → strategy
         self._base: dict[tuple[str, str], PnlBook] = {}
         self._books: dict[tuple[str, str], PnlBook] | None = None
         self._keep = keep_fills
@@ -140,6 +143,26 @@ class PnlLedger:
         bisect.insort(self._fills.setdefault(f.inst, []), f)
         self._books = None
         return True
+
+    def claim_epoch(self, epoch: int, strategy: str) -> None:
+        """Attribute every fill whose clOrdId carries ``epoch`` (``engine.orders.clordid``) to
+        ``strategy``: a strategy's epoch is known from any of its order events or status, so
+        fills of orders whose own events were missed are still attributed."""
+        if epoch and strategy and self._epoch_owner.get(epoch) != strategy:
+            self._epoch_owner[epoch] = strategy
+            self._books = None
+
+    @property
+    def epoch_owners(self) -> dict[int, str]:
+        return dict(self._epoch_owner)
+
+    def owner(self, cl_ord_id: str) -> str:
+        """The strategy of ``cl_ord_id``: its own claim, else its epoch's owner, else ""."""
+        name = self._strategy_of.get(cl_ord_id)
+        if name:
+            return name
+        parts = decode(cl_ord_id) if cl_ord_id else None
+        return self._epoch_owner.get(parts.epoch, "") if parts is not None else ""
 
     def claim(self, cl_ord_id: str, strategy: str) -> None:
         """Attribute the fills of ``cl_ord_id`` (past and future) to ``strategy``."""
@@ -180,7 +203,7 @@ class PnlLedger:
 
     def _book_for(self, books: dict[tuple[str, str], PnlBook], f: FillRecord,
                   spec_of: SpecLookup) -> PnlBook:
-        k = (self._strategy_of.get(f.cl_ord_id, ""), f.inst)
+        k = (self.owner(f.cl_ord_id), f.inst)
         book = books.get(k)
         if book is None:
             spec = spec_of(f.inst)

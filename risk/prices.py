@@ -4,7 +4,8 @@
 ``CROSS_CCYS`` with both ``c-q`` and ``q-USDT`` quoted → ``mid(c-q) × mid(q-USDT)``; else 0.
 Beyond the original (which returned 0 and so priced the currency at nothing): the mark of
 ``c-USDT-SWAP`` (then ``c-USDT`` margin mark) and the book mid of ``c-USDT-SWAP``, so an engine
-that only streams swaps still prices its coins. ``USD`` is worth ``1/rate`` USDT.
+that only streams swaps still prices its coins; an unquoted risk-free stablecoin (USDC, DAI) is
+worth 1. ``USD`` is worth ``1/rate`` USDT.
 
 ``rate`` (USD per USDT) = ``mark(BTC-USD-SWAP) / mark(BTC-USDT-SWAP)`` when both marks are known,
 else 1. The original inverted this test: it was always 1, and raised when neither mark was cached
@@ -83,4 +84,6 @@ def usdt_price(market: MarketCache, ccy: str, rate: Decimal = ONE) -> Decimal:
     swap_mid = market.mid(f"{ccy}-USDT-SWAP")
     if swap_mid is not None:
         return swap_mid
+    if ccy in RISK_FREE_CCYS:
+        return ONE  # an unquoted stablecoin is worth its peg, not nothing
     return ZERO

@@ -57,6 +57,9 @@ def test_bug_usdt_usd_rate_inverted_test_is_fixed() -> None:
     assert PriceSource(m).usd("USDT") == D("1.001")
     # Neither mark cached: the original raised KeyError; 1 here.
     assert usd_rate(MarketCache()) == 1
+    # Unquoted stablecoins: the original priced them 0.
+    assert PriceSource(MarketCache()).usd("USDC") == 1
+    assert PriceSource(MarketCache()).usd("DOGE") == 0
 
 
 def test_bug_exposure_in_quote_raises_when_unpriced_is_fixed() -> None:

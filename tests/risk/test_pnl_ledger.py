@@ -117,3 +117,15 @@ def test_counters_fold_terminal_orders_and_accept_late_attribution() -> None:
     assert c.by_strategy()["mm"].buy_filled_qty == D(4)
     assert c.by_strategy()[""].buy_filled_qty == 0
     assert c.by_inst()["BTC-USDT-SWAP"].net_filled_qty == D(4)
+
+
+def test_fills_are_attributed_by_the_strategy_epoch_in_the_clordid() -> None:
+    from engine.orders.clordid import encode
+
+    cl = encode("00a", 1_795_000_000_000_000_000, 7)
+    led = PnlLedger()
+    led.on_fill(fill(1, "a", "BTC-USDT-SWAP", "buy", "40000", "1", cl=cl))
+    assert set(led.books(SPECS.get)) == {("", "BTC-USDT-SWAP")}
+    led.claim_epoch(1_795_000_000_000_000_000, "mm-btc")  # e.g. from its StrategyStatus
+    assert set(led.books(SPECS.get)) == {("mm-btc", "BTC-USDT-SWAP")}
+    assert led.owner("foreign-id") == ""
