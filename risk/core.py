@@ -139,9 +139,13 @@ class RiskCore:
     # ------------------------------------------------------------------------------ inbox
     def on_message(self, source: Source, msg: AnyMsg, mono_ns: int, from_snapshot: bool) -> None:
         """Apply one bus message (snapshot items are state, applied the same way)."""
-        self._dirty = True
         if self._first_data_ns is None:
             self._first_data_ns = mono_ns
+        if self._apply(source, msg, mono_ns, from_snapshot):
+            self._dirty = True
+
+    def _apply(self, source: Source, msg: AnyMsg, mono_ns: int, from_snapshot: bool) -> bool:
+        """Route ``msg`` to its cache; False when it is nothing risk uses."""
         if isinstance(msg, AccountUpdate):
             self.account.on_account(
                 msg.total_eq,
@@ -181,7 +185,8 @@ class RiskCore:
                 if msg.reason and not msg.up:
                     self.private_reason += f": {msg.reason}"
         else:
-            self._dirty = False
+            return False
+        return True
 
     def _on_book(self, msg: BookTop, mono_ns: int) -> None:
         self._book_state[msg.inst] = msg.state
@@ -206,9 +211,8 @@ class RiskCore:
         if msg.strategy and msg.strategy not in self.strategies:
             self.strategies.append(msg.strategy)
             self._scope("strategy", msg.strategy)
-        if (not from_snapshot and msg.state in (OrderState.PENDING, OrderState.SENT)
-                and key not in self.open_orders):
-            self.order_rate.on_new_order(msg.strategy, mono_ns)
+        if not from_snapshot:  # a replayed order is not a new one
+            self.order_rate.on_order(msg.strategy, key, mono_ns)
         self.counters.on_order(msg.cl_ord_id, msg.ord_id, msg.inst, msg.side.value,
                                msg.acc_fill_sz, msg.strategy,
                                terminal=msg.state in ROUTER_TERMINAL)

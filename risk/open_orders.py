@@ -9,7 +9,7 @@ Remaining size = ``sz − accFillSz`` in order-size units.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -78,9 +78,20 @@ class OpenOrders:
 class OrderRate:
     """New orders per strategy in a sliding window (times from the caller)."""
 
-    def __init__(self, window_ns: int = 1_000_000_000) -> None:
+    def __init__(self, window_ns: int = 1_000_000_000, remember: int = 100_000) -> None:
         self._window_ns = window_ns
         self._times: dict[str, deque[int]] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
+
+    def on_order(self, strategy: str, key: str, now_ns: int) -> None:
+        """Any event of an order; the first one seen of each order counts as a new order."""
+        if key in self._seen:
+            return
+        self._seen[key] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        self.on_new_order(strategy, now_ns)
 
     def on_new_order(self, strategy: str, now_ns: int) -> None:
         self._times.setdefault(strategy, deque()).append(now_ns)

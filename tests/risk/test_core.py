@@ -252,3 +252,15 @@ def test_bug_risk_display_only_and_counters_reset_on_restart_is_fixed() -> None:
     assert snap is not None
     original_after_restart = D(0)
     assert snap.net_filled_qty["BTC-USDT-SWAP"] == D(30) != original_after_restart
+
+
+def test_messages_risk_does_not_use_do_not_hide_pending_changes() -> None:
+    from engine.messages import Side, Trade
+
+    c, _ = started()
+    feed(c, [account("28070", 2, BTC="0.2", USDT="19990"),
+             Trade(inst="BTC-USDT-SWAP", trade_id="x", px=D(1), sz=D(1), side=Side.BUY,
+                   ts_ms=2)])
+    snap = c.evaluate(S, 2).snapshot
+    assert snap is not None
+    assert snap.pnl_in_usd_since_running == D(-10)
