@@ -33,7 +33,7 @@ from engine.bus.subscriber import Subscriber
 from engine.config import OkxmmConfig, load_config
 from engine.messages import CtlReply, CtlRequest, PubHeartbeat, RiskSnapshot, RiskState
 from risk.core import RiskCore, Source
-from risk.persist import PersistedState, load_state, save_state
+from risk.persist import PersistedState, encode_state, load_state, save_state
 from risk.state import StateChange
 
 __all__ = ["RiskMonitor", "main"]
@@ -125,9 +125,9 @@ class RiskMonitor:
         now = self.clock.monotonic_ns()
         if not force and now - self.last_persist_ns < self.rc.persist_interval_ms * _NS_PER_MS:
             return
-        data = msgspec.json.encode(self.core.persisted())
+        data = encode_state(self.core.persisted())
         if data != self.saved:
-            save_state(self.state_path, self.core.persisted())
+            save_state(self.state_path, data)
             self.saved = data
         self.last_persist_ns = now
 

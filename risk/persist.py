@@ -25,6 +25,7 @@ __all__ = [
     "HaltRecord",
     "PersistedSnap",
     "PersistedState",
+    "encode_state",
     "load_state",
     "save_state",
 ]
@@ -92,12 +93,16 @@ class PersistedState(msgspec.Struct):
     ledger_base: list[BaseBook] = []
 
 
-def save_state(path: str | Path, state: PersistedState) -> None:
-    """Write ``state`` atomically (tmp file, fsync, rename)."""
+def encode_state(state: PersistedState) -> bytes:
+    return msgspec.json.encode(state)
+
+
+def save_state(path: str | Path, state: PersistedState | bytes) -> None:
+    """Write ``state`` (or its :func:`encode_state` bytes) atomically: tmp, fsync, rename."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
-    data = msgspec.json.encode(state)
+    data = state if isinstance(state, bytes) else encode_state(state)
     with tmp.open("wb") as fh:
         fh.write(data)
         fh.flush()

@@ -255,3 +255,23 @@ async def _scenario(
         err = stop(proc)
         await sub.close()
     assert proc.returncode == 0, err[-3000:]
+
+
+async def test_unreadable_state_file_starts_halted_and_is_kept_aside(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path
+) -> None:
+    """Starting from scratch would silently forget a kill switch: refuse to trade instead."""
+    cfg_path = write_config(tmp_path, bus_config)
+    (tmp_path / "risk.state").write_text('{"version": 1, "halts": [')
+    proc = spawn(cfg_path)
+    sub = await risk_sub(ctx, bus_config)
+    try:
+        msg = await expect(sub, state_is("account", "*", TradingState.HALTED), "HALTED")
+        assert isinstance(msg, RiskState)
+        assert msg.reason.startswith("risk state file unreadable (kept as risk.state.corrupt-")
+        assert len(list(tmp_path.glob("risk.state.corrupt-*"))) == 1
+    finally:
+        err = stop(proc)
+        await sub.close()
+        SEEN.pop(id(sub), None)
+    assert proc.returncode == 0, err[-3000:]
