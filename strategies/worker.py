@@ -218,6 +218,7 @@ class Worker:
         self.old_epochs.add(self.epoch)
         self.epoch = self.clock.now_ns()
         self.ids = None
+        self.welcome = None  # a Welcome that raced the Fenced belongs to the old epoch
         self.pending.clear()
         self.client = await self._new_client()
         self.rejoin = False
@@ -247,7 +248,7 @@ class Worker:
                 if isinstance(msg, Fenced):
                     self._on_fenced(msg.reason)
                     continue
-                if isinstance(msg, Welcome):
+                if isinstance(msg, Welcome) and not self.rejoin and msg.epoch == self.epoch:
                     self.welcome = msg
                     if self.ids is None:
                         self.ids = ClOrdIdSequence(msg.short_id, self.epoch)
