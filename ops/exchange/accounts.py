@@ -101,6 +101,12 @@ class Account:
         self.last_by_cl: dict[str, int] = {}  # latest ordId per clOrdId (REST lookups)
         self.fills: deque[tuple[Order, Fill]] = deque(maxlen=5000)
         self.caa: dict[str, int] = {}  # cancel-all-after: tag ("" = all) → trigger ms
+        self.pending_by_inst: dict[str, int] = {}
+
+    def add_live(self, order: Order) -> None:
+        self.live[order.ord_id] = order
+        k = order.inst.inst_id
+        self.pending_by_inst[k] = self.pending_by_inst.get(k, 0) + 1
 
     def balance(self, ccy: str, now_ms: int) -> Balance:
         b = self.balances.get(ccy)
@@ -139,7 +145,8 @@ class Account:
 
     def remember(self, order: Order) -> None:
         """Move a terminal order out of the live set into bounded history."""
-        self.live.pop(order.ord_id, None)
+        if self.live.pop(order.ord_id, None) is not None:
+            self.pending_by_inst[order.inst.inst_id] -= 1
         if order.cl_ord_id and self.by_cl.get(order.cl_ord_id) is order:
             del self.by_cl[order.cl_ord_id]
         self.history[order.ord_id] = order

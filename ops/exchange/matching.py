@@ -99,6 +99,7 @@ class Exchange:
             ("SWAP", "T"): Decimal(cfg.swap_taker_fee),
         }
         self.band = Decimal(cfg.price_limit_pct)
+        self._limits: dict[str, tuple[Decimal, int, int]] = {}
         self._next_ord = 600_000_000_000_000_000
         self._next_trade = 100_000_000
         self._next_bill = 700_000_000_000_000_000
@@ -133,9 +134,14 @@ class Exchange:
     def price_limits(self, inst: Instrument) -> tuple[int, int]:
         """(buyLmt, sellLmt) in ticks around the mark."""
         mark = self.marks[inst.inst_id]
+        cached = self._limits.get(inst.inst_id)
+        if cached is not None and cached[0] == mark:
+            return cached[1], cached[2]
         hi = (mark * (1 + self.band) / inst.tick).to_integral_value(ROUND_FLOOR)
         lo = (mark * (1 - self.band) / inst.tick).to_integral_value(ROUND_CEILING)
-        return int(hi), max(int(lo), 1)
+        out = int(hi), max(int(lo), 1)
+        self._limits[inst.inst_id] = (mark, out[0], out[1])
+        return out
 
     # -- reservations -----------------------------------------------------------------------
     def _required(self, o: Order) -> tuple[str, Decimal]:
@@ -197,7 +203,8 @@ class Exchange:
         if o.synthetic:
             if state == "filled" and o.ord_type == "limit":
                 self.synthetic_filled.setdefault(o.inst.inst_id, []).append(o)
-            acct.live.pop(o.ord_id, None)
+            if acct.live.pop(o.ord_id, None) is not None:
+                acct.pending_by_inst[o.inst.inst_id] -= 1
             return
         o.u_time = now_ms
         self._refreeze(acct, o, now_ms)
@@ -226,8 +233,10 @@ class Exchange:
         if cl_ord_id and cl_ord_id in acct.by_cl:
             return Reject("51016", "Client order ID already exists.")
         if not acct.synthetic:
-            pending = sum(1 for o in acct.live.values() if o.inst is inst)
-            if pending >= self.cfg.max_pending_per_inst:
+            pending = acct.pending_by_inst.get(inst.inst_id, 0)
+            if pending >= self.cfg.max_pending_per_inst or (
+                len(acct.live) >= self.cfg.max_pending_per_account
+            ):
                 return Reject(
                     "51174",
                     f"Order failed, number of pending orders for {inst.inst_id} exceed the limit "
@@ -288,7 +297,7 @@ class Exchange:
         if cl_ord_id:
             acct.by_cl[cl_ord_id] = o
             acct.last_by_cl[cl_ord_id] = o.ord_id
-        acct.live[o.ord_id] = o
+        acct.add_live(o)
         self._execute(acct, o, now_ms)
         return o
 

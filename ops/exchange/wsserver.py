@@ -9,7 +9,6 @@ Events carry ``connId``; one ack per subscription arg; trade ops echo ``id``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from collections.abc import Mapping
 from typing import cast
@@ -48,13 +47,18 @@ class WsApi:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         kind = cast(WsKind, request.match_info["kind"])
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=_MAX_FRAME * 4)
+        # autoclose off: a client that stopped reading must not wedge our close handshake
+        ws = web.WebSocketResponse(
+            autoping=False, autoclose=False, compress=False, max_msg_size=_MAX_FRAME * 4
+        )
         await ws.prepare(request)
         conn = Conn(kind=kind, conn_id=secrets.token_hex(4), last_rx_ms=self.v.now_ms())
         self.v.hub.add(conn)
         writer = asyncio.create_task(self._writer(ws, conn))
+        client_closed = False
         try:
-            async for frame in ws:
+            while not conn.closing:
+                frame = await ws.receive()
                 conn.last_rx_ms = self.v.now_ms()
                 if frame.type == WSMsgType.TEXT:
                     self._on_text(conn, frame.data)
@@ -62,22 +66,29 @@ class WsApi:
                     await ws.pong(frame.data)
                 elif frame.type == WSMsgType.BINARY:
                     self._error(conn, "60012", msg("60012", "binary frame"))
-                elif frame.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                elif frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    client_closed = True
                     break
-                if conn.closing:
+                elif frame.type == WSMsgType.ERROR:
                     break
         except (ConnectionError, asyncio.CancelledError):
-            pass
+            client_closed = True
         finally:
             self.v.hub.remove(conn)
+            if client_closed:
+                writer.cancel()  # the peer is leaving: pending pushes are moot
+                conn.out.clear()
             conn.close(conn.closing or 1000)
             try:
                 await asyncio.wait_for(writer, 2.0)
-            except (TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError, asyncio.CancelledError):
                 writer.cancel()
             if not ws.closed:
-                with contextlib.suppress(ConnectionError):
-                    await ws.close(code=conn.closing or 1000)
+                try:
+                    await asyncio.wait_for(ws.close(code=conn.closing or 1000), 0.5)
+                except (TimeoutError, ConnectionError):
+                    if request.transport is not None:
+                        request.transport.abort()
         return ws
 
     async def _writer(self, ws: web.WebSocketResponse, conn: Conn) -> None:

@@ -27,7 +27,8 @@ async def _op(ws: websockets.ClientConnection, req_id: str, op: str, args: Any) 
 
 
 async def test_public_channels_and_book_stream(server: Server) -> None:
-    async with websockets.connect(server.ws + "/public?brokerId=9999") as ws:
+    # max_queue=None: this test stops reading early; a full queue would stall the close
+    async with websockets.connect(server.ws + "/public?brokerId=9999", max_queue=None) as ws:
         await ws.send("ping")
         assert await ws.recv() == "pong"
         channels = ["books", "books5", "bbo-tbt", "tickers", "trades", "mark-price"]
