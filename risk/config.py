@@ -25,6 +25,8 @@ class RiskConfig(BaseModel):
     # Inception, peaks, halts, fills: what survives restarts. "" → ``<var_dir>/risk.state``.
     state_path: str = ""
     persist_interval_ms: int = 1000
+    # The original printed its measurement every loop; a summary log line this often (0: off).
+    summary_interval_ms: int = 10_000
     # Loss limit: HALTED when P&L falls this far below its peak since inception (USD).
     loss_limit_usd: Decimal | None = None
     strategy_loss_limit_usd: Decimal | None = None

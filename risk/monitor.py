@@ -89,6 +89,7 @@ class RiskMonitor:
         self.last_publish_ns = 0
         self.last_persist_ns = 0
         self.last_republish_ns = 0
+        self.last_summary_ns = 0
         self.saved: bytes = b""
         self.snapshots_published = 0
         self.state_changes = 0
@@ -184,6 +185,27 @@ class RiskMonitor:
             self.persist(force=True)
         else:
             self.persist()
+        interval = self.rc.summary_interval_ms * _NS_PER_MS
+        if interval and mono - self.last_summary_ns >= interval:
+            self.last_summary_ns = mono
+            self.log_summary()
+
+    def log_summary(self) -> None:
+        """The original's printed summary (§6.9), as one log line per trading instrument."""
+        for sm in self.core.strategy_measurements().values():
+            q = sm.trading_instrument_exposure_in_quote
+            self.log.info(
+                "risk summary",
+                inst=sm.trading_instrument,
+                inst_type=sm.trading_instrument_type,
+                pnl_usd=f"{sm.pnl_in_usd_since_running:.2f}",
+                asset_value_change_usd=f"{sm.asset_value_change_in_usd_since_running:.2f}",
+                exposure_base=f"{sm.trading_instrument_exposure_in_base:.4f} {sm.exposure_ccy}",
+                exposure_quote="-" if q is None else f"{q:.2f} {sm.quote_ccy}",
+                net_filled_qty=str(sm.net_filled_qty),
+                trading_volume=str(sm.trading_volume),
+                peak_pnl_usd=f"{self.core.peak_pnl_usd:.2f}",
+            )
 
     # --------------------------------------------------------------------------------- ctl
     async def ctl_halt(self, req: CtlRequest) -> CtlReply:
@@ -257,6 +279,7 @@ class RiskMonitor:
             await actor.stopping.wait()
         finally:
             await actor.cancel_tasks()
+            self.log_summary()
             self.persist(force=True)
             for sub in self.subs.values():
                 await sub.close()
