@@ -92,3 +92,11 @@ def test_watcher_without_file_uses_defaults() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[2] / "strategies" / "examples").glob("*.yaml"))
+)
+def test_example_params_files_are_valid(path: Path) -> None:
+    params = load_params(path)
+    assert params.num_orders_per_side >= 1
