@@ -201,7 +201,7 @@ async def test_keepalive_ping_and_stale_detection(fake: tuple[FakeWs, str]) -> N
     srv, url = fake
     rec = Recorder()
     srv.rec = rec
-    c = _client(url, rec, ping_after_s=0.05, pong_timeout_s=0.1)
+    c = _client(url, rec, ping_after_s=0.05, pong_timeout_s=1.0)  # margin for a loaded CI box
     task = await _run(c)
     assert await c.wait_open(5)
     await rec.wait_for(lambda evs: srv.pings >= 3)  # idle → text ping, pong keeps it alive
@@ -274,7 +274,7 @@ async def test_request_when_not_open_fails_fast(free_port: int) -> None:
         await c.request("order", [])
     assert ei.value.code == "ws-not-open"
     task = await _run(c)  # nothing listens: it keeps retrying with backoff and never raises
-    assert not await c.wait_open(0.3)
+    assert not await c.wait_open(1.0)
     assert c.reconnects >= 1
     assert not task.done()
     await _stop(c, task)
