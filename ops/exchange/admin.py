@@ -15,7 +15,9 @@
                                           ``initial_snapshot``; one-shots: ``skip_seq`` (N next
                                           book updates), ``corrupt_checksum`` (N), ``drop_ws``
                                           (true|"public"|"private"|"business": close now with
-                                          1001), ``shock_pct`` (+ optional ``instId``): move the
+                                          1001), ``notice_ws`` (same values: push the
+                                          64008 notice, close after ``notice_close_ms``
+                                          [1000]), ``shock_pct`` (+ optional ``instId``): move the
                                           fair price and the synthetic ladder at once
 ``POST /admin/step``                      ``{"n": N}``: advance the synthetic market N steps now
 ``POST /admin/reset-limits``              forget every rate-limit window
@@ -24,13 +26,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import msgspec
 from aiohttp import web
 
+from ops.exchange.codes import msg
 from ops.exchange.instruments import canonical
-from ops.exchange.venue import Venue
+from ops.exchange.venue import Venue, dumps
 from ops.exchange.views import position_obj
 
 __all__ = ["AdminApi"]
@@ -183,6 +187,27 @@ class AdminApi:
                     if c.kind in kinds:
                         c.out.clear()
                         c.close(1001)
+            elif k == "notice_ws":
+                # OKX's service-upgrade notice: 64008 now, the close a little later
+                kinds = {"public", "private", "business"} if val is True else {val}
+                delay = body.get("notice_close_ms", 1000)
+                delay_s = delay / 1000 if isinstance(delay, int | float) else 1.0
+                loop = asyncio.get_running_loop()
+                for c in list(self.v.hub.conns):
+                    if c.kind in kinds:
+                        c.push(
+                            dumps(
+                                {
+                                    "event": "notice",
+                                    "code": "64008",
+                                    "msg": msg("64008"),
+                                    "connId": c.conn_id,
+                                }
+                            )
+                        )
+                        loop.call_later(delay_s, c.close, 1001)
+            elif k == "notice_close_ms":
+                pass
             elif k == "shock_pct":
                 ok = isinstance(val, int | float) and not isinstance(val, bool)
                 if ok:

@@ -91,6 +91,7 @@ WS_MESSAGES: dict[str, str] = {
     "60024": "Wrong passphrase",
     "60031": "The WebSocket endpoint does not allow multiple or repeated logins.",
     "60032": "API key doesn't exist.",
+    "64008": "The connection will soon be closed for a service upgrade. Please reconnect.",
     "64002": 'This channel is not supported by "/business" URL. Please use "/private" URL'
     '(for private channels), or "/public" URL(for public channels).',
 }

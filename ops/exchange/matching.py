@@ -501,6 +501,7 @@ class Exchange:
             ts=now_ms,
         )
         acct.fills.append((o, fill))
+        o.last_fill = fill
         self._touch(acct).trades.append((inst.inst_id, str(tid)))
         return fill
 

@@ -88,6 +88,7 @@ class Order:
         "filled_quote",
         "frozen",
         "inst",
+        "last_fill",
         "lots",
         "ord_id",
         "ord_type",
@@ -150,6 +151,7 @@ class Order:
         self.fee_ccy = ""
         self.pnl = _ZERO
         self.frozen = _ZERO
+        self.last_fill: Fill | None = None
         self.cancel_source = ""
         self.amend_result = ""
         self.amend_source = ""
@@ -240,10 +242,16 @@ class Order:
             "uTime": str(self.u_time),
         }
         if rest:
-            d["fillPx"] = ""
-            d["fillSz"] = "0" if not filled else ""
-            d["fillTime"] = ""
-            d["tradeId"] = ""
+            lf = self.last_fill
+            if lf is None:
+                d.update(fillPx="", fillSz="0", fillTime="", tradeId="")
+            else:  # REST shows the latest fill
+                d.update(
+                    fillPx=inst.px_str(lf.ticks),
+                    fillSz=inst.sz_str(lf.lots),
+                    fillTime=str(lf.ts),
+                    tradeId=str(lf.trade_id),
+                )
             return d
         d["amendResult"] = self.amend_result
         d["amendSource"] = self.amend_source

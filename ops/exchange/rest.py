@@ -61,6 +61,7 @@ _ENDPOINTS: dict[str, _Endpoint] = {
     "trade/fills": _Endpoint("GET", True, "fills", "user"),
     "trade/fills-history": _Endpoint("GET", True, "fills", "user"),
 }
+_EXP_KINDS = frozenset(("order", "batch-orders", "amend-order", "amend-batch-orders"))
 # GET trade/order shares its path with POST trade/order
 _GET_ORDER = _Endpoint("GET", True, "get-order", "user+instId")
 
@@ -137,10 +138,7 @@ class RestApi:
             )
             if res.api_key is None:
                 return _err(res.code, data=False)
-            if v.cfg.enforce_env_header and request.headers.get("x-simulated-trading") not in (
-                "1",
-                None,
-            ):
+            if v.cfg.enforce_env_header and request.headers.get("x-simulated-trading") != "1":
                 return _err("50101", data=False)
             acct = v.account(res.api_key)
             if acct is None:
@@ -173,6 +171,27 @@ class RestApi:
         if path == "trade/cancel-all-after":
             return self._cancel_all_after(acct, payload)
         kind = cast(OpKind, path.removeprefix("trade/"))
+        exp = request.headers.get("expTime", "")
+        if exp.isdigit() and int(exp) < v.now_ms() and kind in _EXP_KINDS:
+            items = payload if isinstance(payload, list) else [payload]
+            return self._trade_resp(
+                OpResult(
+                    "1",
+                    msg("1"),
+                    [
+                        {
+                            "clOrdId": str(i.get("clOrdId") or "") if isinstance(i, dict) else "",
+                            "ordId": str(i.get("ordId") or "") if isinstance(i, dict) else "",
+                            "ts": str(now),
+                            "sCode": "50036",
+                            "sMsg": msg("50036"),
+                            "subCode": "",
+                        }
+                        for i in items
+                    ],
+                ),
+                in_us,
+            )
         result = v.trading.run(kind, acct, payload, v.now_ms())
         v.flush()
         return self._trade_resp(result, in_us)

@@ -217,3 +217,31 @@ async def test_admin_readouts_freeze_and_shock(server: Server) -> None:
     assert pos == {"positions": []}
     r = await server.http.get("/admin/orders?apiKey=unknown")
     assert r.status_code == 404
+
+
+async def test_exptime_header_and_last_fill_fields(server: Server) -> None:
+    body = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "limit",
+            "px": "50000", "sz": "0.1", "clOrdId": "late"}
+    text = json.dumps(body)
+    h = rest_headers(ACCOUNT, "POST", "/api/v5/trade/order", text)
+    h["expTime"] = "1000"
+    r = await server.http.post("/api/v5/trade/order", content=text, headers=h)
+    assert r.json()["code"] == "1"
+    assert r.json()["data"][0]["sCode"] == "50036"
+    assert await server.admin(f"/admin/orders?apiKey={ACCOUNT[0]}") == {"orders": []}
+    book = await server.admin("/admin/book?instId=BTC-USDT-SWAP&depth=1")
+    r = await _post(server, "/api/v5/trade/order", {**body, "px": book["asks"][0][0],
+                                                    "clOrdId": "fill1"})
+    o = (await _get(server, "/api/v5/trade/order?instId=BTC-USDT-SWAP&clOrdId=fill1")).json()
+    d = o["data"][0]
+    assert d["fillPx"] == book["asks"][0][0]
+    assert d["fillSz"] == "0.1"
+    assert d["tradeId"].isdigit()
+
+
+@pytest.mark.parametrize("exchange_overrides", [{"enforce_env_header": True}])
+async def test_enforced_environment_header(server: Server) -> None:
+    r = await _get(server, "/api/v5/account/balance", **{"x-simulated-trading": "0"})
+    assert (r.status_code, r.json()["code"]) == (401, "50101")
+    r = await _get(server, "/api/v5/account/balance")
+    assert r.json()["code"] == "0"

@@ -205,3 +205,12 @@ async def test_login_expired_with_clock_shift(server: Server) -> None:
     await server.admin("/admin/faults", {"clock_offset_ms": -120_000})
     async with websockets.connect(server.ws + "/private") as ws:
         assert (await login(ws, ACCOUNT))["code"] == "60006"
+
+
+async def test_notice_then_close(server: Server) -> None:
+    async with websockets.connect(server.ws + "/public") as ws:
+        await server.admin("/admin/faults", {"notice_ws": "public", "notice_close_ms": 100})
+        notice = await recv_until(ws, lambda m: m.get("event") == "notice")
+        assert notice["code"] == "64008"
+        with pytest.raises(websockets.ConnectionClosed):
+            await _drain_until_closed(ws)
