@@ -302,7 +302,11 @@ class Worker:
             self.log.warning(
                 "command rejected", kind=kind, clOrdId=cid, reason=msg.reason, code=msg.code
             )
-            if kind in ("place", "amend", "cancel"):
+            if msg.reason == "unknown clOrdId" and kind in ("amend", "cancel"):
+                # the router never had it (a place lost on the way): forget it, do not keep a
+                # phantom order that every later amend/cancel would fail on
+                self._apply(cid, T.NOT_FOUND, mono)
+            elif kind in ("place", "amend", "cancel"):
                 self.ctx.orders.on_command_failed(cid, kind, mono)
         elif kind == "place":
             self._apply(cid, T.VENUE_ACCEPT, mono)

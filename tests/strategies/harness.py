@@ -75,6 +75,7 @@ class MiniRouter:
     statuses: list[StrategyStatus] = field(default_factory=list)
     heartbeats: int = 0
     ack_places: bool = True
+    lose_places: bool = False
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     epochs: dict[str, int] = field(default_factory=dict)
 
@@ -137,6 +138,8 @@ class MiniRouter:
             )
             self.server.reply(identity, Welcome(name, epoch, "00" + str(len(self.epochs)), limits))
         elif isinstance(msg, NewOrder):
+            if self.lose_places:
+                return  # lost on the way: the router never hears of it
             o = RouterOrder(msg.cl_ord_id, msg, name, epoch, px=msg.px, sz=msg.sz)
             self.orders[msg.cl_ord_id] = o
             if self.ack_places:
@@ -155,7 +158,10 @@ class MiniRouter:
             self._event(o)
         elif isinstance(msg, Cancel):
             o2 = self.orders.get(msg.cl_ord_id)
-            if o2 is None or o2.state not in (S.LIVE, S.PARTIALLY_FILLED, S.SENT):
+            if o2 is None:
+                self.server.reply(identity, _reject(seq, msg.cl_ord_id, "unknown clOrdId"))
+                return
+            if o2.state not in (S.LIVE, S.PARTIALLY_FILLED, S.SENT):
                 self.server.reply(identity, _reject(seq, msg.cl_ord_id, "order gone"))
                 return
             self.server.reply(identity, Ack(cmd_seq=seq, cl_ord_id=msg.cl_ord_id))

@@ -320,3 +320,22 @@ async def test_fenced_again_and_again_stops_the_worker(
             await r.wait_for(lambda: actor.stopping.is_set(), 5, "stopped")
             assert "fenced by the router 4 times" in actor.stop_reason
             assert actor.failed is not None
+
+
+async def test_lost_place_is_forgotten_not_kept_as_a_phantom(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    text = PARAMS + "unacked_timeout_sec: 0.2\n"
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        r.lose_places = True
+        async with running_worker(w, params=write(tmp_path, text)) as (worker, _):
+            await r.wait_for(
+                lambda: sum(isinstance(c, NewOrder) for c in r.commands) >= 12, 5, "placed again"
+            )
+            states = {o.state.value for o in worker.ctx.orders}
+            assert "LIVE" not in states  # the first six were resolved NOT_FOUND → CANCELED
+            assert worker.ctx.orders.illegal_transitions == 0
