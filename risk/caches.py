@@ -124,13 +124,16 @@ class MarketCache:
         else:
             self.tickers.pop(inst, None)  # one-sided: no mid
 
-    def on_book_mid(self, inst: str, mid: Decimal | None, ts_ms: int = 0) -> None:
+    def on_book_mid(self, inst: str, mid: Decimal | None, ts_ms: int = 0) -> bool:
+        """Record the book's mid; True when it changed."""
         if not self._newer("book", inst, ts_ms):
-            return
+            return False
         if mid is None:
-            self.book_mids.pop(inst, None)
-        else:
-            self.book_mids[inst] = mid
+            return self.book_mids.pop(inst, None) is not None
+        if self.book_mids.get(inst) == mid:
+            return False
+        self.book_mids[inst] = mid
+        return True
 
     def on_mark(self, inst: str, mark_px: Decimal, ts_ms: int = 0) -> None:
         if mark_px > 0 and self._newer("mark", inst, ts_ms):

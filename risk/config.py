@@ -18,6 +18,7 @@ class RiskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     publish_interval_ms: int = 250  # at most one RiskSnapshot per interval (on change)
+    eval_min_interval_ms: int = 10  # re-measure at most this often (market bursts coalesce)
     heartbeat_ms: int = 100
     # Every state and the latest snapshot are re-sent this often even when unchanged, so a
     # subscriber that lost a topic's first message (slow joiner) still converges.

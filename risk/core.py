@@ -162,7 +162,7 @@ class RiskCore:
             self.market.on_ticker(msg.inst, msg.bid_px, msg.ask_px, msg.ts_ms)
             self._md_seen_ns[msg.inst] = mono_ns
         elif isinstance(msg, BookTop):
-            self._on_book(msg, mono_ns)
+            return self._on_book(msg, mono_ns)
         elif isinstance(msg, BookStatus):
             self._book_state[msg.inst] = msg.state
         elif isinstance(msg, InstrumentInfo):
@@ -188,13 +188,16 @@ class RiskCore:
             return False
         return True
 
-    def _on_book(self, msg: BookTop, mono_ns: int) -> None:
+    def _on_book(self, msg: BookTop, mono_ns: int) -> bool:
+        """Books only matter for their mid (a price source) and their age: a book update that
+        leaves the mid unchanged needs no new measurement."""
+        state_changed = self._book_state.get(msg.inst) != msg.state
         self._book_state[msg.inst] = msg.state
         self._md_seen_ns[msg.inst] = mono_ns
         if msg.state == BookState.VALID and msg.bids and msg.asks:
-            self.market.on_book_mid(msg.inst, (msg.bids[0][0] + msg.asks[0][0]) / 2, msg.ts_ms)
-        else:
-            self.market.on_book_mid(msg.inst, None, msg.ts_ms)
+            mid = (msg.bids[0][0] + msg.asks[0][0]) / 2
+            return self.market.on_book_mid(msg.inst, mid, msg.ts_ms) or state_changed
+        return self.market.on_book_mid(msg.inst, None, msg.ts_ms) or state_changed
 
     def _on_order_update(self, msg: OrderUpdate) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)

@@ -146,11 +146,16 @@ class RiskMonitor:
             self.changed.set()
 
     async def handle_timer(self) -> None:
+        """Evaluate on change, at most every ``eval_min_interval_ms`` (bursts coalesce), and at
+        least every 100 ms (ages and silences move on their own)."""
         tick_s = min(self.rc.publish_interval_ms, 100) / 1000
+        gap_s = self.rc.eval_min_interval_ms / 1000
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(tick_s):
                     await self.changed.wait()
+            if gap_s > 0:
+                await asyncio.sleep(gap_s)  # the throttle itself: let a burst land first
             self.changed.clear()
             self.step()
 
