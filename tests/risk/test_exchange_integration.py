@@ -24,9 +24,7 @@ import zmq
 import zmq.asyncio
 from loguru import logger
 
-from engine import topics
 from engine.bus.command import CommandClient
-from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
 from engine.messages import (
@@ -47,7 +45,8 @@ from engine.messages import (
 from engine.orders.clordid import ClOrdIdSequence
 from ops.exchange.testing import RunningExchange, running_exchange
 
-from .test_monitor_process import SEEN, ctl, expect, okxmm_cli, state_is, stop
+from .tap import RiskTap
+from .test_monitor_process import ctl, okxmm_cli, state_is, stop
 
 pytestmark = pytest.mark.slow
 D = Decimal
@@ -185,9 +184,9 @@ async def poll_until(check: Any, timeout_s: float, what: str, period_s: float = 
         raise AssertionError(f"venue never showed: {what}") from None
 
 
-async def latest_snapshot(sub: Subscriber, what: str, pred: Any,
+async def latest_snapshot(sub: RiskTap, what: str, pred: Any,
                           timeout_s: float = 15.0) -> RiskSnapshot:
-    msg = await expect(sub, lambda m: isinstance(m, RiskSnapshot) and pred(m), what, timeout_s)
+    msg = await sub.expect(lambda m: isinstance(m, RiskSnapshot) and pred(m), what, timeout_s)
     assert isinstance(msg, RiskSnapshot)
     return msg
 
@@ -200,26 +199,21 @@ async def test_pnl_matches_venue_and_loss_limit_halts_router_until_resume(
         cash0, pos0 = await venue_state(ex)
         assert pos0 == {}  # a fresh account: the inception holds no positions
         with actors(cfg_path, tmp_path):
-            sub = Subscriber(ctx, bus_config.connect_endpoint("risk.pub"),
-                             snap_endpoint=bus_config.connect_endpoint("risk.snap"),
-                             prefixes=[topics.RISK, "riskstate|"], name="test.risk",
-                             clock=CLOCK, snapshot_timeout_s=0.5)
-            await sub.start()
+            sub = await RiskTap(ctx, bus_config).start()
             strat = Strategy(ctx, bus_config, BTC)
             try:
                 await _scenario(ex, ctx, bus_config, cfg_path, sub, strat, cash0)
             finally:
                 await strat.close()
                 await sub.close()
-                SEEN.pop(id(sub), None)
 
 
 async def _scenario(ex: RunningExchange, ctx: zmq.asyncio.Context, bus: BusConfig,
-                    cfg_path: Path, sub: Subscriber, strat: Strategy,
+                    cfg_path: Path, sub: RiskTap, strat: Strategy,
                     cash0: dict[str, Decimal]) -> None:
     await latest_snapshot(sub, "inception", lambda s: s.pnl_in_usd_since_running == 0, 40.0)
     for scope, key in (("account", "*"), ("inst", BTC), ("inst", ETH)):
-        await expect(sub, state_is(scope, key, TradingState.ACTIVE), f"{scope}:{key} ACTIVE",
+        await sub.expect(state_is(scope, key, TradingState.ACTIVE), f"{scope}:{key} ACTIVE",
                      20.0)
     await strat.start()
 
@@ -282,7 +276,7 @@ async def _scenario(ex: RunningExchange, ctx: zmq.asyncio.Context, bus: BusConfi
         assert isinstance(got, Ack), got
     await poll_until(lambda: _count_live(ex, lambda n: n >= 6), 10.0, "6 resting orders")
     await ex.admin("/admin/faults", {"shock_pct": -5, "instId": BTC})
-    halted = await expect(sub, state_is("account", "*", TradingState.HALTED), "loss halt")
+    halted = await sub.expect(state_is("account", "*", TradingState.HALTED), "loss halt")
     t_halt = CLOCK.monotonic_ns()
     assert isinstance(halted, RiskState)
     assert halted.reason.startswith("loss limit: pnl -")
@@ -296,7 +290,7 @@ async def _scenario(ex: RunningExchange, ctx: zmq.asyncio.Context, bus: BusConfi
     # 3. `okxmm resume` → ACTIVE; new orders accepted again.
     code, out = await okxmm_cli(cfg_path, "resume")
     assert code == 0, out
-    await expect(sub, state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
+    await sub.expect(state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
     async with asyncio.timeout(10):
         while True:
             got = await strat.order(ETH, Side.BUY, OrdType.POST_ONLY, "1",

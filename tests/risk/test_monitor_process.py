@@ -20,7 +20,6 @@ import zmq.asyncio
 from engine import topics
 from engine.bus.ctl import ctl_call
 from engine.bus.publisher import Publisher
-from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
 from engine.messages import (
@@ -29,13 +28,13 @@ from engine.messages import (
     CtlRequest,
     Fill,
     OrderEvent,
-    PubHeartbeat,
     RiskSnapshot,
     RiskState,
     TradingState,
 )
 
 from .msgs import BTC_SWAP_INFO, ETH_SWAP_INFO, account, book, fill, mark, position
+from .tap import RiskTap
 
 pytestmark = pytest.mark.slow
 D = Decimal
@@ -101,31 +100,6 @@ class Venue:
             raise AssertionError(name)
 
 
-async def expect(sub: Subscriber, pred: Callable[[AnyMsg], bool], what: str,
-                 timeout_s: float = 10.0) -> AnyMsg:
-    """The first message (already seen on ``sub`` or arriving within ``timeout_s``) that
-    matches: messages are kept, so the order two topics arrive in does not matter."""
-    seen: list[AnyMsg] = SEEN.setdefault(id(sub), [])
-    for m in seen:
-        if pred(m):
-            seen.remove(m)
-            return m
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                d = await sub.recv(0.05)  # short: lets the Clone snapshot retry run
-                if d is None or isinstance(d.env.msg, PubHeartbeat):
-                    continue
-                if pred(d.env.msg):
-                    return d.env.msg
-                seen.append(d.env.msg)
-    except TimeoutError:
-        raise AssertionError(f"risk.pub never showed: {what}") from None
-
-
-SEEN: dict[int, list[AnyMsg]] = {}
-
-
 def state_is(scope: str, key: str, state: TradingState) -> Callable[[AnyMsg], bool]:
     return lambda m: (isinstance(m, RiskState) and (m.scope, m.key) == (scope, key)
                       and m.state == state)
@@ -164,13 +138,8 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-async def risk_sub(ctx: zmq.asyncio.Context, bus: BusConfig) -> Subscriber:
-    sub = Subscriber(ctx, bus.connect_endpoint("risk.pub"),
-                     snap_endpoint=bus.connect_endpoint("risk.snap"),
-                     prefixes=[topics.RISK, "riskstate|"], name="test.risk", clock=CLOCK,
-                     snapshot_timeout_s=0.5)
-    await sub.start()
-    return sub
+async def risk_sub(ctx: zmq.asyncio.Context, bus: BusConfig) -> RiskTap:
+    return await RiskTap(ctx, bus).start()
 
 
 async def test_risk_actor_measures_halts_on_loss_and_keeps_state_across_restart(
@@ -197,8 +166,8 @@ async def _scenario(
     proc = spawn(cfg_path)
     sub = await risk_sub(ctx, bus_config)
     try:
-        await expect(sub, pnl_is("0"), "inception snapshot with pnl 0")
-        await expect(sub, state_is("account", "*", TradingState.ACTIVE), "account ACTIVE")
+        await sub.expect(pnl_is("0"), "inception snapshot with pnl 0")
+        await sub.expect(state_is("account", "*", TradingState.ACTIVE), "account ACTIVE")
 
         # §6.10: 30 contracts bought at 40150, fee 6.0225, marks to 40300.
         for m in (mark("BTC-USDT-SWAP", "40300", 2), book("BTC-USDT-SWAP", "40299", "40301", 2),
@@ -206,7 +175,7 @@ async def _scenario(
                   position("BTC-USDT-SWAP", "80", "40056.25", "40300", "195", 2),
                   fill("BTC-USDT-SWAP", "t1", "buy", "40150", "30", "-6.0225", 2)):
             venue.send(m)
-        snap = await expect(sub, pnl_is("38.9775"), "pnl 38.9775 of the worked example")
+        snap = await sub.expect(pnl_is("38.9775"), "pnl 38.9775 of the worked example")
         assert isinstance(snap, RiskSnapshot)
         assert snap.exposures_base["BTC-USDT-SWAP"] == D("0.3")
         assert snap.exposures_quote["BTC-USDT-SWAP"] == D(12090)
@@ -214,18 +183,18 @@ async def _scenario(
 
         # USDT 19855: pnl 19855 + 195 − 20000 − 150 = −100, 138.98 below the peak → HALTED.
         venue.send(account("28110", 3, BTC="0.2", USDT="19855"))
-        halted = await expect(sub, state_is("account", "*", TradingState.HALTED), "loss halt")
+        halted = await sub.expect(state_is("account", "*", TradingState.HALTED), "loss halt")
         assert isinstance(halted, RiskState)
         assert halted.reason.startswith("loss limit: pnl -100.00 USD is 138.98 below peak 38.98")
 
         reply = await ctl(ctx, bus_config, "resume")
         assert reply.ok
-        await expect(sub, state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
+        await sub.expect(state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
 
         code, out = await okxmm_cli(cfg_path, "halt", "--reason", "fat finger")
         assert code == 0, out
         assert "HALTED" in out
-        killed = await expect(sub, state_is("account", "*", TradingState.HALTED), "kill switch")
+        killed = await sub.expect(state_is("account", "*", TradingState.HALTED), "kill switch")
         assert isinstance(killed, RiskState)
         assert killed.reason == "kill switch: fat finger"
         status = await ctl(ctx, bus_config, "risk")
@@ -239,18 +208,18 @@ async def _scenario(
     proc = spawn(cfg_path)
     sub = await risk_sub(ctx, bus_config)
     try:
-        again = await expect(sub, state_is("account", "*", TradingState.HALTED),
+        again = await sub.expect(state_is("account", "*", TradingState.HALTED),
                              "HALTED after restart")
         assert isinstance(again, RiskState)
         assert again.reason == "kill switch: fat finger"
-        snap = await expect(sub, lambda m: isinstance(m, RiskSnapshot), "a snapshot")
+        snap = await sub.expect(lambda m: isinstance(m, RiskSnapshot), "a snapshot")
         assert isinstance(snap, RiskSnapshot)
         assert snap.inception_ts_ms < snap.current_ts_ms
         assert snap.pnl_in_usd_since_running == D(-100)
         assert snap.peak_pnl_usd == D(-100)  # re-based at resume
         reply = await ctl(ctx, bus_config, "resume")
         assert reply.ok
-        await expect(sub, state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
+        await sub.expect(state_is("account", "*", TradingState.ACTIVE), "ACTIVE after resume")
     finally:
         err = stop(proc)
         await sub.close()
@@ -266,12 +235,11 @@ async def test_unreadable_state_file_starts_halted_and_is_kept_aside(
     proc = spawn(cfg_path)
     sub = await risk_sub(ctx, bus_config)
     try:
-        msg = await expect(sub, state_is("account", "*", TradingState.HALTED), "HALTED")
+        msg = await sub.expect(state_is("account", "*", TradingState.HALTED), "HALTED")
         assert isinstance(msg, RiskState)
         assert msg.reason.startswith("risk state file unreadable (kept as risk.state.corrupt-")
         assert len(list(tmp_path.glob("risk.state.corrupt-*"))) == 1
     finally:
         err = stop(proc)
         await sub.close()
-        SEEN.pop(id(sub), None)
     assert proc.returncode == 0, err[-3000:]
