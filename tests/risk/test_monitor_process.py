@@ -170,11 +170,14 @@ async def _scenario(
         await sub.expect(state_is("account", "*", TradingState.ACTIVE), "account ACTIVE")
 
         # §6.10: 30 contracts bought at 40150, fee 6.0225, marks to 40300.
-        for m in (mark("BTC-USDT-SWAP", "40300", 2), book("BTC-USDT-SWAP", "40299", "40301", 2),
-                  account("28248.9775", 2, BTC="0.2", USDT="19993.9775"),
-                  position("BTC-USDT-SWAP", "80", "40056.25", "40300", "195", 2),
-                  fill("BTC-USDT-SWAP", "t1", "buy", "40150", "30", "-6.0225", 2)):
-            venue.send(m)
+        current: list[AnyMsg] = [
+            mark("BTC-USDT-SWAP", "40300", 2), book("BTC-USDT-SWAP", "40299", "40301", 2),
+            account("28248.9775", 2, BTC="0.2", USDT="19993.9775"),
+            position("BTC-USDT-SWAP", "80", "40056.25", "40300", "195", 2),
+            fill("BTC-USDT-SWAP", "t1", "buy", "40150", "30", "-6.0225", 2),
+        ]
+        for msg in current:
+            venue.send(msg)
         snap = await sub.expect(pnl_is("38.9775"), "pnl 38.9775 of the worked example")
         assert isinstance(snap, RiskSnapshot)
         assert snap.exposures_base["BTC-USDT-SWAP"] == D("0.3")
