@@ -12,8 +12,9 @@
 ``POST /admin/faults``                    set knobs: ``ack_delay_ms``, ``error_rate``,
                                           ``error_code`` (50011|50001|50026|50013), ``freeze``,
                                           ``clock_offset_ms``, ``checksum_mode`` (crc32|zero),
-                                          ``initial_snapshot``; one-shots: ``skip_seq`` (N next
-                                          book updates), ``corrupt_checksum`` (N), ``drop_ws``
+                                          ``initial_snapshot``, ``drop_ws_every_s``;
+                                          one-shots: ``skip_seq`` (N next book updates),
+                                          ``corrupt_checksum`` (N), ``drop_ws``
                                           (true|"public"|"private"|"business": close now with
                                           1001), ``notice_ws`` (same values: push the
                                           64008 notice, close after ``notice_close_ms``
@@ -165,6 +166,10 @@ class AdminApi:
                 ok = isinstance(val, int) and not isinstance(val, bool)
                 if ok:
                     setattr(f, k, val)
+            elif k == "drop_ws_every_s":
+                ok = isinstance(val, int | float) and not isinstance(val, bool) and val >= 0
+                if ok:
+                    f.drop_ws_every_s = float(val)
             elif k == "error_rate":
                 ok = isinstance(val, int | float) and 0 <= val <= 1
                 if ok:

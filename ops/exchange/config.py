@@ -64,6 +64,9 @@ class FaultConfig(BaseModel):
     clock_offset_ms: int = 0
     checksum_mode: Literal["crc32", "zero"] = "crc32"
     initial_snapshot: bool = True
+    skip_seq: int = 0  # the first N book updates skip a seqId
+    corrupt_checksum: int = 0  # the first N book updates carry a wrong checksum
+    drop_ws_every_s: float = 0.0  # > 0: close every WS connection this often (1001)
 
 
 class AccountSpec(BaseModel):

@@ -26,6 +26,7 @@ class Faults:
     initial_snapshot: bool = True
     skip_seq: int = 0  # one-shot: the next N book updates skip a seqId
     corrupt_checksum: int = 0  # one-shot: the next N book updates carry a wrong checksum
+    drop_ws_every_s: float = 0.0  # periodic connection drops (0 = off)
 
     @classmethod
     def from_config(cls, c: FaultConfig) -> Faults:
@@ -37,6 +38,9 @@ class Faults:
             clock_offset_ms=c.clock_offset_ms,
             checksum_mode=c.checksum_mode,
             initial_snapshot=c.initial_snapshot,
+            skip_seq=c.skip_seq,
+            corrupt_checksum=c.corrupt_checksum,
+            drop_ws_every_s=c.drop_ws_every_s,
         )
 
     def injected_error(self, rng: random.Random) -> tuple[str, int] | None:
@@ -56,4 +60,5 @@ class Faults:
             "initial_snapshot": self.initial_snapshot,
             "skip_seq": self.skip_seq,
             "corrupt_checksum": self.corrupt_checksum,
+            "drop_ws_every_s": self.drop_ws_every_s,
         }

@@ -15,6 +15,7 @@ from typing import cast
 
 import msgspec
 from aiohttp import web
+from loguru import logger
 
 from ops.exchange.accounts import Account
 from ops.exchange.codes import http_status, msg
@@ -107,6 +108,13 @@ class RestApi:
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except Exception:  # noqa: BLE001 - answer like OKX, keep serving; logged
+            logger.exception("rest request failed", path=request.path)
+            return _err("50026")
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         v = self.v
         in_us = v.clock.now_ns() // 1000
         path = request.match_info.get("tail", "")

@@ -69,6 +69,7 @@ class Venue:
         self.trading = Trading(self.ex, self.limiter)
         self.hub = Hub()
         self.ex.wants_orders = self.hub.has_order_subs
+        self._last_drop_ms = now
         self.rng = random.Random(cfg.seed ^ 0x5EED)  # noqa: S311 - fault dice, not crypto
         self.market.step(cfg.step_ms, now, frozen=True)  # a full book before the first client
         self.publish()
@@ -109,8 +110,15 @@ class Venue:
         if self.ex.fire_timers(now):
             self.flush()
         idle_ms = int(self.cfg.idle_timeout_s * 1000)
+        every_ms = int(self.faults.drop_ws_every_s * 1000)
+        drop = every_ms > 0 and now - self._last_drop_ms >= every_ms
+        if drop:
+            self._last_drop_ms = now
         for c in list(self.hub.conns):
-            if now - c.last_rx_ms > idle_ms:
+            if drop:
+                c.out.clear()
+                c.close(1001)
+            elif now - c.last_rx_ms > idle_ms:
                 c.close(4004)
 
     # -- public data ------------------------------------------------------------------------

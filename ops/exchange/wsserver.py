@@ -61,7 +61,7 @@ class WsApi:
                 frame = await ws.receive()
                 conn.last_rx_ms = self.v.now_ms()
                 if frame.type == WSMsgType.TEXT:
-                    self._on_text(conn, frame.data)
+                    self._on_text_guarded(conn, frame.data)
                 elif frame.type == WSMsgType.PING:
                     await ws.pong(frame.data)
                 elif frame.type == WSMsgType.BINARY:
@@ -112,6 +112,13 @@ class WsApi:
             ev["id"] = req_id
         ev.update(event="error", code=code, msg=text, connId=conn.conn_id)
         conn.push(dumps(ev))
+
+    def _on_text_guarded(self, conn: Conn, text: str) -> None:
+        try:
+            self._on_text(conn, text)
+        except Exception:  # noqa: BLE001 - one bad frame must not kill the connection
+            logger.exception("ws request failed", conn_id=conn.conn_id)
+            self._error(conn, "60012", msg("60012", text[:200]))
 
     def _on_text(self, conn: Conn, text: str) -> None:
         if text == "ping":
