@@ -254,6 +254,8 @@ class RiskMonitor:
             out[f"sub.{name}.delivered"] = sub.delivered
             out[f"sub.{name}.gaps"] = sub.gaps
             out[f"sub.{name}.resyncs"] = sub.resyncs
+        if self.core.current is not None and self.core.current.missing_instruments:
+            out["missing_instruments"] = ",".join(sorted(self.core.current.missing_instruments))
         out["claims"] = len(self.core.ledger.claims)
         out["fills"] = len(self.core.ledger.fills)
         return out
