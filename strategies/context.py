@@ -213,7 +213,7 @@ class WorkerContext:
         """Position in order-size units: the venue's (net, or long − short) when the account
         reports positions for the instrument, else fills since start (the original's only source,
         blind to the real position, §10.1-4)."""
-        if not self.positions:
+        if not self.positions or self.params.inventory_source == "fills":
             return self.fill_book.net
         net = ZERO
         for (_, pos_side), p in self.positions.items():

@@ -48,6 +48,9 @@ class StrategyParams(BaseModel):
         default=Decimal(20), gt=0, validation_alias=AliasChoices("max_net_sell", "maximum_net_sell")
     )
     max_position_value_usd: Decimal | None = Field(default=None, gt=0)
+    # position: the venue's position of the instrument (shared by every worker on it);
+    # fills: this worker's fills since it started (the original's net_filled_qty)
+    inventory_source: Literal["position", "fills"] = "position"
     # --- health (§2.3 / §2.4)
     orderbook_max_delay_sec: float = Field(default=5.0, gt=0)
     account_max_delay_sec: float = Field(default=10.0, gt=0)

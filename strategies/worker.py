@@ -81,6 +81,8 @@ _PARAMS_POLL_S = 0.2
 _STATUS_S = 0.25
 _KEEP_TERMINAL_NS = 30 * _NS
 _MAX_RECANCELS = 5
+_PLACE_HOLD_MIN_S = 0.25
+_PLACE_HOLD_MAX_S = 30.0
 _MAX_REJOINS = 3  # fenced more often than this within the window: stop (exit code 1)
 _REJOIN_WINDOW_NS = 60 * _NS
 S = OrderState
@@ -116,6 +118,8 @@ class Worker:
         self.last_step_ns = 0
         self.counters = {"commands": 0, "send_failures": 0, "decisions": 0, "rejects": 0}
         self.rejoin = False
+        self.place_rejects = 0
+        self.places_held_until_ns = 0
         self.fenced_at: list[int] = []
         self.old_epochs: set[int] = set()
 
@@ -308,9 +312,28 @@ class Worker:
                 self._apply(cid, T.NOT_FOUND, mono)
             elif kind in ("place", "amend", "cancel"):
                 self.ctx.orders.on_command_failed(cid, kind, mono)
+            if kind == "place":
+                self._place_refused(mono)
         elif kind == "place":
+            self.place_rejects = 0
             self._apply(cid, T.VENUE_ACCEPT, mono)
         self.wake.set()
+
+    def _place_refused(self, mono: int) -> None:
+        """A refused place (size limit, margin, price band...) would be re-proposed by the next
+        decision at tick rate: hold new places back, doubling from 250 ms up to 30 s."""
+        if mono < self.places_held_until_ns:
+            return  # the rest of the same batch: one refusal
+        self.place_rejects += 1
+        hold_s = min(_PLACE_HOLD_MIN_S * 2 ** (self.place_rejects - 1), _PLACE_HOLD_MAX_S)
+        until = mono + int(hold_s * _NS)
+        if until > self.places_held_until_ns:
+            self.places_held_until_ns = until
+            self.log.warning(
+                "places refused; holding new places",
+                hold_s=hold_s,
+                rejects_in_a_row=self.place_rejects,
+            )
 
     def _apply(self, cid: str, trigger: OrderTrigger, mono: int) -> None:
         try:
@@ -405,6 +428,8 @@ class Worker:
             threshold_ticks=self.params.requote_threshold_ticks,
             size_pct=self.params.requote_size_pct,
         )
+        if actions.places and mono < self.places_held_until_ns:
+            actions = Actions(actions.cancels, actions.amends, (), actions.deferred)
         self.send(actions, mono)
         self._chase_overdue(mono)
         self.ctx.orders.prune(mono, _KEEP_TERMINAL_NS)

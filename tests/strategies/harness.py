@@ -76,6 +76,7 @@ class MiniRouter:
     heartbeats: int = 0
     ack_places: bool = True
     lose_places: bool = False
+    reject_places: bool = False
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     epochs: dict[str, int] = field(default_factory=dict)
 
@@ -140,6 +141,9 @@ class MiniRouter:
         elif isinstance(msg, NewOrder):
             if self.lose_places:
                 return  # lost on the way: the router never hears of it
+            if self.reject_places:
+                self.server.reply(identity, _reject(seq, msg.cl_ord_id, "sz above max_order_sz"))
+                return
             o = RouterOrder(msg.cl_ord_id, msg, name, epoch, px=msg.px, sz=msg.sz)
             self.orders[msg.cl_ord_id] = o
             if self.ack_places:

@@ -124,3 +124,10 @@ def test_weak_spot_10_2_7_volatility_lookback_counts_time_not_book_updates() -> 
     assert volatility_of(port.values(), 100) is None  # lookback ≥ 100 never computed
     c = ready(StrategyParams(volatility_lookback=150))
     assert c.mids.capacity >= 151
+
+
+def test_inventory_from_own_fills_when_asked() -> None:
+    c = ready(StrategyParams(inventory_source="fills"))
+    c.on_message(Position(INST, "SWAP", "cross", "net", D(-7), None, 0), 0, 0)
+    c.fill_book.buy_qty = D(3)
+    assert c.net_position() == D(3)  # another worker on the instrument owns the rest

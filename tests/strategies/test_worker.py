@@ -339,3 +339,25 @@ async def test_lost_place_is_forgotten_not_kept_as_a_phantom(
             states = {o.state.value for o in worker.ctx.orders}
             assert "LIVE" not in states  # the first six were resolved NOT_FOUND → CANCELED
             assert worker.ctx.orders.illegal_transitions == 0
+
+
+async def test_refused_places_are_held_back_not_repeated_at_tick_rate(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        r.reject_places = True
+        async with running_worker(w, params=write(tmp_path)) as (worker, _):
+            await r.wait_for(lambda: worker.counters["rejects"] >= 6, 5, "first refusals")
+            h0 = r.heartbeats
+            await r.wait_for(lambda: r.heartbeats >= h0 + 20, 10, "about a second passes")
+            places = sum(isinstance(c, NewOrder) for c in r.commands)
+            # holds of 0.25 s, 0.5 s, 1 s...: at most 3 more batches, not one every 100 ms
+            assert places <= 6 * 4
+            assert worker.counters["decisions"] >= 5
+            r.reject_places = False
+            await r.wait_for(lambda: len(r.live()) == 6, 10, "places accepted again")
+            await r.wait_for(lambda: worker.place_rejects == 0, 5, "acks reset the hold")
