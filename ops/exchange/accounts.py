@@ -153,6 +153,12 @@ class Account:
         if len(self.history) > 20_000:
             for k in list(self.history)[:5_000]:
                 del self.history[k]
+            # forget clOrdIds whose orders left the history (bounded memory on long runs)
+            self.last_by_cl = {
+                cl: oid
+                for cl, oid in self.last_by_cl.items()
+                if oid in self.history or oid in self.live
+            }
 
     def find(self, ord_id: str, cl_ord_id: str) -> Order | None:
         """Live or recent order by ordId (wins) or clOrdId (latest)."""

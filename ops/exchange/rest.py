@@ -252,13 +252,16 @@ class RestApi:
         if inst_type not in ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"):
             raise _ParamError("51000", msg("51000", "instType"))
         inst_id = q.get("instId", "")
-        return _ok(
-            [
-                i.to_okx()
-                for i in self.v.ex.instruments.values()
-                if i.inst_type == inst_type and (not inst_id or i.inst_id == inst_id)
-            ]
-        )
+        family = q.get("instFamily", "") or q.get("uly", "")
+        out = []
+        for i in self.v.ex.instruments.values():
+            if i.inst_type != inst_type or (inst_id and i.inst_id != inst_id):
+                continue
+            d = i.to_okx()
+            if family and d["instFamily"] != family:
+                continue
+            out.append(d)
+        return _ok(out)
 
     def _inst_id(self, request: web.Request) -> str:
         inst_id = request.query.get("instId", "")

@@ -245,3 +245,10 @@ async def test_enforced_environment_header(server: Server) -> None:
     assert (r.status_code, r.json()["code"]) == (401, "50101")
     r = await _get(server, "/api/v5/account/balance")
     assert r.json()["code"] == "0"
+
+
+async def test_instrument_family_filter(server: Server) -> None:
+    r = await server.http.get("/api/v5/public/instruments?instType=SWAP&instFamily=ETH-USDT")
+    assert [i["instId"] for i in r.json()["data"]] == ["ETH-USDT-SWAP"]
+    r = await server.http.get("/api/v5/public/instruments?instType=OPTION&uly=BTC-USD")
+    assert r.json()["data"] == []

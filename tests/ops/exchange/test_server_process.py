@@ -63,3 +63,25 @@ def test_sync_variant(tmp_path: Path, free_port: int) -> None:
         health = ex.admin("/admin/health")
         assert health["ok"] is True
         assert "BTC-USDT-SWAP" in health["instruments"]
+
+
+def test_parse_accounts() -> None:
+    from ops.exchange.server import parse_accounts
+
+    specs = parse_accounts(["k:s:p:with:colons"])
+    assert (specs[0].api_key, specs[0].secret, specs[0].passphrase) == ("k", "s", "p:with:colons")
+    with pytest.raises(ValueError, match="KEY:SECRET:PASSPHRASE"):
+        parse_accounts(["only:two"])
+
+
+def test_bad_account_argument_exits_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "ops.exchange", "--account", "nope", "--port", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**__import__("os").environ, "OKXMM_LOG_DIR": str(tmp_path)},
+    )
+    assert r.returncode == 2
+    assert "KEY:SECRET:PASSPHRASE" in r.stderr
