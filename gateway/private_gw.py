@@ -27,6 +27,7 @@ from engine.clock import Clock
 from engine.config import OkxmmConfig, load_config, resolve_credentials
 from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
+from gateway.okx.codes import is_auth_code
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import OrderData, PushArg
 from gateway.okx.ws import OkxWsClient
@@ -122,7 +123,11 @@ class PrivateGw:
         elif isinstance(ev, WsError):
             self.ws_errors += 1
             self.last_error_code = ev.code
-            logger.warning("okx private ws error event", code=ev.code, msg=ev.msg)
+            if is_auth_code(ev.code):
+                # the WS client logged it once already; tell the bus the stream is down and why
+                self._status(False, f"login refused {ev.code}")
+            else:
+                logger.warning("okx private ws error event", code=ev.code, msg=ev.msg)
         elif isinstance(ev, Notice) and ev.code == "64008":
             self.ws.drop("venue reconnect notice 64008")
 

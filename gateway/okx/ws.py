@@ -13,7 +13,8 @@ One :class:`OkxWsClient` owns one logical connection to one URL and keeps it up:
   backoff — never a crash loop;
 * private connections carry trade ops: ``await ws.request(op, args, timeout_s)``.
 
-``on_event`` must not block; it gets ``Connected``/``Disconnected`` as well as venue events.
+``on_event`` must not block; it gets ``Connected``/``Disconnected`` as well as venue events, and a
+``WsError`` with the OKX code after each refused login.
 """
 
 from __future__ import annotations
@@ -282,6 +283,8 @@ class OkxWsClient:
                     code=self.last_error_code,
                     retry_in_s=round(delay, 2),
                 )
+                # the owner learns it too (already logged here: it should not log it again)
+                self._on_event(WsError(self.last_error_code, "login refused"))
             else:
                 logger.warning(
                     "okx ws disconnected", ws=self.name, reason=reason, retry_in_s=round(delay, 2)

@@ -187,18 +187,24 @@ async def test_wrong_credentials_log_one_clear_line_per_attempt_and_retry(
             "OKX_API_PASSPHRASE": DEMO_ACCOUNT[2],
         }
         async with actor_process("gateway.private_gw", cfg, tmp_path, env=bad) as proc:
-            ctl_ep = bus_config.connect_endpoint("ctl.private-gw")
-            clock = SystemClock()
-            deadline = clock.monotonic_ns() + 30 * 10**9
-            status: dict[str, Any] = {}
-            while clock.monotonic_ns() < deadline:
+            tap = await _tap(ctx, bus_config)
+            try:
+
+                def refusals() -> list[StreamStatus]:
+                    return [
+                        m for m in tap.msgs(StreamStatus) if m.reason.startswith("login refused")
+                    ]
+
+                await tap.until(lambda: len(refusals()) >= 2, 30, "two refused logins on the bus")
+                assert not any(m.up for m in tap.msgs(StreamStatus))
+                ctl_ep = bus_config.connect_endpoint("ctl.private-gw")
                 status = (await ctl(ctx, ctl_ep, "status")).status
-                if int(status["ws_reconnects"]) >= 2:
-                    break
-            assert int(status["ws_reconnects"]) >= 2, status
-            assert status["ws_last_error_code"].startswith("600"), status
-            assert status["reconciling"] is True
-            assert proc.returncode is None  # retrying with backoff, not crashing
+                assert status["ws_last_error_code"].startswith("600"), status
+                assert status["reconciling"] is True
+                assert refusals()[0].reason.endswith(status["ws_last_error_code"])
+                assert proc.returncode is None  # retrying with backoff, not crashing
+            finally:
+                await tap.close()
         logs = "\n".join(p.read_text() for p in (tmp_path / "log").rglob("*") if p.is_file())
         refused = [line for line in logs.splitlines() if "login refused" in line]
         assert len(refused) >= 2
