@@ -65,7 +65,7 @@ from engine.messages import (
     Welcome,
 )
 from engine.orders.clordid import ClOrdIdSequence
-from engine.orders.fsm import OrderTrigger
+from engine.orders.fsm import TERMINAL_STATES, OrderTrigger
 from strategies.base import Desired
 from strategies.context import WorkerContext
 from strategies.diff import Actions, diff_quotes
@@ -120,6 +120,7 @@ class Worker:
         self.rejoin = False
         self.place_rejects = 0
         self.places_held_until_ns = 0
+        self.last_deferred = 0
         self.fenced_at: list[int] = []
         self.old_epochs: set[int] = set()
 
@@ -314,10 +315,12 @@ class Worker:
                 self.ctx.orders.on_command_failed(cid, kind, mono)
             if kind == "place":
                 self._place_refused(mono)
+            self.wake.set()
         elif kind == "place":
             self.place_rejects = 0
             self._apply(cid, T.VENUE_ACCEPT, mono)
-        self.wake.set()
+            if self.last_deferred > 0:
+                self.wake.set()
 
     def _place_refused(self, mono: int) -> None:
         """A refused place (size limit, margin, price band...) would be re-proposed by the next
@@ -361,9 +364,18 @@ class Worker:
                 and msg.epoch not in self.old_epochs
             ):
                 continue  # another process's epoch (a previous run): not ours to track
-            self.ctx.on_message(msg, self.clock.now_ns(), self.clock.monotonic_ns())
-            if not isinstance(msg, PubHeartbeat):
+            fill = self.ctx.on_message(msg, self.clock.now_ns(), self.clock.monotonic_ns())
+            if isinstance(msg, PubHeartbeat):
+                continue
+            if not isinstance(msg, OrderEvent) or self._order_news(msg, fill is not None):
                 self.wake.set()
+
+    def _order_news(self, ev: OrderEvent, filled: bool) -> bool:
+        """Does this order event call for a new decision? A fill (the position changed), an
+        order gone (its level needs a replacement) or one the last decision had to wait for.
+        Routine confirmations of what we asked for do not: deciding again would only find
+        nothing to do, at the cost of a decision per reply."""
+        return filled or ev.state in TERMINAL_STATES or self.last_deferred > 0
 
     # ----------------------------------------------------------------------------- decision
     async def _decide_loop(self) -> None:
@@ -430,6 +442,7 @@ class Worker:
         )
         if actions.places and mono < self.places_held_until_ns:
             actions = Actions(actions.cancels, actions.amends, (), actions.deferred)
+        self.last_deferred = actions.deferred
         self.send(actions, mono)
         self._chase_overdue(mono)
         self.ctx.orders.prune(mono, _KEEP_TERMINAL_NS)
