@@ -156,7 +156,7 @@ class BookFeed:
         keys = self.book.keys(buy)
         out = []
         # only valid while the book equals the published view (right after publish)
-        for k in keys.islice(0, n):
+        for k in keys.islice(0, min(n, self.depth)):
             t = sign * k
             v = view[t]
             out.append(self._row(t, v[0], v[1]))
