@@ -51,6 +51,7 @@ class Instrument:
         "inst_id",
         "inst_type",
         "is_swap",
+        "lever",
         "lot",
         "max_lmt_lots",
         "max_mkt_lots",
@@ -81,6 +82,7 @@ class Instrument:
         self.max_mkt_lots = int(Decimal(spec.max_mkt_sz) / self.lot)
         self.start_tick = int(Decimal(spec.start_px) / self.tick)
         self.state = spec.state
+        self.lever = "10"  # account leverage shown on orders; the exchange sets it from config
         self._px_cache: dict[int, str] = {}
         self._sz_cache: dict[int, str] = {}
 

@@ -75,6 +75,7 @@ class Exchange:
         self.by_code: dict[int, Instrument] = {}
         for i, spec in enumerate(cfg.instruments):
             inst = Instrument(spec, 1_000_000_000 + i)
+            inst.lever = cfg.leverage
             self.instruments[inst.inst_id] = inst
             self.by_code[inst.code] = inst
         self.books: dict[str, OrderBook] = {k: OrderBook() for k in self.instruments}

@@ -209,7 +209,7 @@ class Order:
             "instId": inst.inst_id,
             "instType": inst.inst_type,
             "isTpLimit": "false",
-            "lever": "10" if inst.is_swap else "0",
+            "lever": inst.lever if inst.is_swap else "0",
             "linkedAlgoOrd": {"algoId": ""},
             "ordId": str(self.ord_id),
             "ordType": self.ord_type,
