@@ -10,60 +10,19 @@ self-trade prevention by the taker's ``stpMode`` (32); cancel-all-after cancels 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from ops.exchange.accounts import Account
 from ops.exchange.book import OrderBook
 from ops.exchange.codes import msg
 from ops.exchange.config import ExchangeConfig
+from ops.exchange.events import Dirty, OrderPush, Reject, TickerStats, TradePrint
 from ops.exchange.instruments import Instrument, canonical
 from ops.exchange.orders import Fill, Order, OrdType, Side
 
 __all__ = ["Exchange", "OrderPush", "Reject", "TickerStats", "TradePrint"]
 
 _ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """A synchronous per-item failure."""
-
-    code: str
-    msg: str
-    sub_code: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class OrderPush:
-    api_key: str
-    inst_id: str
-    inst_type: str
-    data: dict[str, object]
-
-
-@dataclass(frozen=True, slots=True)
-class TradePrint:
-    inst_id: str
-    data: dict[str, object]
-
-
-@dataclass(slots=True)
-class TickerStats:
-    last_ticks: int = 0
-    last_lots: int = 0
-    open_ticks: int = 0
-    high_ticks: int = 0
-    low_ticks: int = 0
-    vol_lots: int = 0
-    vol_ccy: Decimal = _ZERO
-
-
-@dataclass(slots=True)
-class _Dirty:
-    ccys: set[str] = field(default_factory=set)
-    insts: set[str] = field(default_factory=set)
-    trades: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Exchange:
@@ -90,7 +49,7 @@ class Exchange:
         self.events: list[OrderPush | TradePrint] = []
         # consumed background liquidity per instrument, for the market to refill
         self.synthetic_filled: dict[str, list[Order]] = {}
-        self.dirty: dict[str, _Dirty] = {}
+        self.dirty: dict[str, Dirty] = {}
         self.wants_orders: Callable[[str], bool] = lambda _key: True
         self.lever = Decimal(cfg.leverage)
         self.fees = {
@@ -116,17 +75,17 @@ class Exchange:
         self.accounts[api_key] = acct
         return acct
 
-    def _touch(self, acct: Account, ccy: str = "", inst_id: str = "") -> _Dirty:
+    def _touch(self, acct: Account, ccy: str = "", inst_id: str = "") -> Dirty:
         d = self.dirty.get(acct.api_key)
         if d is None:
-            d = self.dirty[acct.api_key] = _Dirty()
+            d = self.dirty[acct.api_key] = Dirty()
         if ccy:
             d.ccys.add(ccy)
         if inst_id:
             d.insts.add(inst_id)
         return d
 
-    def drain(self) -> tuple[list[OrderPush | TradePrint], dict[str, _Dirty]]:
+    def drain(self) -> tuple[list[OrderPush | TradePrint], dict[str, Dirty]]:
         events, dirty = self.events, self.dirty
         self.events, self.dirty = [], {}
         return events, dirty
