@@ -315,6 +315,7 @@ class Router:
             await asyncio.sleep(rc.cancel_all_after_refresh_s)
 
     async def handle_bus(self, sub: Subscriber) -> None:
+        await sub.start()  # may wait for a snapshot: never on the command path
         while True:
             d = await sub.recv(1.0)
             if d is not None:
@@ -386,8 +387,6 @@ class Router:
             async with asyncio.timeout(5.0):
                 await self._reconciled.wait()
         await self.server.start()
-        await self.md.start()
-        await self.risk.start()
         # restored strategies get their grace from now, not from the journal replay
         _, mono = self._now()
         for identity, sess in self.core.sessions.items():

@@ -273,10 +273,15 @@ class RouterCore:
             self._reject(identity, seq, "bad identity: want S:<name>:<epoch> or O:<name>")
             return self.drain()
         age_ns = wall_ns - env.ts_ns
-        if age_ns > self.cfg.stale_cmd_ms * _MS or -age_ns > self.cfg.future_cmd_ms * _MS:
-            self._reject(identity, seq, f"stale command: age {age_ns // _MS} ms")
-            return self.drain()
         kind, name, epoch = who
+        if age_ns > self.cfg.stale_cmd_ms * _MS or -age_ns > self.cfg.future_cmd_ms * _MS:
+            reason = f"stale command: age {age_ns // _MS} ms"
+            if isinstance(msg, Hello):
+                # a Hello is answered by Welcome or Fenced; the epoch is not fenced for this
+                self._emit(Reply(identity, Fenced(strategy=name, epoch=epoch, reason=reason)))
+            else:
+                self._reject(identity, seq, reason)
+            return self.drain()
         if kind == "O":
             self._on_operator(identity, name, seq, msg, wall_ns, mono_ns)
             return self.drain()
@@ -285,11 +290,11 @@ class RouterCore:
             return self.drain()
         sess = self.sessions.get(identity)
         if sess is None or sess.fenced:
-            reason = self.fenced_epochs.get((name, epoch)) if sess is None else sess.fenced
-            if reason:
+            fenced = self.fenced_epochs.get((name, epoch), "") if sess is None else sess.fenced
+            if fenced:
                 if not isinstance(msg, Heartbeat):
-                    self._reject(identity, seq, f"fenced: {reason}")
-                self._emit(Reply(identity, Fenced(strategy=name, epoch=epoch, reason=reason)))
+                    self._reject(identity, seq, f"fenced: {fenced}")
+                self._emit(Reply(identity, Fenced(strategy=name, epoch=epoch, reason=fenced)))
             elif not isinstance(msg, Heartbeat):
                 self._reject(identity, seq, "unknown strategy: send Hello first")
             return self.drain()
@@ -355,11 +360,14 @@ class RouterCore:
         wall_ns: int,
         mono_ns: int,
     ) -> None:
+        bad = ""
         if msg.strategy != name or msg.epoch != epoch:
-            self._reject(identity, seq, "Hello does not match the routing id S:<name>:<epoch>")
-            return
-        if not 0 <= epoch <= clordid.EPOCH_MAX:
-            self._reject(identity, seq, "epoch out of range")
+            bad = "Hello does not match the routing id S:<name>:<epoch>"
+        elif not 0 <= epoch <= clordid.EPOCH_MAX:
+            bad = "epoch out of range"
+        if bad:
+            self._reject(identity, seq, bad)
+            self._emit(Reply(identity, Fenced(strategy=name, epoch=epoch, reason=bad)))
             return
         reason = self.fenced_epochs.get((name, epoch))
         cur = self.current.get(name)

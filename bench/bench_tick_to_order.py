@@ -1,0 +1,397 @@
+"""Tick → order benchmark: a venue book frame goes through md-feed, a trivial strategy and the
+router, and comes back to the venue as a WS ``order`` op. Real project code in every process:
+
+* venue (process D): a minimal OKX stand-in (aiohttp) — public WS pushes ``books`` frames paced
+  at ``--rate``, stamping ``time.monotonic_ns()`` just before each send (= "the feed receives a
+  book frame", plus one WS hop); private WS answers login/subscribe and every trade op (acks, a
+  ``live`` push per order), stamping receipt of each ``order``/``batch-orders`` op; just enough
+  REST for the router to start.
+* md-feed (process F): ``gateway.md_feed.MdFeed`` + ``Publisher`` (as the actor runs them).
+* strategy (process S): ``Subscriber`` on ``md.pub`` + ``CommandClient``; on each valid
+  ``BookTop`` it sends one post-only ``NewOrder`` whose clOrdId counter is the book's seqId.
+* router (process R): the real actor, ``python -m engine.router.actor --config …``.
+
+Reported: tick→order (D send → D receive, includes the two WS hops the floor does not have),
+command→venue-ack (strategy send → router ``Ack``, i.e. after the venue accepted), and the bare
+3-process pipeline floor (``../shared/perf/floors/bench_pipeline.py --work feed``, uvloop-fd,
+ipc) measured in the same run. Clocks: CLOCK_MONOTONIC is system-wide, stamps compare across
+processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.bench_md_feed import INST, generate
+from bench.stats import pct, table
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOORS = (ROOT.parent / "shared" / "perf" / "floors").resolve()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------------------ D: venue
+def venue_proc(port: int, snap: str, updates: list[dict[str, Any]], rate: int, go: Any,
+               conn: Connection) -> None:
+    from aiohttp import WSMsgType, web
+
+    sent: dict[int, int] = {}
+    got: dict[str, int] = {}
+    done = asyncio.Event()
+    mono = time.monotonic_ns
+    ord_n = 0
+
+    def ok(data: list[dict[str, str]]) -> web.Response:
+        return web.json_response({"code": "0", "msg": "", "data": data})
+
+    async def rest(request: web.Request) -> web.Response:
+        path = request.path.removeprefix("/api/v5/")
+        if path == "public/time":
+            return ok([{"ts": str(time.time_ns() // 1_000_000)}])
+        if path == "public/instruments":
+            return ok([{"instId": INST, "instType": "SWAP", "tickSz": "0.1", "lotSz": "1",
+                        "minSz": "1", "ctVal": "0.01", "ctType": "linear", "state": "live",
+                        "settleCcy": "USDT"}])
+        if path == "trade/cancel-all-after":
+            return ok([{"triggerTime": "0", "tag": "", "ts": "0"}])
+        if path == "trade/order":
+            return web.json_response({"code": "51603", "msg": "Order does not exist", "data": []})
+        return ok([])
+
+    async def public(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for m in ws:
+            if m.type != WSMsgType.TEXT:
+                continue
+            if m.data == "ping":
+                await ws.send_str("pong")
+                continue
+            msg = json.loads(m.data)
+            if msg.get("op") != "subscribe":
+                continue
+            for a in msg["args"]:
+                await ws.send_str(json.dumps({"event": "subscribe", "arg": a, "connId": "p"}))
+            await ws.send_str(snap)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, go.wait, 60)
+            period = 1 / rate
+            nxt = time.perf_counter()
+            for u in updates:
+                nxt += period
+                while time.perf_counter() < nxt:  # noqa: ASYNC110 - precise pacing
+                    await asyncio.sleep(0)
+                frame = json.dumps(u, separators=(",", ":"))
+                sent[u["data"][0]["seqId"]] = mono()
+                await ws.send_str(frame)
+            await asyncio.sleep(1.0)
+            done.set()
+        return ws
+
+    async def private(request: web.Request) -> web.WebSocketResponse:
+        nonlocal ord_n
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for m in ws:
+            if m.type != WSMsgType.TEXT:
+                continue
+            t = mono()
+            if m.data == "ping":
+                await ws.send_str("pong")
+                continue
+            msg = json.loads(m.data)
+            op = msg.get("op", "")
+            if op == "login":
+                await ws.send_str(json.dumps({"event": "login", "code": "0", "msg": "",
+                                              "connId": "r"}))
+            elif op == "subscribe":
+                for a in msg["args"]:
+                    await ws.send_str(json.dumps({"event": "subscribe", "arg": a,
+                                                  "connId": "r"}))
+            elif op:
+                items = []
+                pushes = []
+                for a in msg["args"]:
+                    cid = a.get("clOrdId", "")
+                    ord_n += 1
+                    if op in ("order", "batch-orders"):
+                        got[cid] = t
+                        pushes.append({"instId": a["instId"], "instType": "SWAP",
+                                       "ordId": str(ord_n), "clOrdId": cid, "px": a.get("px", ""),
+                                       "sz": a["sz"], "side": a["side"], "ordType": a["ordType"],
+                                       "state": "live", "accFillSz": "0", "avgPx": "0",
+                                       "uTime": str(time.time_ns() // 1_000_000)})
+                    items.append({"clOrdId": cid, "ordId": str(ord_n), "tag": "", "ts": "0",
+                                  "sCode": "0", "sMsg": "", "subCode": ""})
+                await ws.send_str(json.dumps({"id": msg["id"], "op": op, "code": "0", "msg": "",
+                                              "data": items, "inTime": "", "outTime": ""}))
+                if pushes:
+                    await ws.send_str(json.dumps({"arg": {"channel": "orders",
+                                                          "instType": "ANY"}, "data": pushes}))
+        return ws
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/ws/v5/public", public)
+        app.router.add_get("/ws/v5/private", private)
+        app.router.add_route("*", "/api/v5/{tail:.*}", rest)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await done.wait()
+        conn.send((sent, got))
+        await asyncio.sleep(0.5)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------- F: md-feed
+def feed_proc(bus_dir: str, port: int) -> None:
+    import zmq.asyncio
+
+    from engine.bus.publisher import Publisher
+    from engine.clock import SystemClock
+    from engine.config import BusConfig, OkxmmConfig, VenueConfig
+    from gateway.config import MdFeedConfig
+    from gateway.md_feed import MdFeed
+    from gateway.okx.rest import OkxRestClient
+
+    async def run() -> None:
+        import uvloop  # noqa: F401 - the actor runtime uses it too
+
+        bus = BusConfig(transport="ipc", ipc_dir=bus_dir)
+        cfg = OkxmmConfig(
+            bus=bus, instruments=[INST],
+            md_feed=MdFeedConfig(depth=5, trades=False, tickers=False, mark_price=False),
+            venue=VenueConfig(ws_public_url=f"ws://127.0.0.1:{port}/ws/v5/public",
+                              rest_url=f"http://127.0.0.1:{port}"),
+        )
+        clock = SystemClock()
+        ctx = zmq.asyncio.Context()
+        pub = Publisher(ctx, bus.bind_endpoint("md.pub"), src="md-feed", epoch=1, clock=clock,
+                        snap_endpoint=bus.bind_endpoint("md.snap"))
+        await pub.start()
+        rest = OkxRestClient(cfg.venue.urls(cfg.exchange)[0], None, simulated=False, clock=clock)
+        feed = MdFeed(cfg, publisher=pub, rest=rest, clock=clock)
+        feed.ws.subscribe(feed.subscriptions())
+        await feed.ws.run()
+
+    import uvloop
+
+    uvloop.run(run())
+
+
+# --------------------------------------------------------------------------- S: strategy
+def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None:
+    import zmq.asyncio
+
+    from engine import topics
+    from engine.bus.command import CommandClient
+    from engine.bus.subscriber import Subscriber
+    from engine.clock import SystemClock
+    from engine.config import BusConfig
+    from engine.messages import Ack, BookState, BookTop, Heartbeat, Hello, NewOrder, OrdType, Side
+    from engine.orders.clordid import encode
+
+    async def run() -> None:
+        bus = BusConfig(transport="ipc", ipc_dir=bus_dir)
+        clock = SystemClock()
+        ctx = zmq.asyncio.Context()
+        epoch = time.time_ns()
+        client = CommandClient(ctx, bus.connect_endpoint("ord.cmd"),
+                               identity=f"S:bench:{epoch}".encode(), src="bench", epoch=epoch,
+                               clock=clock)
+        await client.start()
+        await client.wait_connected(30)
+        welcome = await client.request(Hello(strategy="bench", epoch=epoch, inst=INST), 30)
+        short_id = welcome.msg.short_id  # type: ignore[union-attr]
+        sub = Subscriber(ctx, bus.connect_endpoint("md.pub"), snap_endpoint=None,
+                         prefixes=[topics.book(INST)], name="bench-strat", clock=clock)
+        await sub.start()
+
+        async def heartbeats() -> None:
+            while True:
+                client.send(Heartbeat(strategy="bench"))
+                await asyncio.sleep(0.05)
+
+        sent_at: dict[int, int] = {}
+        acks: list[int] = []
+
+        async def read_acks() -> None:
+            while True:
+                env = await client.recv(None)
+                if env is not None and isinstance(env.msg, Ack):
+                    t = sent_at.pop(env.msg.cmd_seq, None)
+                    if t is not None:
+                        acks.append(time.monotonic_ns() - t)
+
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(heartbeats()), loop.create_task(read_acks())]
+        ready.set()
+        tick = Decimal("0.1")
+        while not stop.is_set():
+            d = await sub.recv(0.2)
+            if d is None or not isinstance(d.env.msg, BookTop):
+                continue
+            book = d.env.msg
+            if book.state is not BookState.VALID or not book.bids or book.seq_id < 0:
+                continue
+            px = book.bids[0][0] - 100 * tick
+            seq = client.send(NewOrder(cl_ord_id=encode(short_id, epoch, book.seq_id), inst=INST,
+                                       side=Side.BUY, ord_type=OrdType.POST_ONLY,
+                                       sz=Decimal(1), px=px))
+            sent_at[seq] = time.monotonic_ns()
+        for t in tasks:
+            t.cancel()
+        conn.send(acks)
+        await sub.close()
+        await client.close()
+        ctx.destroy(linger=0)
+
+    import uvloop
+
+    uvloop.run(run())
+
+
+# ------------------------------------------------------------------------------ floor
+def run_floor(rate: int, secs: float) -> dict[str, Any] | None:
+    script = FLOORS / "bench_pipeline.py"
+    if not script.exists():
+        return None
+    res = subprocess.run(
+        [sys.executable, str(script), "--transport", "ipc", "--mode", "uvloop-fd", "--rate",
+         str(rate), "--secs", str(secs), "--work", "feed"],
+        cwd=FLOORS, capture_output=True, text=True, timeout=300, check=False,
+    )
+    for line in res.stdout.splitlines():
+        if line.startswith("RESULT "):
+            out: dict[str, Any] = json.loads(line[7:])
+            return out
+    return None
+
+
+def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
+    from engine.orders.clordid import decode
+
+    snap, updates = generate(n + 200, seed=11)
+    port = _free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="okxmm-bench-t2o-"))
+    bus_dir = str(tmp / "bus")
+    os.makedirs(bus_dir, exist_ok=True)
+    ctxm = mp.get_context("spawn")
+    go, ready, stop = ctxm.Event(), ctxm.Event(), ctxm.Event()
+    vparent, vchild = ctxm.Pipe()
+    sparent, schild = ctxm.Pipe()
+    venue = ctxm.Process(target=venue_proc, args=(port, snap, updates, rate, go, vchild))
+    venue.start()
+    cfg = {
+        "venue": {"kind": "local", "rest_url": f"http://127.0.0.1:{port}",
+                  "ws_private_url": f"ws://127.0.0.1:{port}/ws/v5/private"},
+        "bus": {"transport": "ipc", "ipc_dir": bus_dir},
+        "instruments": [INST],
+        "log_level": "WARNING",
+        "log_dir": str(tmp / "log"),
+        "router": {"journal_path": str(tmp / "router.journal"), "max_open_orders": 10_000_000,
+                   "cancel_all_after_s": 0, "price_band_bps": 10_000},
+    }
+    cfg_path = tmp / "okxmm.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    time.sleep(0.3)  # the venue binds its port
+    router = subprocess.Popen([sys.executable, "-m", "engine.router.actor", "--config",
+                               str(cfg_path)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    feed = ctxm.Process(target=feed_proc, args=(bus_dir, port))
+    feed.start()
+    strat = ctxm.Process(target=strategy_proc, args=(bus_dir, ready, stop, schild))
+    strat.start()
+    try:
+        if not ready.wait(60):
+            raise SystemExit("strategy not ready")
+        time.sleep(0.5)
+        go.set()
+        sent, got = vparent.recv()
+        stop.set()
+        acks: list[int] = sparent.recv() if sparent.poll(30) else []
+    finally:
+        stop.set()
+        router.terminate()
+        router.wait(15)
+        for p in (strat, feed, venue):
+            p.join(3)
+            if p.is_alive():
+                p.kill()
+    warm = sorted(sent)[200] if len(sent) > 200 else 0
+    lat = sorted(
+        t_v - sent[p.counter]
+        for cid, t_v in got.items()
+        if (p := decode(cid)) is not None and p.counter in sent and p.counter >= warm
+    )
+    return lat, sorted(acks), len(sent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rate", type=int, default=1000)
+    args = parser.parse_args()
+    secs = 2.0 if args.quick else 5.0
+    n = int(args.rate * secs)
+    floor = run_floor(args.rate, secs)
+    lat, acks, ticks = run_pipeline(args.rate, n)
+    us = [x / 1000 for x in lat]
+    ack_us = [x / 1000 for x in acks]
+    print("## tick → order (md-feed → strategy → router → venue socket)\n")
+    print(f"{ticks} book frames paced at {args.rate}/s; {len(lat)} orders reached the venue "
+          f"(after 200 warm-up ticks). 4 processes on this machine: venue, md-feed, strategy, "
+          "router (the real actor).\n")
+    rows = [["okxmm: venue WS send → md-feed → strategy → router → venue WS receive",
+             f"{pct(us, 50):.0f}", f"{pct(us, 90):.0f}", f"{pct(us, 99):.0f}",
+             f"{(us[-1] if us else float('nan')):.0f}"]]
+    if floor is not None:
+        rows.append(["floor: bare 3-process pipeline (feed work, uvloop-fd, ipc)",
+                     f"{floor['e2e.p50_us']:.0f}", f"{floor['e2e.p90_us']:.0f}",
+                     f"{floor['e2e.p99_us']:.0f}", f"{floor['e2e.max_us']:.0f}"])
+    print(table(["path", "p50 µs", "p90 µs", "p99 µs", "max µs"], rows))
+    if floor is not None and us:
+        r50 = pct(us, 50) / floor["e2e.p50_us"]
+        r99 = pct(us, 99) / floor["e2e.p99_us"]
+        print(f"Ratio to the floor: p50 {r50:.2f}× (target ≤ 1.5×), p99 {r99:.2f}× "
+              "(target ≤ 2×). The okxmm path includes two WS hops (venue→feed, router→venue) and "
+              "the router's checks, journal write and WS JSON encoding that the floor does not "
+              "have.\n")
+    else:
+        print("Floor script not found (../shared/perf/floors); no ratio.\n")
+    print("Command → venue ack (strategy sends NewOrder → router's Ack after the venue "
+          "accepted):\n")
+    print(table(["p50 µs", "p90 µs", "p99 µs", "n"],
+                [[f"{pct(ack_us, 50):.0f}", f"{pct(ack_us, 90):.0f}", f"{pct(ack_us, 99):.0f}",
+                  str(len(ack_us))]]))
+    doc = ROOT / "docs" / "cancel-on-death.md"
+    if doc.exists():
+        print("Kill → last cancel: measured by the acceptance test against the local exchange; "
+              "see `docs/cancel-on-death.md`.\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Acceptance: real router, real strategies, real local exchange (all separate processes).
+
+A strategy rests 40 orders and is killed (SIGKILL), stopped (SIGSTOP) or hangs its event loop;
+every one of its orders must be gone from the exchange (admin read-out) within 250 ms of the
+kill, while a second strategy's orders stay untouched. The figures go to docs/cancel-on-death.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import statistics
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engine.config import BusConfig
+from ops.exchange.testing import running_exchange
+from tests.engine.router.procs import (
+    REPO,
+    best_bid,
+    owned_by,
+    start_router,
+    start_strategy,
+    wait_gone,
+    write_config,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+KILL_TRIALS = 20
+OTHER_TRIALS = 3
+LIMIT_MS = 250.0
+
+
+def _pct(v: list[float], q: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def _write_doc(results: dict[str, list[float]]) -> None:
+    rows = []
+    for kind, v in results.items():
+        rows.append(
+            f"| {kind} | {len(v)} | {_pct(v, 0.5):.1f} | {_pct(v, 0.99):.1f} | {max(v):.1f} |"
+        )
+    text = (
+        "# Cancel on strategy death\n\n"
+        "Written by `tests/engine/router/test_cancel_on_death.py` (real processes: local "
+        "exchange, router, test strategies). Each trial: a strategy rests 40 post-only orders, "
+        "is killed, and the exchange's admin read-out is polled until none of its orders is "
+        "live; the time is measured from the kill signal.\n\n"
+        "Detection: SIGKILL → socket-monitor DISCONNECTED + ROUTER_MANDATORY probe (layer 1); "
+        "SIGSTOP and a hung event loop → no application heartbeat for 150 ms (layer 2). The "
+        "router then cancels by clOrdId in batches of ≤ 20 over its private WS.\n\n"
+        f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
+        "| kill | trials | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n\nRequirement: all orders cancelled within {LIMIT_MS:.0f} ms.\n"
+    )
+    (REPO / "docs").mkdir(exist_ok=True)
+    (REPO / "docs" / "cancel-on-death.md").write_text(text)
+
+
+async def test_strategy_death_cancels_its_orders_only(
+    tmp_path: Path, free_port: int, bus_config: BusConfig
+) -> None:
+    async with running_exchange(tmp_path, port=free_port) as ex:
+        router = start_router(write_config(tmp_path, ex, bus_config), tmp_path)
+        try:
+            _, bid = await best_bid(ex)
+            px = str((Decimal(bid) * Decimal("0.97")).quantize(Decimal("0.1")))
+            bystander = await start_strategy(bus_config, "bystander", px=px, step="0.5", orders=10)
+            assert len(owned_by(await ex.live_orders(), bystander.short_id)) == 10
+            results: dict[str, list[float]] = {"SIGKILL": [], "SIGSTOP": [], "hung loop": []}
+            plan = (
+                [("SIGKILL", "heartbeat")] * KILL_TRIALS
+                + [("SIGSTOP", "heartbeat")] * OTHER_TRIALS
+                + [("hung loop", "busy")] * OTHER_TRIALS
+            )
+            for kind, mode in plan:
+                victim = await start_strategy(
+                    bus_config, "victim", px=px, step="0.1", orders=40, mode=mode
+                )
+                try:
+                    live = owned_by(await ex.live_orders(), victim.short_id, victim.epoch)
+                    assert len(live) == 40
+                    t0 = time.monotonic_ns()
+                    if kind == "SIGKILL":
+                        victim.kill(signal.SIGKILL)
+                    elif kind == "SIGSTOP":
+                        victim.kill(signal.SIGSTOP)
+                    else:
+                        t0 = time.monotonic_ns()  # the loop hangs right after READY
+                    results[kind].append(await wait_gone(ex, victim.short_id, victim.epoch, t0))
+                    if kind == "SIGSTOP":
+                        # resumed: its old epoch is fenced; it hears so and gives up
+                        victim.kill(signal.SIGCONT)
+                        assert (await victim.line(5.0)).startswith("FENCED")
+                finally:
+                    await victim.stop()
+            # the bystander's orders were untouched throughout and it is still welcome
+            assert len(owned_by(await ex.live_orders(), bystander.short_id)) == 10
+            assert bystander.proc.returncode is None
+            _write_doc(results)
+            kill = results["SIGKILL"]
+            assert statistics.median(kill) <= LIMIT_MS, kill
+            assert _pct(kill, 0.99) <= LIMIT_MS, kill
+            for kind in ("SIGSTOP", "hung loop"):
+                assert max(results[kind]) <= LIMIT_MS, (kind, results[kind])
+            await bystander.stop()
+        finally:
+            router.terminate()
+            await asyncio.to_thread(router.wait, 15)
+            # SIGTERM cancelled everything before exiting
+            assert await ex.live_orders() == []
