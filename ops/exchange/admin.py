@@ -13,7 +13,8 @@
                                           ``error_code`` (50011|50001|50026|50013), ``freeze``,
                                           ``clock_offset_ms``, ``checksum_mode`` (crc32|zero),
                                           ``initial_snapshot``, ``drop_ws_every_s``;
-                                          one-shots: ``skip_seq`` (N next book updates),
+                                          one-shots: ``skip_seq`` (next N book updates of
+                                          every instrument),
                                           ``corrupt_checksum`` (N), ``drop_ws``
                                           (true|"public"|"private"|"business": close now with
                                           1001), ``notice_ws`` (same values: push the

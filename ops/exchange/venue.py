@@ -70,6 +70,8 @@ class Venue:
         self.hub = Hub()
         self.ex.wants_orders = self.hub.has_order_subs
         self._last_drop_ms = now
+        self._skip: dict[str, int] = {}
+        self._corrupt: dict[str, int] = {}
         self.rng = random.Random(cfg.seed ^ 0x5EED)  # noqa: S311 - fault dice, not crypto
         self.market.step(cfg.step_ms, now, frozen=True)  # a full book before the first client
         self.publish()
@@ -127,19 +129,26 @@ class Venue:
         now = self.now_ms()
         f = self.faults
         zero = f.checksum_mode == "zero"
+        # one-shot book faults apply to the next N updates of every instrument
+        if f.skip_seq or f.corrupt_checksum:
+            for k in self.feeds:
+                self._skip[k] = self._skip.get(k, 0) + f.skip_seq
+                self._corrupt[k] = self._corrupt.get(k, 0) + f.corrupt_checksum
+            f.skip_seq = f.corrupt_checksum = 0
         for inst_id, feed in self.feeds.items():
+            skip, corrupt = self._skip.get(inst_id, 0), self._corrupt.get(inst_id, 0)
             msg = feed.publish(
                 now,
                 heartbeat_ms=int(self.cfg.book_heartbeat_s * 1000),
                 checksum_zero=zero,
-                skip_seq=f.skip_seq > 0,
-                corrupt=f.corrupt_checksum > 0,
+                skip_seq=skip > 0,
+                corrupt=corrupt > 0,
             )
             if msg is not None and msg.data["prevSeqId"] != msg.data["seqId"]:
-                if f.skip_seq > 0:
-                    f.skip_seq -= 1
-                if f.corrupt_checksum > 0:
-                    f.corrupt_checksum -= 1
+                if skip:
+                    self._skip[inst_id] = skip - 1
+                if corrupt:
+                    self._corrupt[inst_id] = corrupt - 1
             subs = self.hub.subscribers("books", inst_id)
             if msg is not None and subs:
                 text = dumps(

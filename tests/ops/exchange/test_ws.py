@@ -214,3 +214,31 @@ async def test_notice_then_close(server: Server) -> None:
         assert notice["code"] == "64008"
         with pytest.raises(websockets.ConnectionClosed):
             await _drain_until_closed(ws)
+
+
+async def test_periodic_drop_fault(server: Server) -> None:
+    async with websockets.connect(server.ws + "/public") as ws:
+        await server.admin("/admin/faults", {"drop_ws_every_s": 0.2})
+        with pytest.raises(websockets.ConnectionClosed):
+            await _drain_until_closed(ws)
+        assert ws.close_code == 1001
+    await server.admin("/admin/faults", {"drop_ws_every_s": 0})
+
+
+async def test_skip_seq_and_corrupt_checksum_over_the_wire(server: Server) -> None:
+    from tests.ops.exchange.bookcheck import ChainError, ChecksumError
+
+    async with websockets.connect(server.ws + "/public", max_queue=None) as ws:
+        await subscribe(ws, {"channel": "books", "instId": SWAP})
+        checker = BookChecker()
+        checker.on_message(await recv_until(ws, lambda m: m.get("action") == "snapshot"))
+        await server.admin("/admin/faults", {"corrupt_checksum": 1})
+        await server.admin("/admin/step", {"n": 1})
+        bad = await recv_until(ws, lambda m: m.get("action") == "update")
+        with pytest.raises(ChecksumError):
+            checker.on_message(bad)
+        await server.admin("/admin/faults", {"skip_seq": 1})
+        await server.admin("/admin/step", {"n": 1})
+        gap = await recv_until(ws, lambda m: m.get("action") == "update")
+        with pytest.raises(ChainError):
+            checker.on_message(gap)
