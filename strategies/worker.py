@@ -41,20 +41,17 @@ from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.subscriber import Subscriber
 from engine.config import OkxmmConfig, load_config
-from engine.errors import ConfigError, IllegalTransitionError
+from engine.errors import ConfigError
 from engine.messages import (
     Ack,
-    Amend,
     AnyMsg,
     Bye,
-    Cancel,
     CancelAll,
     CtlReply,
     CtlRequest,
     Fenced,
     Heartbeat,
     Hello,
-    NewOrder,
     OrderEvent,
     OrderState,
     OrdType,
@@ -69,6 +66,7 @@ from engine.orders.fsm import TERMINAL_STATES, OrderTrigger
 from strategies.base import Desired
 from strategies.context import WorkerContext
 from strategies.diff import Actions, diff_quotes
+from strategies.outbox import Outbox
 from strategies.params import ParamsWatcher, StrategyParams, load_params
 from strategies.registry import make_strategy
 
@@ -80,9 +78,6 @@ _TICK_S = 0.1  # re-evaluate health at least this often without market data
 _PARAMS_POLL_S = 0.2
 _STATUS_S = 0.25
 _KEEP_TERMINAL_NS = 30 * _NS
-_MAX_RECANCELS = 5
-_PLACE_HOLD_MIN_S = 0.25
-_PLACE_HOLD_MAX_S = 30.0
 _MAX_REJOINS = 3  # fenced more often than this within the window: stop (exit code 1)
 _REJOIN_WINDOW_NS = 60 * _NS
 S = OrderState
@@ -102,11 +97,8 @@ class Worker:
         self.watcher = ParamsWatcher(params_path, inst=inst)
         self.ctx = WorkerContext(self.name, inst, self.watcher.current)
         self.epoch = actor.epoch
-        self.client: CommandClient | None = None
         self.subs: dict[str, Subscriber] = {}
-        self.ids: ClOrdIdSequence | None = None
         self.welcome: Welcome | None = None
-        self.pending: dict[int, tuple[str, str]] = {}  # cmd seq → (kind, clOrdId)
         self.wake = asyncio.Event()
         self.desired = Desired()
         self.paused = False
@@ -116,10 +108,9 @@ class Worker:
         self.state = "starting"
         self.reason = "waiting for the router"
         self.last_step_ns = 0
-        self.counters = {"commands": 0, "send_failures": 0, "decisions": 0, "rejects": 0}
+        self.out = Outbox(inst, self.ctx.orders, self.log)
+        self.counters = {"decisions": 0, "rejects": 0}
         self.rejoin = False
-        self.place_rejects = 0
-        self.places_held_until_ns = 0
         self.last_deferred = 0
         self.fenced_at: list[int] = []
         self.old_epochs: set[int] = set()
@@ -159,7 +150,7 @@ class Worker:
                 clock=self.clock,
             )
         await asyncio.gather(*(s.start() for s in self.subs.values()))
-        self.client = await self._new_client()
+        self.out.client = await self._new_client()
         self._register_ctl()
         for key, sub in self.subs.items():
             self.actor.spawn(self._read(key, sub), f"read-{key}")
@@ -175,7 +166,7 @@ class Worker:
 
     async def _shutdown(self) -> None:
         await self.actor.cancel_tasks()  # no decision may place after the cancel-all below
-        client = self.client
+        client = self.out.client
         if client is not None and self.welcome is not None:
             reason = self.actor.stop_reason or "stop"
             with contextlib.suppress(CommandSendError, TimeoutError):
@@ -215,17 +206,17 @@ class Worker:
         self.rejoin = True
 
     async def _rejoin(self) -> None:
-        old = self.client
+        old = self.out.client
         mono = self.clock.monotonic_ns()
         for o in self.ctx.orders.active():  # the router is cancelling them (fencing)
             if o.state is not S.CANCEL_PENDING:
-                self._apply(o.cl_ord_id, T.CANCEL_REQUEST, mono)
+                self.out.apply(o.cl_ord_id, T.CANCEL_REQUEST, mono)
         self.old_epochs.add(self.epoch)
         self.epoch = self.clock.now_ns()
-        self.ids = None
+        self.out.ids = None
         self.welcome = None  # a Welcome that raced the Fenced belongs to the old epoch
-        self.pending.clear()
-        self.client = await self._new_client()
+        self.out.pending.clear()
+        self.out.client = await self._new_client()
         self.rejoin = False
         if old is not None:
             await old.close()
@@ -235,7 +226,7 @@ class Worker:
         while True:
             if self.rejoin:
                 await self._rejoin()
-            client = self.client
+            client = self.out.client
             assert client is not None
             if self.welcome is None:
                 try:
@@ -255,8 +246,8 @@ class Worker:
                     continue
                 if isinstance(msg, Welcome) and not self.rejoin and msg.epoch == self.epoch:
                     self.welcome = msg
-                    if self.ids is None:
-                        self.ids = ClOrdIdSequence(msg.short_id, self.epoch)
+                    if self.out.ids is None:
+                        self.out.ids = ClOrdIdSequence(msg.short_id, self.epoch)
                     self.log.info("welcomed", short_id=msg.short_id, limits=str(msg.limits))
                     self.wake.set()
             await asyncio.sleep(0.5)
@@ -267,7 +258,7 @@ class Worker:
         while True:
             interval = (self.welcome.heartbeat_ms if self.welcome else 50) / 1000
             await asyncio.sleep(interval)
-            client = self.client
+            client = self.out.client
             if self.welcome is None or client is None:
                 continue
             try:
@@ -283,10 +274,10 @@ class Worker:
 
     async def _replies(self) -> None:
         while True:
-            client = self.client
+            client = self.out.client
             assert client is not None
             env = await client.recv(_TICK_S)  # bounded: the client changes on a rejoin
-            if env is not None and client is self.client:
+            if env is not None and client is self.out.client:
                 self.on_reply(env.msg)
 
     def on_reply(self, msg: AnyMsg) -> None:
@@ -298,7 +289,7 @@ class Worker:
             return
         if not isinstance(msg, Ack | Reject):
             return
-        kind_cid = self.pending.pop(msg.cmd_seq, None)
+        kind_cid = self.out.pending.pop(msg.cmd_seq, None)
         if kind_cid is None:
             return
         kind, cid = kind_cid
@@ -310,41 +301,17 @@ class Worker:
             if msg.reason == "unknown clOrdId" and kind in ("amend", "cancel"):
                 # the router never had it (a place lost on the way): forget it, do not keep a
                 # phantom order that every later amend/cancel would fail on
-                self._apply(cid, T.NOT_FOUND, mono)
+                self.out.apply(cid, T.NOT_FOUND, mono)
             elif kind in ("place", "amend", "cancel"):
                 self.ctx.orders.on_command_failed(cid, kind, mono)
             if kind == "place":
-                self._place_refused(mono)
+                self.out.place_refused(mono)
             self.wake.set()
         elif kind == "place":
-            self.place_rejects = 0
-            self._apply(cid, T.VENUE_ACCEPT, mono)
+            self.out.place_accepted()
+            self.out.apply(cid, T.VENUE_ACCEPT, mono)
             if self.last_deferred > 0:
                 self.wake.set()
-
-    def _place_refused(self, mono: int) -> None:
-        """A refused place (size limit, margin, price band...) would be re-proposed by the next
-        decision at tick rate: hold new places back, doubling from 250 ms up to 30 s."""
-        if mono < self.places_held_until_ns:
-            return  # the rest of the same batch: one refusal
-        self.place_rejects += 1
-        hold_s = min(_PLACE_HOLD_MIN_S * 2 ** (self.place_rejects - 1), _PLACE_HOLD_MAX_S)
-        until = mono + int(hold_s * _NS)
-        if until > self.places_held_until_ns:
-            self.places_held_until_ns = until
-            self.log.warning(
-                "places refused; holding new places",
-                hold_s=hold_s,
-                rejects_in_a_row=self.place_rejects,
-            )
-
-    def _apply(self, cid: str, trigger: OrderTrigger, mono: int) -> None:
-        try:
-            self.ctx.orders.apply(cid, trigger, mono)
-        except IllegalTransitionError as exc:
-            # resolved by the router's OrderEvent for this order (its state is the truth)
-            self.ctx.orders.illegal_transitions += 1
-            self.log.warning("illegal order transition", clOrdId=cid, error=str(exc))
 
     def _fatal(self, reason: str) -> None:
         self.log.error("worker stopping", reason=reason)
@@ -397,7 +364,7 @@ class Worker:
     def step(self) -> Actions:
         """One decision: health → decide → diff → commands. Returns what was sent."""
         now, mono = self.clock.now_ns(), self.clock.monotonic_ns()
-        if self.welcome is None or self.ids is None:
+        if self.welcome is None or self.out.ids is None:
             return Actions()
         acct = self.subs.get("acct")
         if acct is not None and acct.last_heard_ns is not None:
@@ -440,11 +407,10 @@ class Worker:
             threshold_ticks=self.params.requote_threshold_ticks,
             size_pct=self.params.requote_size_pct,
         )
-        if actions.places and mono < self.places_held_until_ns:
-            actions = Actions(actions.cancels, actions.amends, (), actions.deferred)
         self.last_deferred = actions.deferred
-        self.send(actions, mono)
-        self._chase_overdue(mono)
+        ord_type = OrdType.POST_ONLY if self.params.post_only else OrdType.LIMIT
+        self.out.send(actions, mono, ord_type=ord_type, td_mode=self._td_mode())
+        self.out.chase_overdue(mono, self.params.unacked_timeout_sec)
         self.ctx.orders.prune(mono, _KEEP_TERMINAL_NS)
         return actions
 
@@ -462,95 +428,18 @@ class Worker:
             errors=self.errors,
             backoff_s=self.params.error_backoff_sec,
         )
-        self.cancel_all("decision error", mono)
+        self.out.cancel_all("decision error", mono)
         self.state, self.reason = "error-backoff", self.last_error
         if self.errors >= self.params.max_consecutive_errors:
             self._fatal(f"decision failed {self.errors} times in a row: {self.last_error}")
             return
         self.backoff_until_ns = mono + int(self.params.error_backoff_sec * _NS)
 
-    # ------------------------------------------------------------------------------ outbox
-    def _command(self, msg: AnyMsg, kind: str, cid: str) -> bool:
-        client = self.client
-        if client is None:
-            return False
-        try:
-            seq = client.send(msg)
-        except CommandSendError as exc:
-            self.counters["send_failures"] += 1
-            self.log.warning("command not sent", kind=kind, clOrdId=cid, error=str(exc))
-            return False
-        self.counters["commands"] += 1
-        self.pending[seq] = (kind, cid)
-        return True
-
-    def send(self, actions: Actions, mono: int) -> None:
-        """Cancels first, then amends, then places (no transient over-exposure)."""
-        orders = self.ctx.orders
-        for c in actions.cancels:
-            if self._command(Cancel(cl_ord_id=c.cl_ord_id, inst=self.inst), "cancel", c.cl_ord_id):
-                self._apply(c.cl_ord_id, T.CANCEL_REQUEST, mono)
-        for a in actions.amends:
-            amend = Amend(cl_ord_id=a.cl_ord_id, inst=self.inst, new_px=a.new_px, new_sz=a.new_sz)
-            if self._command(amend, "amend", a.cl_ord_id):
-                try:
-                    orders.request_amend(a.cl_ord_id, a.new_px, a.new_sz, mono)
-                except IllegalTransitionError as exc:
-                    self.log.warning(
-                        "illegal order transition", clOrdId=a.cl_ord_id, error=str(exc)
-                    )
-        assert self.ids is not None
-        ord_type = OrdType.POST_ONLY if self.params.post_only else OrdType.LIMIT
-        for p in actions.places:
-            cid = self.ids.next()
-            orders.add(cid, p.side, p.px, p.sz, mono)
-            msg = NewOrder(
-                cl_ord_id=cid,
-                inst=self.inst,
-                side=p.side,
-                ord_type=ord_type,
-                sz=p.sz,
-                px=p.px,
-                td_mode=self._td_mode(),
-            )
-            trigger = T.SUBMIT if self._command(msg, "place", cid) else T.VENUE_REJECT
-            self._apply(cid, trigger, mono)
-
     def _td_mode(self) -> str:
         inst = self.ctx.instrument
         if inst is not None and inst.inst_type == "SPOT":
             return "cash" if self.params.trading_mode == "cash" else "cross"
         return "cross" if self.params.trading_mode == "cash" else self.params.trading_mode
-
-    def cancel_all(self, reason: str, mono: int) -> int:
-        """Ask the router to cancel every order of this worker; mark them cancelling."""
-        if not self._command(CancelAll(inst=self.inst, reason=reason), "cancel-all", ""):
-            return 0
-        n = 0
-        for o in self.ctx.orders.active():
-            if o.state is not S.CANCEL_PENDING:
-                self._apply(o.cl_ord_id, T.CANCEL_REQUEST, mono)
-                n += 1
-        return n
-
-    def _chase_overdue(self, mono: int) -> None:
-        """Orders stuck without an answer: cancel (again); in the end, ask nobody and forget."""
-        timeout = int(self.params.unacked_timeout_sec * _NS)
-        for o in self.ctx.orders.overdue(mono, timeout):
-            if o.requests >= _MAX_RECANCELS:
-                self.log.error(
-                    "order unresolved; forgetting it", clOrdId=o.cl_ord_id, state=o.state.value
-                )
-                self._apply(o.cl_ord_id, T.NOT_FOUND, mono)
-                continue
-            if self._command(Cancel(cl_ord_id=o.cl_ord_id, inst=self.inst), "cancel", o.cl_ord_id):
-                self.log.warning(
-                    "order overdue; cancelling", clOrdId=o.cl_ord_id, state=o.state.value
-                )
-                if o.state is not S.CANCEL_PENDING:
-                    self._apply(o.cl_ord_id, T.CANCEL_REQUEST, mono)
-                o.requests += 1
-                o.changed_ns = mono
 
     # ------------------------------------------------------------------------------ params
     async def _params_loop(self) -> None:
@@ -595,9 +484,9 @@ class Worker:
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(_STATUS_S)
-            if self.welcome is not None and self.client is not None:
+            if self.welcome is not None and self.out.client is not None:
                 with contextlib.suppress(CommandSendError):
-                    self.client.send(self.status_msg())
+                    self.out.client.send(self.status_msg())
 
     def status(self) -> dict[str, StatusValue]:
         ctx = self.ctx
@@ -618,13 +507,14 @@ class Worker:
             "asks": " ".join(str(q.px) for q in self.desired.asks),
         }
         out.update(self.counters)
+        out.update(self.out.counters)
         return out
 
     # --------------------------------------------------------------------------------- ctl
     def pause(self) -> int:
         """Cancel every order and stop quoting; state (orders, fills, params) is kept."""
         self.paused = self.actor.paused = True
-        n = self.cancel_all("paused", self.clock.monotonic_ns())
+        n = self.out.cancel_all("paused", self.clock.monotonic_ns())
         self.wake.set()
         self.log.info("paused", cancelling=n)
         return n

@@ -360,4 +360,4 @@ async def test_refused_places_are_held_back_not_repeated_at_tick_rate(
             assert worker.counters["decisions"] >= 5
             r.reject_places = False
             await r.wait_for(lambda: len(r.live()) == 6, 10, "places accepted again")
-            await r.wait_for(lambda: worker.place_rejects == 0, 5, "acks reset the hold")
+            await r.wait_for(lambda: worker.out.place_rejects == 0, 5, "acks reset the hold")
