@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.errors import ConfigError
 from strategies.avellaneda_stoikov import AvellanedaStoikov
 from strategies.base import BaseStrategy
 from strategies.sample_mm import SampleMM
@@ -18,8 +19,9 @@ STRATEGIES: dict[str, type[BaseStrategy]] = {
 
 
 def make_strategy(name: str) -> BaseStrategy:
-    """A new strategy instance; raises KeyError naming the known strategies."""
+    """A new strategy instance; raises ConfigError naming the known strategies."""
     try:
         return STRATEGIES[name]()
     except KeyError:
-        raise KeyError(f"unknown strategy {name!r}; known: {sorted(STRATEGIES)}") from None
+        known = ", ".join(sorted(STRATEGIES))
+        raise ConfigError([("strategy", f"unknown strategy {name!r}; known: {known}")]) from None

@@ -573,13 +573,17 @@ def _cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--inst", required=True, help="instrument, e.g. BTC-USDT-SWAP")
     parser.add_argument("--params", default=None, help="params YAML (hot-reloaded)")
     args = parser.parse_args(argv)
-    return main(
-        load_config(args.config),
-        name=args.name,
-        strategy=args.strategy,
-        inst=args.inst,
-        params=args.params,
-    )
+    try:
+        return main(
+            load_config(args.config),
+            name=args.name,
+            strategy=args.strategy,
+            inst=args.inst,
+            params=args.params,
+        )
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
 
 
 if __name__ == "__main__":

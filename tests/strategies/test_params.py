@@ -100,3 +100,33 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_example_params_files_are_valid(path: Path) -> None:
     params = load_params(path)
     assert params.num_orders_per_side >= 1
+
+
+def test_worker_cli_rejects_a_bad_params_file_with_the_problem(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("num_orders_per_side: 0\n")
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "strategies.worker",
+            "--name",
+            "x",
+            "--strategy",
+            "sample_mm",
+            "--inst",
+            "BTC-USDT-SWAP",
+            "--params",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert res.returncode == 2
+    assert "num_orders_per_side: Input should be greater than or equal to 1" in res.stderr
