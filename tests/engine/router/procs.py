@@ -160,3 +160,15 @@ async def wait_gone(
 async def best_bid(ex: RunningExchange) -> tuple[float, str]:
     book = await ex.admin(f"/admin/book?instId={INST}&depth=1")
     return float(book["bids"][0][0]), str(book["bids"][0][0])
+
+
+async def wait_log(path: Path, text: str, timeout_s: float, start: int = 0) -> int:
+    """Wait until ``text`` appears in ``path`` after byte ``start``; returns the file size."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        data = path.read_bytes() if path.exists() else b""
+        if text.encode() in data[start:]:
+            return len(data)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not logged within {timeout_s}s: {data[-1500:]!r}")
+        await asyncio.sleep(0.02)

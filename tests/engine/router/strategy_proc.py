@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import zmq.asyncio
 
-from engine.bus.command import CommandClient
+from engine.bus.command import CommandClient, CommandSendError
 from engine.clock import SystemClock
 from engine.messages import Ack, Fenced, Heartbeat, Hello, NewOrder, OrdType, Side, Welcome
 from engine.orders.clordid import ClOrdIdSequence
@@ -30,7 +30,10 @@ def _say(line: str) -> None:
 
 async def _heartbeats(client: CommandClient, name: str, period_s: float) -> None:
     while True:
-        client.send(Heartbeat(strategy=name))
+        try:
+            client.send(Heartbeat(strategy=name))
+        except CommandSendError:
+            pass  # router away (restarting): keep beating, the DEALER reconnects by itself
         await asyncio.sleep(period_s)
 
 
