@@ -13,9 +13,10 @@
                                           ``error_code`` (50011|50001|50026|50013), ``freeze``,
                                           ``clock_offset_ms``, ``checksum_mode`` (crc32|zero),
                                           ``initial_snapshot``, ``drop_ws_every_s``;
-                                          one-shots: ``skip_seq`` (next N book updates of
-                                          every instrument),
-                                          ``corrupt_checksum`` (N), ``drop_ws``
+                                          one-shots: ``skip_seq`` / ``corrupt_checksum`` (the
+                                          next N book updates, counted over all instruments
+                                          in publish order; with ``instId``: the next N of
+                                          that instrument), ``drop_ws``
                                           (true|"public"|"private"|"business": close now with
                                           1001), ``notice_ws`` (same values: push the
                                           64008 notice, close after ``notice_close_ms``
@@ -163,7 +164,19 @@ class AdminApi:
         problems: list[str] = []
         for k, val in body.items():
             ok = True
-            if k in ("ack_delay_ms", "clock_offset_ms", "skip_seq", "corrupt_checksum"):
+            if k in ("skip_seq", "corrupt_checksum"):
+                ok = isinstance(val, int) and not isinstance(val, bool) and val >= 0
+                target = body.get("instId")
+                if ok and isinstance(target, str) and target in self.v.feeds:
+                    n = int(val)
+                    self.v.inject_book_faults(
+                        target,
+                        skip_seq=n if k == "skip_seq" else 0,
+                        corrupt_checksum=n if k == "corrupt_checksum" else 0,
+                    )
+                elif ok:
+                    setattr(f, k, val)
+            elif k in ("ack_delay_ms", "clock_offset_ms"):
                 ok = isinstance(val, int) and not isinstance(val, bool)
                 if ok:
                     setattr(f, k, val)

@@ -94,6 +94,11 @@ class Venue:
             self.publish()
             self.flush()
 
+    def inject_book_faults(self, inst_id: str, *, skip_seq: int, corrupt_checksum: int) -> None:
+        """The next ``skip_seq`` / ``corrupt_checksum`` book updates of ``inst_id`` are bad."""
+        self._skip[inst_id] = self._skip.get(inst_id, 0) + skip_seq
+        self._corrupt[inst_id] = self._corrupt.get(inst_id, 0) + corrupt_checksum
+
     def shock(self, pct: float, inst_id: str | None = None) -> None:
         """Move fair prices by ``pct`` percent now; the ladder follows at once (it may sweep
         resting orders, as a real market shock does)."""
@@ -129,26 +134,28 @@ class Venue:
         now = self.now_ms()
         f = self.faults
         zero = f.checksum_mode == "zero"
-        # one-shot book faults apply to the next N updates of every instrument
-        if f.skip_seq or f.corrupt_checksum:
-            for k in self.feeds:
-                self._skip[k] = self._skip.get(k, 0) + f.skip_seq
-                self._corrupt[k] = self._corrupt.get(k, 0) + f.corrupt_checksum
-            f.skip_seq = f.corrupt_checksum = 0
         for inst_id, feed in self.feeds.items():
-            skip, corrupt = self._skip.get(inst_id, 0), self._corrupt.get(inst_id, 0)
+            # one-shots: targeted (per instrument) first, else the exchange-wide counters,
+            # which count book updates of all instruments in publish order
+            own_skip, own_corrupt = self._skip.get(inst_id, 0), self._corrupt.get(inst_id, 0)
+            skip = own_skip > 0 or f.skip_seq > 0
+            corrupt = own_corrupt > 0 or f.corrupt_checksum > 0
             msg = feed.publish(
                 now,
                 heartbeat_ms=int(self.cfg.book_heartbeat_s * 1000),
                 checksum_zero=zero,
-                skip_seq=skip > 0,
-                corrupt=corrupt > 0,
+                skip_seq=skip,
+                corrupt=corrupt,
             )
             if msg is not None and msg.data["prevSeqId"] != msg.data["seqId"]:
-                if skip:
-                    self._skip[inst_id] = skip - 1
-                if corrupt:
-                    self._corrupt[inst_id] = corrupt - 1
+                if own_skip:
+                    self._skip[inst_id] = own_skip - 1
+                elif skip:
+                    f.skip_seq -= 1
+                if own_corrupt:
+                    self._corrupt[inst_id] = own_corrupt - 1
+                elif corrupt:
+                    f.corrupt_checksum -= 1
             subs = self.hub.subscribers("books", inst_id)
             if msg is not None and subs:
                 text = dumps(

@@ -232,12 +232,12 @@ async def test_skip_seq_and_corrupt_checksum_over_the_wire(server: Server) -> No
         await subscribe(ws, {"channel": "books", "instId": SWAP})
         checker = BookChecker()
         checker.on_message(await recv_until(ws, lambda m: m.get("action") == "snapshot"))
-        await server.admin("/admin/faults", {"corrupt_checksum": 1})
+        await server.admin("/admin/faults", {"corrupt_checksum": 1, "instId": SWAP})
         await server.admin("/admin/step", {"n": 1})
         bad = await recv_until(ws, lambda m: m.get("action") == "update")
         with pytest.raises(ChecksumError):
             checker.on_message(bad)
-        await server.admin("/admin/faults", {"skip_seq": 1})
+        await server.admin("/admin/faults", {"skip_seq": 1, "instId": SWAP})
         await server.admin("/admin/step", {"n": 1})
         gap = await recv_until(ws, lambda m: m.get("action") == "update")
         with pytest.raises(ChainError):
