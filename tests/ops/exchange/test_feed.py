@@ -47,6 +47,7 @@ def _drain(c: Conn) -> list[dict]:
     return out
 
 
+@pytest.mark.slow
 def test_ten_minutes_of_books_keep_every_checksum() -> None:
     v, clock = _venue()
     c = _subscribe(v)
