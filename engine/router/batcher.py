@@ -51,7 +51,12 @@ class Batcher:
         self._limiter = limiter
         self._max = batch_max
         self._queues: dict[str, deque[VenueReq]] = {op: deque() for op in _ORDER}
+        self._paused_until: dict[str, int] = {}
         self.retry_at_ns = 0
+
+    def pause(self, op: Op, until_ns: int) -> None:
+        """Hold ``op`` until ``until_ns`` (the venue said 50011: our buckets were optimistic)."""
+        self._paused_until[op] = max(self._paused_until.get(op, 0), until_ns)
 
     def add(self, op: Op, req: VenueReq) -> None:
         self._queues[op].append(req)
@@ -86,6 +91,10 @@ class Batcher:
         self.retry_at_ns = 0
         for op in _ORDER:
             q = self._queues[op]
+            paused = self._paused_until.get(op, 0)
+            if q and paused > now_ns:
+                self.retry_at_ns = max(self.retry_at_ns, paused)
+                continue
             while q:
                 reqs: list[VenueReq] = []
                 seen: set[str] = set()

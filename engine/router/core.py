@@ -100,7 +100,9 @@ _ALREADY_CANCELING = "51410"
 _DUPLICATE_CLORDID = "51016"
 _AMEND_ON_DONE = "51503"
 _MAX_QUERIES = 5
-_MAX_RATE_RETRIES = 5
+_MAX_RATE_RETRIES = 20
+_RATE_CODES = frozenset({"50011", "50013", "50061"})  # refused before processing
+_RATE_PAUSE_NS = 200 * _MS
 _RESOLVE_AFTER_NS = 3_000 * _MS
 _KEEP_TERMINAL_NS = 60_000 * _MS
 
@@ -753,6 +755,10 @@ class RouterCore:
                 )
                 continue
             item = items[i]
+            if item.sCode in _RATE_CODES:
+                err = RateLimitError(item.sCode, item.sMsg)
+                self._on_request_error(batch, order, err, wall_ns, mono_ns)
+                continue
             self.journal.append(
                 JAck(
                     ts_ns=wall_ns,
@@ -888,7 +894,8 @@ class RouterCore:
             JAck(ts_ns=wall_ns, op=batch.op, cl_ord_id=order.cl_ord_id, code=err.code, msg=err.msg)
         )
         if isinstance(err, RateLimitError):
-            # refused before processing: the same request may go again
+            # refused before processing: the same request may go again, a little later
+            self.batcher.pause(batch.op, mono_ns + _RATE_PAUSE_NS)
             if batch.op == "place" and order.place_attempts < _MAX_RATE_RETRIES:
                 if not order.want_cancel:
                     order.place_attempts += 1
@@ -1036,6 +1043,15 @@ class RouterCore:
         elif trig is OrderTrigger.AMEND_FAILED:
             order.pending_amend = None
         changed = self._transition(order, trig, mono_ns, source)
+        if order.place_waiter is not None and not order.terminal:
+            # the place's own answer was lost (timeout, dropped WS): the venue has the order
+            w, order.place_waiter = order.place_waiter, None
+            self._emit(
+                Reply(
+                    w.identity,
+                    Ack(cmd_seq=w.cmd_seq, cl_ord_id=order.cl_ord_id, detail=order.ord_id),
+                )
+            )
         if order.terminal:
             order.want_cancel = False
             order.cancel_in_flight = False

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ class StrategyProc:
     name: str
     epoch: int
     short_id: str = ""
+    acked: list[str] = field(default_factory=list)
 
     async def line(self, timeout_s: float) -> str:
         assert self.proc.stdout is not None
@@ -100,6 +101,7 @@ async def start_strategy(
     orders: int = 40,
     mode: str = "heartbeat",
     side: str = "buy",
+    allow_rejects: bool = False,
 ) -> StrategyProc:
     """Start the test strategy and wait until its orders rest (``READY``)."""
     epoch = time.time_ns()
@@ -122,6 +124,7 @@ async def start_strategy(
         mode,
         "--side",
         side,
+        *(["--allow-rejects", "--timeout", "20"] if allow_rejects else []),
         cwd=str(REPO),
         env=_env(),
         stdout=asyncio.subprocess.PIPE,
@@ -131,7 +134,9 @@ async def start_strategy(
     if not first.startswith("READY "):
         await sp.stop()
         raise AssertionError(f"strategy {name} not ready: {first!r}")
-    sp.short_id = first.split()[1]
+    parts = first.split()
+    sp.short_id = parts[1]
+    sp.acked = parts[2].split(",") if len(parts) > 2 and parts[2] else []
     return sp
 
 

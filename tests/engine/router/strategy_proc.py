@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from decimal import Decimal
 
@@ -30,10 +31,9 @@ def _say(line: str) -> None:
 
 async def _heartbeats(client: CommandClient, name: str, period_s: float) -> None:
     while True:
-        try:
+        # router away (restarting): keep beating, the DEALER reconnects by itself
+        with contextlib.suppress(CommandSendError):
             client.send(Heartbeat(strategy=name))
-        except CommandSendError:
-            pass  # router away (restarting): keep beating, the DEALER reconnects by itself
         await asyncio.sleep(period_s)
 
 
@@ -73,16 +73,20 @@ async def _run(args: argparse.Namespace) -> int:
                     sz=Decimal(args.sz),
                     px=px0 - step * i if side is Side.BUY else px0 + step * i,
                 ),
-                10.0,
+                args.timeout,
             )
             for i in range(args.orders)
         ]
         replies = await asyncio.gather(*reqs)
-        acked = sum(1 for r in replies if isinstance(r.msg, Ack))
-        if acked != args.orders:
+        acked_ids = [r.msg.cl_ord_id for r in replies if isinstance(r.msg, Ack)]
+        acked = len(acked_ids)
+        if args.allow_rejects:
+            _say(f"READY {env.msg.short_id} {','.join(acked_ids)}")
+        elif acked != args.orders:
             _say(f"NOTREADY {acked} {[r.msg for r in replies if not isinstance(r.msg, Ack)][:2]}")
             return 2
-        _say(f"READY {env.msg.short_id}")
+        else:
+            _say(f"READY {env.msg.short_id}")
         if args.mode == "busy":
             hb.cancel()
             spin = 0
@@ -110,6 +114,8 @@ def main() -> int:
     p.add_argument("--step", default="1")
     p.add_argument("--sz", default="1")
     p.add_argument("--side", default="buy")
+    p.add_argument("--allow-rejects", action="store_true", help="READY lists the acked ids")
+    p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--mode", choices=["heartbeat", "busy"], default="heartbeat")
     return asyncio.run(_run(p.parse_args()))
 

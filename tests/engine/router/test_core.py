@@ -292,8 +292,23 @@ def test_rate_limited_place_is_requeued() -> None:
         p.clock.now_ns(),
         p.clock.monotonic_ns(),
     )
+    assert p.batches() == []  # paused a moment: the venue said our buckets were optimistic
+    p.clock.advance(250 * MS)
     (again,) = p.batches()
     assert again.cl_ord_ids == [cid]
+
+
+def test_per_item_rate_limit_is_retried_not_rejected() -> None:
+    p = Pair()
+    s = p.hello("alpha", 1)
+    cid, _ = p.new_order(s)
+    (b,) = p.batches()
+    out = p.result(b, ["50011"])
+    assert not replies(out, Reject)
+    p.clock.advance(250 * MS)
+    (again,) = p.batches()
+    assert again.cl_ord_ids == [cid]
+    assert replies(p.result(again), Ack)
 
 
 def test_amend_then_push_updates_price() -> None:

@@ -52,7 +52,7 @@ async def test_router_kill9_restart_reconciles_then_venue_dead_mans_switch(
             await wait_log(log, "router ready", 20.0, mark)
             await wait_log(log, "reconciled", 5.0, mark)
             # the keeper outlives the restart grace: its heartbeats re-attached it
-            await asyncio.sleep(1.5)  # noqa: ASYNC110 - lets the 1 s restart grace pass
+            await asyncio.sleep(1.5)
             assert keeper.proc.returncode is None
             assert sorted(owned_by(await ex.live_orders(), keeper.short_id)) == before
             assert "cancelling orphan order" not in log.read_text()[mark:]
