@@ -51,8 +51,9 @@ def _free_port() -> int:
 
 
 # ------------------------------------------------------------------------------ D: venue
-def venue_proc(port: int, snap: str, updates: list[dict[str, Any]], rate: int, go: Any,
-               conn: Connection) -> None:
+def venue_proc(
+    port: int, snap: str, updates: list[dict[str, Any]], rate: int, go: Any, conn: Connection
+) -> None:
     from aiohttp import WSMsgType, web
 
     sent: dict[int, int] = {}
@@ -69,9 +70,21 @@ def venue_proc(port: int, snap: str, updates: list[dict[str, Any]], rate: int, g
         if path == "public/time":
             return ok([{"ts": str(time.time_ns() // 1_000_000)}])
         if path == "public/instruments":
-            return ok([{"instId": INST, "instType": "SWAP", "tickSz": "0.1", "lotSz": "1",
-                        "minSz": "1", "ctVal": "0.01", "ctType": "linear", "state": "live",
-                        "settleCcy": "USDT"}])
+            return ok(
+                [
+                    {
+                        "instId": INST,
+                        "instType": "SWAP",
+                        "tickSz": "0.1",
+                        "lotSz": "1",
+                        "minSz": "1",
+                        "ctVal": "0.01",
+                        "ctType": "linear",
+                        "state": "live",
+                        "settleCcy": "USDT",
+                    }
+                ]
+            )
         if path == "trade/cancel-all-after":
             return ok([{"triggerTime": "0", "tag": "", "ts": "0"}])
         if path == "trade/order":
@@ -99,8 +112,8 @@ def venue_proc(port: int, snap: str, updates: list[dict[str, Any]], rate: int, g
             nxt = time.perf_counter()
             for u in updates:
                 nxt += period
-                while time.perf_counter() < nxt:  # noqa: ASYNC110 - precise pacing
-                    await asyncio.sleep(0)
+                # sleep, don't spin: a spinning venue would eat a core the pipeline needs
+                await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
                 frame = json.dumps(u, separators=(",", ":"))
                 sent[u["data"][0]["seqId"]] = mono()
                 await ws.send_str(frame)
@@ -122,12 +135,12 @@ def venue_proc(port: int, snap: str, updates: list[dict[str, Any]], rate: int, g
             msg = json.loads(m.data)
             op = msg.get("op", "")
             if op == "login":
-                await ws.send_str(json.dumps({"event": "login", "code": "0", "msg": "",
-                                              "connId": "r"}))
+                await ws.send_str(
+                    json.dumps({"event": "login", "code": "0", "msg": "", "connId": "r"})
+                )
             elif op == "subscribe":
                 for a in msg["args"]:
-                    await ws.send_str(json.dumps({"event": "subscribe", "arg": a,
-                                                  "connId": "r"}))
+                    await ws.send_str(json.dumps({"event": "subscribe", "arg": a, "connId": "r"}))
             elif op:
                 items = []
                 pushes = []
@@ -136,18 +149,52 @@ def venue_proc(port: int, snap: str, updates: list[dict[str, Any]], rate: int, g
                     ord_n += 1
                     if op in ("order", "batch-orders"):
                         got[cid] = t
-                        pushes.append({"instId": a["instId"], "instType": "SWAP",
-                                       "ordId": str(ord_n), "clOrdId": cid, "px": a.get("px", ""),
-                                       "sz": a["sz"], "side": a["side"], "ordType": a["ordType"],
-                                       "state": "live", "accFillSz": "0", "avgPx": "0",
-                                       "uTime": str(time.time_ns() // 1_000_000)})
-                    items.append({"clOrdId": cid, "ordId": str(ord_n), "tag": "", "ts": "0",
-                                  "sCode": "0", "sMsg": "", "subCode": ""})
-                await ws.send_str(json.dumps({"id": msg["id"], "op": op, "code": "0", "msg": "",
-                                              "data": items, "inTime": "", "outTime": ""}))
+                        pushes.append(
+                            {
+                                "instId": a["instId"],
+                                "instType": "SWAP",
+                                "ordId": str(ord_n),
+                                "clOrdId": cid,
+                                "px": a.get("px", ""),
+                                "sz": a["sz"],
+                                "side": a["side"],
+                                "ordType": a["ordType"],
+                                "state": "live",
+                                "accFillSz": "0",
+                                "avgPx": "0",
+                                "uTime": str(time.time_ns() // 1_000_000),
+                            }
+                        )
+                    items.append(
+                        {
+                            "clOrdId": cid,
+                            "ordId": str(ord_n),
+                            "tag": "",
+                            "ts": "0",
+                            "sCode": "0",
+                            "sMsg": "",
+                            "subCode": "",
+                        }
+                    )
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "id": msg["id"],
+                            "op": op,
+                            "code": "0",
+                            "msg": "",
+                            "data": items,
+                            "inTime": "",
+                            "outTime": "",
+                        }
+                    )
+                )
                 if pushes:
-                    await ws.send_str(json.dumps({"arg": {"channel": "orders",
-                                                          "instType": "ANY"}, "data": pushes}))
+                    await ws.send_str(
+                        json.dumps(
+                            {"arg": {"channel": "orders", "instType": "ANY"}, "data": pushes}
+                        )
+                    )
         return ws
 
     async def main() -> None:
@@ -182,15 +229,24 @@ def feed_proc(bus_dir: str, port: int) -> None:
 
         bus = BusConfig(transport="ipc", ipc_dir=bus_dir)
         cfg = OkxmmConfig(
-            bus=bus, instruments=[INST],
+            bus=bus,
+            instruments=[INST],
             md_feed=MdFeedConfig(depth=5, trades=False, tickers=False, mark_price=False),
-            venue=VenueConfig(ws_public_url=f"ws://127.0.0.1:{port}/ws/v5/public",
-                              rest_url=f"http://127.0.0.1:{port}"),
+            venue=VenueConfig(
+                ws_public_url=f"ws://127.0.0.1:{port}/ws/v5/public",
+                rest_url=f"http://127.0.0.1:{port}",
+            ),
         )
         clock = SystemClock()
         ctx = zmq.asyncio.Context()
-        pub = Publisher(ctx, bus.bind_endpoint("md.pub"), src="md-feed", epoch=1, clock=clock,
-                        snap_endpoint=bus.bind_endpoint("md.snap"))
+        pub = Publisher(
+            ctx,
+            bus.bind_endpoint("md.pub"),
+            src="md-feed",
+            epoch=1,
+            clock=clock,
+            snap_endpoint=bus.bind_endpoint("md.snap"),
+        )
         await pub.start()
         rest = OkxRestClient(cfg.venue.urls(cfg.exchange)[0], None, simulated=False, clock=clock)
         feed = MdFeed(cfg, publisher=pub, rest=rest, clock=clock)
@@ -219,15 +275,26 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
         clock = SystemClock()
         ctx = zmq.asyncio.Context()
         epoch = time.time_ns()
-        client = CommandClient(ctx, bus.connect_endpoint("ord.cmd"),
-                               identity=f"S:bench:{epoch}".encode(), src="bench", epoch=epoch,
-                               clock=clock)
+        client = CommandClient(
+            ctx,
+            bus.connect_endpoint("ord.cmd"),
+            identity=f"S:bench:{epoch}".encode(),
+            src="bench",
+            epoch=epoch,
+            clock=clock,
+        )
         await client.start()
         await client.wait_connected(30)
         welcome = await client.request(Hello(strategy="bench", epoch=epoch, inst=INST), 30)
         short_id = welcome.msg.short_id  # type: ignore[union-attr]
-        sub = Subscriber(ctx, bus.connect_endpoint("md.pub"), snap_endpoint=None,
-                         prefixes=[topics.book(INST)], name="bench-strat", clock=clock)
+        sub = Subscriber(
+            ctx,
+            bus.connect_endpoint("md.pub"),
+            snap_endpoint=None,
+            prefixes=[topics.book(INST)],
+            name="bench-strat",
+            clock=clock,
+        )
         await sub.start()
 
         async def heartbeats() -> None:
@@ -258,9 +325,16 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
             if book.state is not BookState.VALID or not book.bids or book.seq_id < 0:
                 continue
             px = book.bids[0][0] - 100 * tick
-            seq = client.send(NewOrder(cl_ord_id=encode(short_id, epoch, book.seq_id), inst=INST,
-                                       side=Side.BUY, ord_type=OrdType.POST_ONLY,
-                                       sz=Decimal(1), px=px))
+            seq = client.send(
+                NewOrder(
+                    cl_ord_id=encode(short_id, epoch, book.seq_id),
+                    inst=INST,
+                    side=Side.BUY,
+                    ord_type=OrdType.POST_ONLY,
+                    sz=Decimal(1),
+                    px=px,
+                )
+            )
             sent_at[seq] = time.monotonic_ns()
         for t in tasks:
             t.cancel()
@@ -280,9 +354,25 @@ def run_floor(rate: int, secs: float) -> dict[str, Any] | None:
     if not script.exists():
         return None
     res = subprocess.run(
-        [sys.executable, str(script), "--transport", "ipc", "--mode", "uvloop-fd", "--rate",
-         str(rate), "--secs", str(secs), "--work", "feed"],
-        cwd=FLOORS, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(script),
+            "--transport",
+            "ipc",
+            "--mode",
+            "uvloop-fd",
+            "--rate",
+            str(rate),
+            "--secs",
+            str(secs),
+            "--work",
+            "feed",
+        ],
+        cwd=FLOORS,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     for line in res.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -294,7 +384,8 @@ def run_floor(rate: int, secs: float) -> dict[str, Any] | None:
 def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
     from engine.orders.clordid import decode
 
-    snap, updates = generate(n + 200, seed=11)
+    warm_n = max(20, n // 10)
+    snap, updates = generate(n + warm_n, seed=11)
     port = _free_port()
     tmp = Path(tempfile.mkdtemp(prefix="okxmm-bench-t2o-"))
     bus_dir = str(tmp / "bus")
@@ -306,21 +397,33 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
     venue = ctxm.Process(target=venue_proc, args=(port, snap, updates, rate, go, vchild))
     venue.start()
     cfg = {
-        "venue": {"kind": "local", "rest_url": f"http://127.0.0.1:{port}",
-                  "ws_private_url": f"ws://127.0.0.1:{port}/ws/v5/private"},
+        "venue": {
+            "kind": "local",
+            "rest_url": f"http://127.0.0.1:{port}",
+            "ws_private_url": f"ws://127.0.0.1:{port}/ws/v5/private",
+        },
         "bus": {"transport": "ipc", "ipc_dir": bus_dir},
         "instruments": [INST],
         "log_level": "WARNING",
         "log_dir": str(tmp / "log"),
-        "router": {"journal_path": str(tmp / "router.journal"), "max_open_orders": 10_000_000,
-                   "cancel_all_after_s": 0, "price_band_bps": 10_000},
+        "router": {
+            "journal_path": str(tmp / "router.journal"),
+            "max_open_orders": 10_000_000,
+            "cancel_all_after_s": 0,
+            "price_band_bps": 10_000,
+        },
     }
     cfg_path = tmp / "okxmm.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     time.sleep(0.3)  # the venue binds its port
-    router = subprocess.Popen([sys.executable, "-m", "engine.router.actor", "--config",
-                               str(cfg_path)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    with (tmp / "router.out").open("wb") as rlog:
+        router = subprocess.Popen(
+            [sys.executable, "-m", "engine.router.actor", "--config", str(cfg_path)],
+            cwd=ROOT,
+            stdout=rlog,
+            stderr=subprocess.STDOUT,
+        )
+    sys.stderr.write(f"bench dir {tmp}\n")
     feed = ctxm.Process(target=feed_proc, args=(bus_dir, port))
     feed.start()
     strat = ctxm.Process(target=strategy_proc, args=(bus_dir, ready, stop, schild))
@@ -330,6 +433,8 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
             raise SystemExit("strategy not ready")
         time.sleep(0.5)
         go.set()
+        if not vparent.poll(n / rate + 60):
+            raise SystemExit("venue never finished the stream")
         sent, got = vparent.recv()
         stop.set()
         acks: list[int] = sparent.recv() if sparent.poll(30) else []
@@ -341,7 +446,7 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
             p.join(3)
             if p.is_alive():
                 p.kill()
-    warm = sorted(sent)[200] if len(sent) > 200 else 0
+    warm = sorted(sent)[warm_n] if len(sent) > warm_n else 0
     lat = sorted(
         t_v - sent[p.counter]
         for cid, t_v in got.items()
@@ -353,44 +458,75 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rate", type=int, default=1000)
+    # OKX allows 60 single orders / 2 s per instrument: the router's buckets throttle anything
+    # faster (a queue, not latency), so the pipeline is measured below that rate
+    parser.add_argument("--rate", type=int, default=25)
     args = parser.parse_args()
-    secs = 2.0 if args.quick else 5.0
+    secs = 6.0 if args.quick else 16.0
     n = int(args.rate * secs)
     floor = run_floor(args.rate, secs)
     lat, acks, ticks = run_pipeline(args.rate, n)
     us = [x / 1000 for x in lat]
     ack_us = [x / 1000 for x in acks]
     print("## tick → order (md-feed → strategy → router → venue socket)\n")
-    print(f"{ticks} book frames paced at {args.rate}/s; {len(lat)} orders reached the venue "
-          f"(after 200 warm-up ticks). 4 processes on this machine: venue, md-feed, strategy, "
-          "router (the real actor).\n")
-    rows = [["okxmm: venue WS send → md-feed → strategy → router → venue WS receive",
-             f"{pct(us, 50):.0f}", f"{pct(us, 90):.0f}", f"{pct(us, 99):.0f}",
-             f"{(us[-1] if us else float('nan')):.0f}"]]
+    print(
+        f"{ticks} book frames paced at {args.rate}/s; {len(lat)} orders reached the venue "
+        f"(after the warm-up ticks). 4 processes on this machine: venue, md-feed, strategy, "
+        "router (the real actor).\n"
+    )
+    rows = [
+        [
+            "okxmm: venue WS send → md-feed → strategy → router → venue WS receive",
+            f"{pct(us, 50):.0f}",
+            f"{pct(us, 90):.0f}",
+            f"{pct(us, 99):.0f}",
+            f"{(us[-1] if us else float('nan')):.0f}",
+        ]
+    ]
     if floor is not None:
-        rows.append(["floor: bare 3-process pipeline (feed work, uvloop-fd, ipc)",
-                     f"{floor['e2e.p50_us']:.0f}", f"{floor['e2e.p90_us']:.0f}",
-                     f"{floor['e2e.p99_us']:.0f}", f"{floor['e2e.max_us']:.0f}"])
+        rows.append(
+            [
+                "floor: bare 3-process pipeline (feed work, uvloop-fd, ipc)",
+                f"{floor['e2e.p50_us']:.0f}",
+                f"{floor['e2e.p90_us']:.0f}",
+                f"{floor['e2e.p99_us']:.0f}",
+                f"{floor['e2e.max_us']:.0f}",
+            ]
+        )
     print(table(["path", "p50 µs", "p90 µs", "p99 µs", "max µs"], rows))
     if floor is not None and us:
         r50 = pct(us, 50) / floor["e2e.p50_us"]
         r99 = pct(us, 99) / floor["e2e.p99_us"]
-        print(f"Ratio to the floor: p50 {r50:.2f}× (target ≤ 1.5×), p99 {r99:.2f}× "
-              "(target ≤ 2×). The okxmm path includes two WS hops (venue→feed, router→venue) and "
-              "the router's checks, journal write and WS JSON encoding that the floor does not "
-              "have.\n")
+        print(
+            f"Ratio to the floor: p50 {r50:.2f}× (target ≤ 1.5×), p99 {r99:.2f}× "
+            "(target ≤ 2×). The okxmm path includes two WS hops (venue→feed, router→venue) and "
+            "the router's checks, journal write and WS JSON encoding that the floor does not "
+            "have.\n"
+        )
     else:
         print("Floor script not found (../shared/perf/floors); no ratio.\n")
-    print("Command → venue ack (strategy sends NewOrder → router's Ack after the venue "
-          "accepted):\n")
-    print(table(["p50 µs", "p90 µs", "p99 µs", "n"],
-                [[f"{pct(ack_us, 50):.0f}", f"{pct(ack_us, 90):.0f}", f"{pct(ack_us, 99):.0f}",
-                  str(len(ack_us))]]))
+    print(
+        "Command → venue ack (strategy sends NewOrder → router's Ack after the venue accepted):\n"
+    )
+    print(
+        table(
+            ["p50 µs", "p90 µs", "p99 µs", "n"],
+            [
+                [
+                    f"{pct(ack_us, 50):.0f}",
+                    f"{pct(ack_us, 90):.0f}",
+                    f"{pct(ack_us, 99):.0f}",
+                    str(len(ack_us)),
+                ]
+            ],
+        )
+    )
     doc = ROOT / "docs" / "cancel-on-death.md"
     if doc.exists():
-        print("Kill → last cancel: measured by the acceptance test against the local exchange; "
-              "see `docs/cancel-on-death.md`.\n")
+        print(
+            "Kill → last cancel: measured by the acceptance test against the local exchange; "
+            "see `docs/cancel-on-death.md`.\n"
+        )
 
 
 if __name__ == "__main__":

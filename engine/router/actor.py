@@ -130,7 +130,7 @@ class Router:
             actor.ctx,
             bus.connect_endpoint("md.pub"),
             snap_endpoint=bus.connect_endpoint("md.snap"),
-            prefixes=["mark|", "ticker|", "book|", "inst|"],
+            prefixes=["mark|", "ticker|", "inst|"],  # not book|: 100s/s we do not need
             name="router.md",
             clock=self.clock,
         )
@@ -145,6 +145,7 @@ class Router:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconciling: asyncio.Task[None] | None = None
         self._reconciled = asyncio.Event()
+        self._bus_tasks: list[asyncio.Task[Any]] = []
         self._last_poll_ns = 0
         self._caa_ok = False
         self._caa_fail = 0
@@ -399,8 +400,10 @@ class Router:
         actor.spawn(self.handle_commands(), "router-commands")
         actor.spawn(self.liveness_timer(), "router-liveness")
         actor.spawn(self.dead_mans_switch(), "router-dead-man")
-        actor.spawn(self.handle_bus(self.md), "router-md")
-        actor.spawn(self.handle_bus(self.risk), "router-risk")
+        self._bus_tasks = [
+            actor.spawn(self.handle_bus(self.md), "router-md"),
+            actor.spawn(self.handle_bus(self.risk), "router-risk"),
+        ]
         actor.spawn(self.load_instruments(), "router-instruments")
         logger.info("router ready", open_orders=len(self.core.own.open_orders()))
         try:
@@ -434,8 +437,11 @@ class Router:
         except TimeoutError:
             left = [o.cl_ord_id for o in self.core.own.open_orders()]
             logger.error("orders still open at stop; cancel-all-after is the backstop", n=len(left))
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._bus_tasks]:
             task.cancel()
+        for task in self._bus_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         for sub in (self.md, self.risk):
             await sub.close()
         await self.server.close()

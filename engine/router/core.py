@@ -259,6 +259,7 @@ class RouterCore:
             self._query(order)
             return False
         if changed:
+            self.own.on_state(order)
             self._record_state(order, now_ns, src)
         return changed
 

@@ -10,7 +10,6 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -123,6 +122,8 @@ class Ownership:
         self._orders: dict[str, OwnedOrder] = {}
         self._by_strategy: dict[str, set[str]] = {}
         self._by_ord_id: dict[str, str] = {}
+        # open orders per strategy, cleaned lazily: keeps open_count O(open), not O(history)
+        self._open: dict[str, set[str]] = {}
 
     def __contains__(self, cl_ord_id: str) -> bool:
         return cl_ord_id in self._orders
@@ -135,6 +136,8 @@ class Ownership:
             raise ValueError(f"duplicate clOrdId {order.cl_ord_id}")
         self._orders[order.cl_ord_id] = order
         self._by_strategy.setdefault(order.strategy, set()).add(order.cl_ord_id)
+        if not order.terminal:
+            self._open.setdefault(order.strategy, set()).add(order.cl_ord_id)
         if order.ord_id:
             self._by_ord_id[order.ord_id] = order.cl_ord_id
 
@@ -153,17 +156,28 @@ class Ownership:
     def all(self) -> list[OwnedOrder]:
         return list(self._orders.values())
 
+    def on_state(self, order: OwnedOrder) -> None:
+        """Call after ``order.state`` changed (keeps the open index exact)."""
+        if order.terminal:
+            ids = self._open.get(order.strategy)
+            if ids is not None:
+                ids.discard(order.cl_ord_id)
+
     def open_orders(self, strategy: str | None = None, inst: str = "") -> list[OwnedOrder]:
         """Non-terminal orders, of one strategy (any epoch) and/or instrument."""
-        pool: Iterable[OwnedOrder]
-        if strategy is None:
-            pool = self._orders.values()
-        else:
-            pool = (self._orders[c] for c in self._by_strategy.get(strategy, ()))
-        return [o for o in pool if not o.terminal and (not inst or o.inst == inst)]
+        names = list(self._open) if strategy is None else [strategy]
+        out = []
+        for name in names:
+            for cid in list(self._open.get(name, ())):
+                o = self._orders[cid]
+                if o.terminal:  # defensive: a state set without on_state()
+                    self._open[name].discard(cid)
+                elif not inst or o.inst == inst:
+                    out.append(o)
+        return out
 
     def open_count(self, strategy: str) -> int:
-        return sum(1 for c in self._by_strategy.get(strategy, ()) if not self._orders[c].terminal)
+        return len(self._open.get(strategy, ()))
 
     def prune(self, now_ns: int, keep_ns: int) -> int:
         """Drop terminal orders older than ``keep_ns``; returns how many."""
