@@ -196,6 +196,7 @@ class RouterCore:
         self.risk_alive = not require_risk
         self.trade_ids: set[tuple[str, str]] = set()
         self._out: list[Effect] = []
+        self._wall_ns = 0  # wall time of the current input: journal timestamps
         self.base_limits = OrderLimits(
             max_order_sz=Decimal(cfg.max_order_sz),
             max_order_notional=Decimal(cfg.max_order_notional),
@@ -232,7 +233,7 @@ class RouterCore:
     def _record_state(self, order: OwnedOrder, now_ns: int, source: str) -> None:
         self.journal.append(
             JUpdate(
-                ts_ns=now_ns,
+                ts_ns=self._wall_ns or now_ns,
                 cl_ord_id=order.cl_ord_id,
                 state=order.state,
                 ord_id=order.ord_id,
@@ -268,6 +269,7 @@ class RouterCore:
         self, identity: bytes, env: Envelope, wall_ns: int, mono_ns: int
     ) -> list[Effect]:
         """One command from ``identity``; never raises for anything a peer can send."""
+        self._wall_ns = wall_ns
         self.counters["commands"] += 1
         msg = env.msg
         seq = env.seq
@@ -683,6 +685,7 @@ class RouterCore:
         self, identity: bytes, reason: str, wall_ns: int, mono_ns: int
     ) -> list[Effect]:
         """Death detected (disconnect probe, heartbeat silence, EAGAIN): fence and cancel."""
+        self._wall_ns = wall_ns
         sess = self.sessions.get(identity)
         if sess is not None and not sess.fenced:
             self._fence(sess, reason, wall_ns, mono_ns)
@@ -691,6 +694,7 @@ class RouterCore:
     # -------------------------------------------------------------------------------- timer
     def on_timer(self, wall_ns: int, mono_ns: int) -> list[Effect]:
         """Call every ~10 ms: heartbeat silence, stuck orders, pruning."""
+        self._wall_ns = wall_ns
         for identity in self.liveness.expired(mono_ns):
             sess = self.sessions.get(identity)
             if sess is not None and not sess.fenced:
@@ -699,6 +703,7 @@ class RouterCore:
 
     def on_slow_timer(self, wall_ns: int, mono_ns: int) -> list[Effect]:
         """Call every ~0.5 s: resolve orders whose outcome is overdue, prune old ones."""
+        self._wall_ns = wall_ns
         for order in self.own.open_orders():
             overdue = mono_ns - order.since_ns > _RESOLVE_AFTER_NS
             if overdue and order.state in (
@@ -735,6 +740,7 @@ class RouterCore:
         self, batch: Batch, result: TradeResult | VenueError, wall_ns: int, mono_ns: int
     ) -> list[Effect]:
         """The venue's answer to ``batch`` (per-item results or a request-level error)."""
+        self._wall_ns = wall_ns
         if isinstance(result, VenueError):
             for cid in batch.cl_ord_ids:
                 order = self.own.get(cid)
@@ -960,6 +966,7 @@ class RouterCore:
         self, cl_ord_id: str, data: OrderData | VenueError | None, wall_ns: int, mono_ns: int
     ) -> list[Effect]:
         """``data``: the venue's order, ``None`` when it has none (51603), or the query error."""
+        self._wall_ns = wall_ns
         order = self.own.get(cl_ord_id)
         if order is None:
             return self.drain()
@@ -988,6 +995,7 @@ class RouterCore:
     # ------------------------------------------------------------------------ order updates
     def on_order_update(self, data: OrderData, wall_ns: int, mono_ns: int) -> list[Effect]:
         """One venue order object (WS ``orders`` push, or REST)."""
+        self._wall_ns = wall_ns
         order = self.own.get(data.clOrdId) if data.clOrdId else self.own.by_ord_id(data.ordId)
         if order is None:
             if clordid.is_ours(data.clOrdId) and data.state in ("live", "partially_filled"):
@@ -1122,6 +1130,7 @@ class RouterCore:
 
         Strategy epochs that were welcomed and not fenced get ``restart_grace_ms`` to speak
         again (their DEALER reconnects by itself); then the heartbeat rule applies."""
+        self._wall_ns = wall_ns
         self.short_ids.update(state.short_ids)
         for name, epoch in state.fenced:
             self.fenced_epochs[(name, epoch)] = "fenced before router restart"
@@ -1192,6 +1201,7 @@ class RouterCore:
         mono_ns: int,
     ) -> list[Effect]:
         """Align our books with the venue's pending orders and recent fills (see reconcile.py)."""
+        self._wall_ns = wall_ns
         known = {o.cl_ord_id for o in self.own.all()}
         open_known = [o.cl_ord_id for o in self.own.open_orders()]
         plan = plan_reconcile(pending, fills, known, open_known, self._attributable, self.trade_ids)

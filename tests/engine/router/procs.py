@@ -177,3 +177,14 @@ async def wait_log(path: Path, text: str, timeout_s: float, start: int = 0) -> i
         if time.monotonic() > deadline:
             raise AssertionError(f"{text!r} not logged within {timeout_s}s: {data[-1500:]!r}")
         await asyncio.sleep(0.02)
+
+
+def start_md_feed(cfg_path: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    with (tmp / "md-feed.out").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.md_feed", "--config", str(cfg_path)],
+            cwd=REPO,
+            env=_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
