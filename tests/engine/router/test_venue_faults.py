@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import BusConfig
+from engine.config import DEMO_CREDENTIALS, BusConfig
 from engine.router.journal import JRequest, read_records
 from ops.exchange.testing import RunningExchange, running_exchange
 from tests.engine.router.procs import (
@@ -79,3 +79,10 @@ async def test_faults_end_in_known_states_without_cancel_loops(
             per_order.update(rec.cl_ord_ids)
     assert per_order, "no cancels journalled"
     assert max(per_order.values()) <= 6, per_order.most_common(3)
+    # no secret in the router's journal, output or log files
+    files = [tmp_path / "router.journal", tmp_path / "router.out", *(tmp_path / "logs").rglob("*")]
+    for f in files:
+        if f.is_file():
+            text = f.read_text(errors="replace")
+            for secret in DEMO_CREDENTIALS.secret_values():
+                assert secret not in text, f.name
