@@ -303,6 +303,7 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
                 await asyncio.sleep(0.05)
 
         sent_at: dict[int, int] = {}
+        sent_by_cid: dict[str, int] = {}
         acks: list[int] = []
 
         async def read_acks() -> None:
@@ -325,9 +326,10 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
             if book.state is not BookState.VALID or not book.bids or book.seq_id < 0:
                 continue
             px = book.bids[0][0] - 100 * tick
+            cid = encode(short_id, epoch, book.seq_id)
             seq = client.send(
                 NewOrder(
-                    cl_ord_id=encode(short_id, epoch, book.seq_id),
+                    cl_ord_id=cid,
                     inst=INST,
                     side=Side.BUY,
                     ord_type=OrdType.POST_ONLY,
@@ -335,10 +337,11 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
                     px=px,
                 )
             )
-            sent_at[seq] = time.monotonic_ns()
+            sent_at[seq] = t_send = time.monotonic_ns()
+            sent_by_cid[cid] = t_send
         for t in tasks:
             t.cancel()
-        conn.send(acks)
+        conn.send((acks, sent_by_cid))
         await sub.close()
         await client.close()
         ctx.destroy(linger=0)
@@ -381,7 +384,7 @@ def run_floor(rate: int, secs: float) -> dict[str, Any] | None:
     return None
 
 
-def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
+def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int, list[int]]:
     from engine.orders.clordid import decode
 
     warm_n = max(20, n // 10)
@@ -437,7 +440,7 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
             raise SystemExit("venue never finished the stream")
         sent, got = vparent.recv()
         stop.set()
-        acks: list[int] = sparent.recv() if sparent.poll(30) else []
+        acks, strat_sent = sparent.recv() if sparent.poll(30) else ([], {})
     finally:
         stop.set()
         router.terminate()
@@ -452,7 +455,8 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int]:
         for cid, t_v in got.items()
         if (p := decode(cid)) is not None and p.counter in sent and p.counter >= warm
     )
-    return lat, sorted(acks), len(sent)
+    hop = sorted(t_v - strat_sent[c] for c, t_v in got.items() if c in strat_sent)
+    return lat, sorted(acks), len(sent), hop
 
 
 def main() -> None:
@@ -465,7 +469,8 @@ def main() -> None:
     secs = 6.0 if args.quick else 16.0
     n = int(args.rate * secs)
     floor = run_floor(args.rate, secs)
-    lat, acks, ticks = run_pipeline(args.rate, n)
+    lat, acks, ticks, hop = run_pipeline(args.rate, n)
+    hop_us = [x / 1000 for x in hop]
     us = [x / 1000 for x in lat]
     ack_us = [x / 1000 for x in acks]
     print("## tick → order (md-feed → strategy → router → venue socket)\n")
@@ -493,6 +498,15 @@ def main() -> None:
                 f"{floor['e2e.max_us']:.0f}",
             ]
         )
+    rows.append(
+        [
+            "  of which strategy send → router → venue WS receive",
+            f"{pct(hop_us, 50):.0f}",
+            f"{pct(hop_us, 90):.0f}",
+            f"{pct(hop_us, 99):.0f}",
+            f"{(hop_us[-1] if hop_us else float('nan')):.0f}",
+        ]
+    )
     print(table(["path", "p50 µs", "p90 µs", "p99 µs", "max µs"], rows))
     if floor is not None and us:
         r50 = pct(us, 50) / floor["e2e.p50_us"]
@@ -503,7 +517,7 @@ def main() -> None:
             "the router's checks, journal write and WS JSON encoding that the floor does not "
             "have.\n"
         )
-    else:
+    elif floor is None:
         print("Floor script not found (../shared/perf/floors); no ratio.\n")
     print(
         "Command → venue ack (strategy sends NewOrder → router's Ack after the venue accepted):\n"

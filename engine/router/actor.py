@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import Any
 
+import zmq
 from loguru import logger
 
 from engine.actor import Actor, StatusValue, run_actor
@@ -237,10 +238,20 @@ class Router:
                     effects += core.on_command(identity, env, clock.now_ns(), clock.monotonic_ns())
                 except Exception:  # noqa: BLE001 - nothing a peer sends may kill the router
                     logger.exception("command handling failed", peer=identity)
-                item = await server.recv(0)
+                # drain what is already queued without a poll round trip through the loop
+                item = await server.recv(0) if self._queued_commands() else None
                 if item is None and window_s > 0:
                     item = await server.recv(window_s)
             self.execute(effects)
+
+    def _queued_commands(self) -> bool:
+        """True if another command is already in the socket (ZMQ_EVENTS, no await)."""
+        # a read-only peek at the server's socket: CommandServer has no API for it
+        sock = self.server._sock
+        if sock is None:
+            return False
+        events = sock.getsockopt(zmq.EVENTS)
+        return isinstance(events, int) and bool(events & zmq.POLLIN)
 
     async def liveness_timer(self) -> None:
         period = self.cfg.router.liveness_tick_ms / 1000
