@@ -41,7 +41,7 @@ from engine.errors import VenueError
 from engine.messages import CtlReply, CtlRequest
 from engine.router.batcher import Batch
 from engine.router.core import Effect, Forget, Publish, Query, Reply, RouterCore
-from engine.router.journal import Journal, replay
+from engine.router.journal import Journal, compact, replay
 from engine.router.pretrade import InstrumentRules
 from engine.router.venue import Transport, Venue, rest_limiter
 from gateway.md_feed import inst_type_of
@@ -86,6 +86,10 @@ class Router:
         require_risk = live if rc.require_risk_heartbeat is None else rc.require_risk_heartbeat
         require_ref = live if rc.require_reference_price is None else rc.require_reference_price
         self.clock = actor.clock
+        # replay, compact (the file would grow forever), then append to the compacted file
+        self._restored = replay(rc.journal_path)
+        kept = compact(rc.journal_path, self._restored, self.clock.now_ns())
+        logger.info("journal compacted", records=self._restored.records, kept=kept)
         self.journal = Journal(rc.journal_path)
         self.core = RouterCore(
             rc, self.journal, require_risk=require_risk, require_reference=require_ref
@@ -387,8 +391,7 @@ class Router:
     async def run(self) -> None:
         actor = self.actor
         wall, mono = self._now()
-        state = replay(self.cfg.router.journal_path)
-        self.core.restore(state, wall, mono)
+        self.core.restore(self._restored, wall, mono)
         await self.pub.start()
         await self.start_venue()
         ws_task = asyncio.get_running_loop().create_task(self.ws.run(), name="router-ws")

@@ -35,6 +35,7 @@ __all__ = [
     "JournalState",
     "JournaledOrder",
     "Record",
+    "compact",
     "read_records",
     "replay",
 ]
@@ -209,6 +210,56 @@ class JournalState:
                 jo.px = rec.px if rec.px is not None else jo.px
         elif isinstance(rec, JFill):
             self.trade_ids.add((rec.inst, rec.trade_id))
+
+
+def compact(path: str | Path, state: JournalState, now_ns: int) -> int:
+    """Rewrite the journal at ``path`` as what ``state`` still needs: short ids, epochs and
+    fences, non-terminal orders with their last state, and the fills of those orders' trades.
+    Atomic (temp file + rename); call before opening a :class:`Journal` on ``path``. Returns the
+    number of records written."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    live = {
+        cid: jo
+        for cid, jo in state.orders.items()
+        if jo.state not in (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED)
+    }
+    fills = [r for r in read_records(p) if isinstance(r, JFill) and r.cl_ord_id in live]
+    recs: list[Record] = [
+        JShortId(ts_ns=now_ns, strategy=k, short_id=v) for k, v in state.short_ids.items()
+    ]
+    recs += [
+        JEpoch(ts_ns=now_ns, strategy=k, epoch=e, event="welcome") for k, e in state.epochs.items()
+    ]
+    recs += [
+        JEpoch(ts_ns=now_ns, strategy=k, epoch=e, event="fenced", reason="compacted")
+        for k, e in sorted(state.fenced)
+    ]
+    for cid, jo in live.items():
+        recs.append(jo.order)
+        if jo.sent:
+            recs.append(JRequest(ts_ns=now_ns, op="place", transport="journal", cl_ord_ids=[cid]))
+        recs.append(
+            JUpdate(
+                ts_ns=now_ns,
+                cl_ord_id=cid,
+                state=jo.state,
+                ord_id=jo.ord_id,
+                acc_fill_sz=jo.acc_fill_sz,
+                sz=jo.sz,
+                px=jo.px,
+                source="compacted",
+            )
+        )
+    recs += fills
+    enc = msgspec.json.Encoder(decimal_format="string")
+    tmp = p.with_name(p.name + ".compact")
+    with tmp.open("wb") as fh:
+        for r in recs:
+            fh.write(enc.encode(r) + b"\n")
+    os.replace(tmp, p)
+    return len(recs)
 
 
 def replay(path: str | Path) -> JournalState:

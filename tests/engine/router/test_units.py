@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.messages import NewOrder, OrderState, OrdType, Side, TradingState
 from engine.router.batcher import Batcher
-from engine.router.journal import JEpoch, JFill, JOrder, Journal, JShortId, JUpdate, replay
+from engine.router.journal import JEpoch, JFill, JOrder, Journal, JShortId, JUpdate, compact, replay
 from engine.router.liveness import Liveness
 from engine.router.pretrade import OrderLimits, check_amend, check_new_order, notional
 from gateway.okx.ratelimit import RateLimiter
@@ -178,3 +178,50 @@ def test_journal_round_trip_and_torn_line(tmp_path: Path) -> None:
     assert jo.order.px == Decimal("100.1")
     assert (INST, "t1") in st.trade_ids
     assert replay(tmp_path / "missing").records == 0
+
+
+def test_compact_keeps_what_a_restart_needs(tmp_path: Path) -> None:
+    path = tmp_path / "router.journal"
+    j = Journal(path)
+    j.append(JShortId(ts_ns=1, strategy="a", short_id="000"))
+    j.append(JEpoch(ts_ns=2, strategy="a", epoch=7, event="welcome"))
+    j.append(JEpoch(ts_ns=2, strategy="a", epoch=6, event="fenced"))
+    for cid, state in (("open1", OrderState.LIVE), ("done1", OrderState.CANCELED)):
+        j.append(
+            JOrder(
+                ts_ns=3,
+                cl_ord_id=cid,
+                strategy="a",
+                epoch=7,
+                inst=INST,
+                side=Side.BUY,
+                ord_type=OrdType.LIMIT,
+                sz=Decimal(2),
+                px=Decimal(1),
+            )
+        )
+        j.append(JUpdate(ts_ns=4, cl_ord_id=cid, state=state, acc_fill_sz=Decimal(1)))
+        j.append(
+            JFill(
+                ts_ns=5,
+                inst=INST,
+                trade_id=f"t-{cid}",
+                cl_ord_id=cid,
+                ord_id="9",
+                side=Side.BUY,
+                px=Decimal(1),
+                sz=Decimal(1),
+                fee=Decimal(0),
+            )
+        )
+    j.close()
+    before = replay(path)
+    assert compact(path, before, 10) < before.records
+    after = replay(path)
+    assert set(after.orders) == {"open1"}
+    assert after.orders["open1"].state is OrderState.LIVE
+    assert after.orders["open1"].acc_fill_sz == Decimal(1)
+    assert after.short_ids == before.short_ids
+    assert after.epochs == before.epochs
+    assert after.fenced == before.fenced
+    assert after.trade_ids == {(INST, "t-open1")}
