@@ -94,6 +94,7 @@ from gateway.okx.schemas import AmendOrderReq, CancelOrderReq, FillData, OrderDa
 __all__ = ["Effect", "Forget", "Publish", "Query", "Reply", "RouterCore", "Session"]
 
 _MS = 1_000_000
+_S = 1_000_000_000
 _SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 _GONE_CODES = frozenset({"51400", "51401", "51402", "51603"})  # cancel: filled/canceled/unknown
 _ALREADY_CANCELING = "51410"
@@ -182,6 +183,7 @@ class RouterCore:
         self.own = Ownership()
         self.batcher = Batcher(limiter or RateLimiter(), cfg.batch_max)
         self.liveness = Liveness(cfg.dead_after_ms * _MS)
+        self._held_logged_ns = -_S  # last "cancels held by rate limit" warning
         self.require_risk = require_risk
         self.require_reference = require_reference
         self.sessions: dict[bytes, Session] = {}
@@ -722,6 +724,12 @@ class RouterCore:
     def take_batches(self, mono_ns: int) -> list[Batch]:
         """Venue requests to send now (journalled as sent); marks places SENT."""
         batches = self.batcher.take(mono_ns)
+        held = self.batcher.queued("cancel")
+        if held and self.batcher.retry_at_ns and mono_ns >= self._held_logged_ns + _S:
+            # cancels waiting for tokens delay cancel-on-death: say so (at most once a second)
+            self._held_logged_ns = mono_ns
+            wait_ms = (self.batcher.retry_at_ns - mono_ns) / _MS
+            logger.warning("cancels held by rate limit", cancels=held, wait_ms=round(wait_ms, 1))
         for b in batches:
             if b.op == "place":
                 for cid in b.cl_ord_ids:

@@ -1,18 +1,23 @@
-"""Token buckets per OKX rate-limit bucket (okx-v5.md §5). Pure: the caller supplies ``now_ns``.
+"""OKX rate-limit buckets (okx-v5.md §5) as sliding windows. Pure: the caller supplies ``now_ns``.
 
-A bucket holds ``capacity`` tokens and refills ``capacity`` per ``window_s``. ``reserve`` either
-takes ``n`` tokens and returns 0, or takes nothing and returns how many ns to wait before
-``n`` tokens will be there. Buckets keyed per instrument (trade limits) are created on first use.
+OKX counts requests (orders, for batch endpoints) in a window: at most ``capacity`` per
+``window_s``. A token bucket of the same capacity and refill rate lets through up to twice that in
+one window (a full bucket plus a window's refill), which the venue answers with 50011; so each
+bucket remembers what it spent and when, and never lets more than ``capacity`` into any window
+(plus a little slack for transit jitter between our clock and the venue's). ``reserve`` either
+spends ``n`` and returns 0, or spends nothing and returns how many ns to wait until ``n`` fits.
+Buckets keyed per instrument (trade limits) are created on first use.
 """
 
 from __future__ import annotations
 
-import math
+from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["LIMITS", "BucketSpec", "RateLimiter", "TokenBucket"]
+__all__ = ["LIMITS", "BucketSpec", "RateLimiter", "WindowBucket"]
 
 _NS = 1_000_000_000
+_SLACK_NS = 20_000_000  # requests may reach the venue closer together than we sent them
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,37 +54,44 @@ LIMITS: dict[str, BucketSpec] = {
 }
 
 
-class TokenBucket:
-    """One bucket; starts full."""
+class WindowBucket:
+    """One bucket: what was spent in the last window, oldest first; starts empty."""
 
-    __slots__ = ("_capacity", "_last_ns", "_ns_per_token", "_tokens")
+    __slots__ = ("_capacity", "_spent", "_total", "_window_ns")
 
-    def __init__(self, spec: BucketSpec, now_ns: int) -> None:
-        self._capacity = float(spec.capacity)
-        self._ns_per_token = spec.window_s * _NS / spec.capacity
-        self._tokens = self._capacity
-        self._last_ns = now_ns
+    def __init__(self, spec: BucketSpec) -> None:
+        self._capacity = spec.capacity
+        self._window_ns = int(spec.window_s * _NS) + _SLACK_NS
+        self._spent: deque[tuple[int, int]] = deque()
+        self._total = 0
 
-    def _refill(self, now_ns: int) -> None:
-        if now_ns > self._last_ns:
-            self._tokens = min(
-                self._capacity, self._tokens + (now_ns - self._last_ns) / self._ns_per_token
-            )
-            self._last_ns = now_ns
+    def _expire(self, now_ns: int) -> None:
+        horizon = now_ns - self._window_ns
+        spent = self._spent
+        while spent and spent[0][0] <= horizon:
+            self._total -= spent.popleft()[1]
 
-    def available(self, now_ns: int) -> float:
-        self._refill(now_ns)
-        return self._tokens
+    def available(self, now_ns: int) -> int:
+        """How many could be spent at ``now_ns``."""
+        self._expire(now_ns)
+        return self._capacity - self._total
 
     def reserve(self, now_ns: int, n: int = 1) -> int:
-        """Take ``n`` tokens (0 returned) or return the ns to wait; more than capacity waits for
-        a full bucket and then takes it (never blocks forever)."""
-        self._refill(now_ns)
-        need = min(float(n), self._capacity)
-        if self._tokens >= need:
-            self._tokens -= need
+        """Spend ``n`` (0 returned) or return the ns to wait; more than capacity waits for an
+        empty window and then spends a whole one (never blocks forever)."""
+        self._expire(now_ns)
+        need = min(n, self._capacity)
+        if self._total + need <= self._capacity:
+            self._spent.append((now_ns, need))
+            self._total += need
             return 0
-        return max(1, math.ceil((need - self._tokens) * self._ns_per_token))
+        # wait until enough of the oldest spending has left the window
+        excess = self._total + need - self._capacity
+        for t, k in self._spent:
+            excess -= k
+            if excess <= 0:
+                return max(1, t + self._window_ns - now_ns + 1)
+        raise AssertionError("unreachable: need <= capacity")
 
 
 class RateLimiter:
@@ -87,14 +99,14 @@ class RateLimiter:
 
     def __init__(self, limits: dict[str, BucketSpec] | None = None) -> None:
         self._limits = LIMITS if limits is None else limits
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._buckets: dict[tuple[str, str], WindowBucket] = {}
 
     def reserve(self, bucket: str, key: str, now_ns: int, n: int = 1) -> int:
-        """As :meth:`TokenBucket.reserve`; unknown buckets are unlimited."""
+        """As :meth:`WindowBucket.reserve`; unknown buckets are unlimited."""
         spec = self._limits.get(bucket)
         if spec is None:
             return 0
         b = self._buckets.get((bucket, key))
         if b is None:
-            b = self._buckets[(bucket, key)] = TokenBucket(spec, now_ns)
+            b = self._buckets[(bucket, key)] = WindowBucket(spec)
         return b.reserve(now_ns, n)

@@ -21,7 +21,7 @@ def _cli(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         cfg = load_config(args.config)
-        main(
+        return main(
             cfg,
             port=args.port,
             tls=args.tls,
@@ -35,7 +35,6 @@ def _cli(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -136,9 +136,9 @@ def main(
     seed: int | None = None,
     accounts: list[str] | None = None,
     clock: Clock | None = None,
-) -> None:
-    """Run the exchange until SIGINT/SIGTERM. Without ``accounts`` the account uses the
-    actors' credentials (``resolve_credentials``)."""
+) -> int:
+    """Run the exchange until SIGINT/SIGTERM and return the exit code. Without ``accounts``
+    the account uses the actors' credentials (``resolve_credentials``)."""
     ex_cfg: ExchangeConfig = cfg.exchange
     updates: dict[str, object] = {}
     if seed is not None:
@@ -178,3 +178,4 @@ def main(
         await serve(venue, host=ex_cfg.host, port=ex_cfg.port, ssl_cert=ssl_cert, stop=stop)
 
     _run(run())
+    return 0

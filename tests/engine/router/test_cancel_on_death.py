@@ -40,6 +40,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 KILL_TRIALS = 20
 OTHER_TRIALS = 3
 LIMIT_MS = 250.0
+# Each trial cancels 40 orders; OKX's batch-cancel budget is 300 orders / 2 s per instrument
+# (150/s), which the router's limiter keeps. Trials closer than 40/150 s apart would drain it
+# and measure the venue's rate limit, not death detection: keep them this far apart.
+TRIAL_SPACING_S = 0.4
 
 
 def _pct(v: list[float], q: float) -> float:
@@ -125,7 +129,11 @@ async def test_strategy_death_cancels_its_orders_only(
                 + [("SIGSTOP", "heartbeat")] * OTHER_TRIALS
                 + [("hung loop", "busy")] * OTHER_TRIALS
             )
+            last_trial = 0.0
             for kind, mode in plan:
+                # rate pacing (not synchronisation): stay inside the venue's cancel budget
+                await asyncio.sleep(max(0.0, last_trial + TRIAL_SPACING_S - time.monotonic()))
+                last_trial = time.monotonic()
                 victim = await start_strategy(
                     bus_config, "victim", px=px, step="0.1", orders=40, mode=mode
                 )
