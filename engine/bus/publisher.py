@@ -59,7 +59,8 @@ class Publisher:
 
     @property
     def seq_by_topic(self) -> dict[str, int]:
-        return dict(self._seqs)
+        """The last seq of every data topic (heartbeats are not state: never listed)."""
+        return {t: s for t, s in self._seqs.items() if t != topics.HEARTBEAT}
 
     async def start(self) -> None:
         """Bind the sockets and start heartbeats and the snapshot server."""
@@ -119,7 +120,7 @@ class Publisher:
                 for topic, retained in list(self._retained.items()):
                     if topic.startswith(prefix):
                         send_nowait(sock, [identity, self._topic_bytes[topic], retained])
-                seqs = {t: s for t, s in self._seqs.items() if t.startswith(prefix)}
+                seqs = {t: s for t, s in self.seq_by_topic.items() if t.startswith(prefix)}
                 end = self._snap_codec.encode(SnapshotEnd(seq_by_topic=seqs))
                 send_nowait(sock, [identity, SNAPSHOT_END_TOPIC, end])
                 self.snapshots_served += 1

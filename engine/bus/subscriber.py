@@ -80,7 +80,11 @@ class Subscriber:
         self._next_snapshot_ns = 0
         self._snapshot_backoff_ns = 100 * _NS_PER_MS
         self._last_heard_ns: int | None = None
+        self._synced_epoch: int | None = None  # publisher epoch of our last complete snapshot
+        self._snapshot_failures = 0
+        self._next_warn_ns = 0
         self.gaps = 0
+        self.heartbeats = 0  # publisher heartbeats received on the stream (not the snapshot)
         self.resyncs = 0
         self.delivered = 0
         self.dropped_old = 0
@@ -120,37 +124,41 @@ class Subscriber:
 
     # ------------------------------------------------------------------------------ receive
     async def recv(self, timeout_s: float | None) -> Delivery | None:
-        """Next delivery (snapshot items first), or None after ``timeout_s`` of nothing."""
-        if self._pending:
-            return self._pending.popleft()
-        if self._need_snapshot and self._clock.monotonic_ns() >= self._next_snapshot_ns:
-            await self._fetch_snapshot()
-            if self._pending:
-                return self._pending.popleft()
+        """Next delivery (snapshot items first), or None after ``timeout_s`` of nothing.
+
+        A pending resync is fetched as soon as its retry time comes, even while updates and
+        heartbeats keep arriving (a busy stream must not postpone it forever).
+        """
         assert self._sub is not None, "recv() before start()"
-        while self._raw:
-            delivery = self._on_frames(self._raw.popleft())
-            if delivery is not None:
-                return delivery
+        clock = self._clock
+        deadline = None if timeout_s is None else clock.monotonic_ns() + int(timeout_s * 1e9)
+        while True:
             if self._pending:
                 return self._pending.popleft()
-        deadline = None if timeout_s is None else self._clock.monotonic_ns() + int(timeout_s * 1e9)
-        while True:
-            remaining = None
-            if deadline is not None:
-                remaining = max(0.0, (deadline - self._clock.monotonic_ns()) / 1e9)
-            batch = await drain_frames(self._sub, remaining)
-            if not batch:
-                return None
-            self._raw.extend(batch)
+            if self._snapshot_due():
+                await self._fetch_snapshot()
+                continue
             while self._raw:
                 delivery = self._on_frames(self._raw.popleft())
                 if delivery is not None:
                     return delivery
-                if self._pending:
-                    return self._pending.popleft()
-            if deadline is not None and self._clock.monotonic_ns() >= deadline:
+                if self._snapshot_due():
+                    break
+            if self._raw:
+                continue  # a snapshot is due first
+            now = clock.monotonic_ns()
+            wait_ns = None if deadline is None else max(0, deadline - now)
+            if self._need_snapshot:
+                until_retry = max(0, self._next_snapshot_ns - now)
+                wait_ns = until_retry if wait_ns is None else min(wait_ns, until_retry)
+            batch = await drain_frames(self._sub, None if wait_ns is None else wait_ns / 1e9)
+            if batch:
+                self._raw.extend(batch)
+            elif deadline is not None and clock.monotonic_ns() >= deadline:
                 return None
+
+    def _snapshot_due(self) -> bool:
+        return self._need_snapshot and self._clock.monotonic_ns() >= self._next_snapshot_ns
 
     def _on_frames(self, frames: list[bytes]) -> Delivery | None:
         if len(frames) != 2:
@@ -170,12 +178,18 @@ class Subscriber:
             self._last_seq.clear()
             self._schedule_resync("publisher restarted")
         if isinstance(env.msg, PubHeartbeat):
+            self.heartbeats += 1
             self._check_heartbeat(env.msg)
             return Delivery(topic, env) if self._wants(topic) else None
         if not self._wants(topic):
             return None
         last = self._last_seq.get(topic)
-        if last is not None:
+        if last is None and env.seq > 1 and self._knows_all_topics():
+            # a topic born after our snapshot starts at seq 1: we lost its first messages
+            self.gaps += 1
+            logger.warning("gap detected", sub=self.name, topic=topic, last=0, got=env.seq)
+            self._schedule_resync("gap on a new topic")
+        elif last is not None:
             if env.seq <= last:
                 self.dropped_old += 1
                 return None
@@ -189,14 +203,20 @@ class Subscriber:
 
     def _check_heartbeat(self, hb: PubHeartbeat) -> None:
         for topic, seq in hb.seq_by_topic.items():
-            if not self._wants(topic):
+            if topic == topics.HEARTBEAT or not self._wants(topic):
                 continue
             last = self._last_seq.get(topic)
-            if last is not None and seq > last:
+            if last is None and not self._knows_all_topics():
+                continue
+            if seq > (last or 0):
                 self.gaps += 1
                 logger.warning("gap detected", sub=self.name, topic=topic, last=last, got=seq)
                 self._schedule_resync("gap at tail")
                 return
+
+    def _knows_all_topics(self) -> bool:
+        """After a snapshot of this epoch, every topic it did not list is new to us too."""
+        return self._synced_epoch is not None and self._synced_epoch == self._epoch
 
     def _schedule_resync(self, reason: str) -> None:
         if self._snap_endpoint is None:
@@ -243,11 +263,24 @@ class Subscriber:
             logger.warning("snapshot request failed", sub=self.name, error=str(exc))
         finally:
             dealer.close(linger=0)
+        now = self._clock.monotonic_ns()
         if not complete:
-            self._next_snapshot_ns = self._clock.monotonic_ns() + self._snapshot_backoff_ns
+            self._next_snapshot_ns = now + self._snapshot_backoff_ns
             self._snapshot_backoff_ns = min(self._snapshot_backoff_ns * 2, 2000 * _NS_PER_MS)
-            logger.warning("snapshot incomplete, will retry", sub=self.name)
+            self._snapshot_failures += 1
+            # the publisher may simply not be up yet: say so once, then every 30 s
+            if self._snapshot_failures == 1 or now >= self._next_warn_ns:
+                self._next_warn_ns = now + 30_000 * _NS_PER_MS
+                logger.warning(
+                    "no snapshot yet, will retry",
+                    sub=self.name,
+                    endpoint=self._snap_endpoint,
+                    attempts=self._snapshot_failures,
+                )
             return
+        if self._snapshot_failures:
+            logger.info("snapshot received", sub=self.name, attempts=self._snapshot_failures + 1)
+        self._snapshot_failures = 0
         self._snapshot_backoff_ns = 100 * _NS_PER_MS
         # Updates already delivered that are newer than the snapshot stay; older state is skipped.
         for item in items:
@@ -258,6 +291,7 @@ class Subscriber:
             if self._wants(topic):
                 self._last_seq[topic] = max(seq, self._last_seq.get(topic, 0))
         self._need_snapshot = False
+        self._synced_epoch = self._epoch
         self.resyncs += 1
         self._last_heard_ns = self._clock.monotonic_ns()
 

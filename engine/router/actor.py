@@ -27,6 +27,7 @@ import contextlib
 import sys
 from collections import deque
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -87,10 +88,13 @@ class Router:
         require_ref = live if rc.require_reference_price is None else rc.require_reference_price
         self.clock = actor.clock
         # replay, compact (the file would grow forever), then append to the compacted file
-        self._restored = replay(rc.journal_path)
-        kept = compact(rc.journal_path, self._restored, self.clock.now_ns())
-        logger.info("journal compacted", records=self._restored.records, kept=kept)
-        self.journal = Journal(rc.journal_path)
+        journal_path = rc.journal_path or str(Path(cfg.var_dir) / "router.journal")
+        self._restored = replay(journal_path)
+        kept = compact(journal_path, self._restored, self.clock.now_ns())
+        logger.info(
+            "journal compacted", path=journal_path, records=self._restored.records, kept=kept
+        )
+        self.journal = Journal(journal_path)
         self.core = RouterCore(
             rc, self.journal, require_risk=require_risk, require_reference=require_ref
         )

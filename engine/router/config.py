@@ -42,7 +42,7 @@ class RouterConfig(BaseModel):
     cancel_all_after_s: int = 15  # 0 disables; OKX accepts 10–120
     cancel_all_after_refresh_s: float = 2.0
     # --- journal / reconciliation
-    journal_path: str = "var/router.journal"
+    journal_path: str = ""  # "" → ``<var_dir>/router.journal``
     reconcile_fills_limit: int = 100
 
     @field_validator("cancel_all_after_s")

@@ -68,13 +68,18 @@ async def test_actor_answers_ctl_records_and_stops_gracefully_on_sigterm(
     journal = tmp_path / "bus.journal"
     clock = SystemClock()
     pub = Publisher(
-        ctx, bus_config.bind_endpoint("md.pub"), src="md-feed", epoch=1, clock=clock,
+        ctx,
+        bus_config.bind_endpoint("md.pub"),
+        src="md-feed",
+        epoch=1,
+        clock=clock,
         heartbeat_ms=20,
     )
     await pub.start()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ops.recorder", "--config", str(cfg_path), "--out", str(journal)],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         ctl = bus_config.connect_endpoint("ctl.recorder")
@@ -110,8 +115,18 @@ async def test_actor_answers_ctl_records_and_stops_gracefully_on_sigterm(
 async def test_cli_ctl_reports_no_answer_clearly(bus_config: BusConfig, tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path, bus_config)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ops.cli", "ctl", "router", "ping", "--config", str(cfg_path),
-        "--timeout", "0.3", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ops.cli",
+        "ctl",
+        "router",
+        "ping",
+        "--config",
+        str(cfg_path),
+        "--timeout",
+        "0.3",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 3

@@ -75,7 +75,10 @@ def test_config_check_cli_exits_nonzero_with_paths(tmp_path: Path) -> None:
     f.write_text("md_feed:\n  depth: -x\n")
     res = subprocess.run(
         [sys.executable, "-m", "ops.cli", "config", "check", str(f)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert res.returncode == 1
     assert "md_feed.depth" in res.stderr
@@ -83,7 +86,10 @@ def test_config_check_cli_exits_nonzero_with_paths(tmp_path: Path) -> None:
     good.write_text("md_feed:\n  depth: 10\n")
     ok = subprocess.run(
         [sys.executable, "-m", "ops.cli", "config", "check", str(good)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert ok.returncode == 0, ok.stderr
     assert "ok" in ok.stdout

@@ -30,8 +30,12 @@ def test_docker_compose_config_validates() -> None:
             pytest.fail("docker-compose is not installed (.ci/run installs Debian's package)")
         pytest.skip("docker-compose not installed here")
     res = subprocess.run(
-        [exe, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, timeout=60,
-        check=False, cwd=ROOT,
+        [exe, "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
     )
     assert res.returncode == 0, res.stderr
 
@@ -50,8 +54,12 @@ def test_each_service_command_runs_outside_docker(name: str) -> None:
         assert cmd[1] in ACTORS
     # The same argv with --help must be accepted by the real CLI (options and config path valid).
     res = subprocess.run(
-        [sys.executable, "-m", "ops.cli", *cmd, "--help"], capture_output=True, text=True,
-        timeout=60, check=False, cwd=ROOT,
+        [sys.executable, "-m", "ops.cli", *cmd, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
     )
     assert res.returncode == 0, res.stderr
 
@@ -64,7 +72,11 @@ def test_the_config_the_services_use_is_valid() -> None:
         configs.add(cmd[cmd.index("--config") + 1])
     for config in sorted(configs):
         check = subprocess.run(
-            [sys.executable, "-m", "ops.cli", "config", "check", config], capture_output=True,
-            text=True, timeout=60, check=False, cwd=ROOT,
+            [sys.executable, "-m", "ops.cli", "config", "check", config],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=ROOT,
         )
         assert check.returncode == 0, check.stderr

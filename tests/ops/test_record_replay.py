@@ -77,19 +77,39 @@ async def test_tap_prints_decoded_messages(
     cfg_path = tmp_path / "c.yaml"
     bus = {"transport": "ipc", "ipc_dir": bus_config.ipc_dir}
     cfg_path.write_text(yaml.safe_dump({"bus": bus}))
-    pub = Publisher(ctx, bus_config.bind_endpoint("md.pub"), src="md-feed", epoch=1,
-                    clock=SystemClock(), heartbeat_ms=0)
+    pub = Publisher(
+        ctx,
+        bus_config.bind_endpoint("md.pub"),
+        src="md-feed",
+        epoch=1,
+        clock=SystemClock(),
+        heartbeat_ms=0,
+    )
     await pub.start()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ops.cli", "tap", "trade|", "--bus", "md", "--count", "3",
-        "--config", str(cfg_path), stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ops.cli",
+        "tap",
+        "trade|",
+        "--bus",
+        "md",
+        "--count",
+        "3",
+        "--config",
+        str(cfg_path),
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
+
         async def feed() -> None:
             i = 0
             while True:
-                pub.publish(topics.trade("BTC-USDT-SWAP"), Trade(
-                    "BTC-USDT-SWAP", str(i), Decimal("1.5"), Decimal(1), Side.BUY, i), retain=False)
+                pub.publish(
+                    topics.trade("BTC-USDT-SWAP"),
+                    Trade("BTC-USDT-SWAP", str(i), Decimal("1.5"), Decimal(1), Side.BUY, i),
+                    retain=False,
+                )
                 pub.publish(topics.mark("BTC-USDT-SWAP"), MarkPrice("BTC-USDT-SWAP", Decimal(1), i))
                 i += 1
                 await asyncio.sleep(0.02)

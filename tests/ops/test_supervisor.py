@@ -9,8 +9,11 @@ from ops.supervisor import RestartPolicy, build_specs
 
 
 def test_restart_policy_backs_off_and_gives_up() -> None:
-    policy = RestartPolicy(SupervisorConfig(restart="on-failure", max_restarts=3,
-                                            backoff_initial_s=0.5, backoff_max_s=3))
+    policy = RestartPolicy(
+        SupervisorConfig(
+            restart="on-failure", max_restarts=3, backoff_initial_s=0.5, backoff_max_s=3
+        )
+    )
     assert policy.should_restart(1, 0, stopping=False)
     assert not policy.should_restart(0, 0, stopping=False)  # clean exit: leave it
     assert not policy.should_restart(1, 3, stopping=False)  # gave up

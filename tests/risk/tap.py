@@ -21,18 +21,24 @@ class RiskTap:
     """``risk|`` and ``riskstate|`` messages, awaited by predicate."""
 
     def __init__(self, ctx: zmq.asyncio.Context, bus: BusConfig) -> None:
-        self.sub = Subscriber(ctx, bus.connect_endpoint("risk.pub"),
-                              snap_endpoint=bus.connect_endpoint("risk.snap"),
-                              prefixes=[topics.RISK, "riskstate|"], name="test.risk",
-                              clock=SystemClock(), snapshot_timeout_s=0.5)
+        self.sub = Subscriber(
+            ctx,
+            bus.connect_endpoint("risk.pub"),
+            snap_endpoint=bus.connect_endpoint("risk.snap"),
+            prefixes=[topics.RISK, "riskstate|"],
+            name="test.risk",
+            clock=SystemClock(),
+            snapshot_timeout_s=0.5,
+        )
         self.seen: list[AnyMsg] = []
 
     async def start(self) -> RiskTap:
         await self.sub.start()
         return self
 
-    async def expect(self, pred: Callable[[AnyMsg], bool], what: str,
-                     timeout_s: float = 10.0) -> AnyMsg:
+    async def expect(
+        self, pred: Callable[[AnyMsg], bool], what: str, timeout_s: float = 10.0
+    ) -> AnyMsg:
         """The first message (kept from before, or arriving within ``timeout_s``) matching."""
         for m in self.seen:
             if pred(m):

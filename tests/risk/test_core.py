@@ -39,14 +39,18 @@ def feed(c: RiskCore, msgs: list[AnyMsg], source: str = "acct", mono: int = 0) -
 
 
 INCEPTION: list[AnyMsg] = [
-    BTC_SWAP_INFO, ETH_SWAP_INFO,
-    ticker("BTC-USDT", "40099", "40101", 1), mark("BTC-USDT-SWAP", "40100", 1),
-    book("BTC-USDT-SWAP", "40099", "40101", 1), book("ETH-USDT-SWAP", "1999", "2001", 1),
+    BTC_SWAP_INFO,
+    ETH_SWAP_INFO,
+    ticker("BTC-USDT", "40099", "40101", 1),
+    mark("BTC-USDT-SWAP", "40100", 1),
+    book("BTC-USDT-SWAP", "40099", "40101", 1),
+    book("ETH-USDT-SWAP", "1999", "2001", 1),
     account("28070", 1, BTC="0.2", USDT="20000"),
     position("BTC-USDT-SWAP", "50", "40000", "40100", "50", 1),
 ]
 CURRENT: list[AnyMsg] = [
-    ticker("BTC-USDT", "40299", "40301", 2), mark("BTC-USDT-SWAP", "40300", 2),
+    ticker("BTC-USDT", "40299", "40301", 2),
+    mark("BTC-USDT-SWAP", "40300", 2),
     account("28248.9775", 2, BTC="0.2", USDT="19993.9775"),
     position("BTC-USDT-SWAP", "80", "40056.25", "40300", "195", 2),
     order_event("mm-btc", "c1", "BTC-USDT-SWAP", "buy", OrderState.FILLED, "30", "30", "40150"),
@@ -91,7 +95,11 @@ def test_worked_example_from_bus_messages() -> None:
     sm = c.strategy_measurements()["BTC-USDT-SWAP"]
     assert (sm.trading_instrument, sm.trading_instrument_type) == ("BTC-USDT-SWAP", "SWAP")
     assert (sm.net_filled_qty, sm.buy_filled_qty, sm.sell_filled_qty, sm.trading_volume) == (
-        D(30), D(30), D(0), D(30))
+        D(30),
+        D(30),
+        D(0),
+        D(30),
+    )
     assert sm.pnl_in_usd_since_running == D("38.9775")
     assert sm.asset_value_change_in_usd_since_running == D("178.9775")
     assert sm.trading_instrument_exposure_in_base == D("0.3")
@@ -114,10 +122,20 @@ UPDATES: list[AnyMsg] = [
 
 
 def _numbers(s: RiskSnapshot) -> tuple[object, ...]:
-    return (s.pnl_in_usd_since_running, s.asset_value_change_in_usd_since_running,
-            s.exposures_base, s.exposures_quote, s.net_filled_qty, s.trading_volume,
-            s.fees_by_ccy, s.realized_pnl_usd, s.unrealized_pnl_usd, s.pnl_by_strategy_usd,
-            s.pnl_by_inst_usd, s.price_usd)
+    return (
+        s.pnl_in_usd_since_running,
+        s.asset_value_change_in_usd_since_running,
+        s.exposures_base,
+        s.exposures_quote,
+        s.net_filled_qty,
+        s.trading_volume,
+        s.fees_by_ccy,
+        s.realized_pnl_usd,
+        s.unrealized_pnl_usd,
+        s.pnl_by_strategy_usd,
+        s.pnl_by_inst_usd,
+        s.price_usd,
+    )
 
 
 def _final(order: list[AnyMsg]) -> tuple[object, ...]:
@@ -150,8 +168,7 @@ def test_loss_limit_halts_and_resume_rebases_the_peak() -> None:
     feed(c, [account("28070", 2, BTC="0.2", USDT="19950")])
     rep = c.evaluate(S, 2)
     assert c.state_of("account", "*") == TradingState.ACTIVE
-    assert not any(
-        ch.new == TradingState.HALTED for ch in rep.changes)
+    assert not any(ch.new == TradingState.HALTED for ch in rep.changes)
     feed(c, [account("28070", 3, BTC="0.2", USDT="19899")])
     rep = c.evaluate(2 * S, 3)
     assert c.state_of("account", "*") == TradingState.HALTED
@@ -202,8 +219,7 @@ def test_bug_prices_never_checked_for_age_is_fixed() -> None:
     c.evaluate(2 * S, 3)  # BTC's last market data is 2 s old
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.REDUCING
     assert c.states[("inst", "BTC-USDT-SWAP")].reason == "market data stale for 2000 ms"
-    feed(c, [book("BTC-USDT-SWAP", "1", "2", 6), book("ETH-USDT-SWAP", "1", "2", 6)], "md",
-         2 * S)
+    feed(c, [book("BTC-USDT-SWAP", "1", "2", 6), book("ETH-USDT-SWAP", "1", "2", 6)], "md", 2 * S)
     c.evaluate(2 * S, 4)
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.ACTIVE
     assert c.state_of("inst", "ETH-USDT-SWAP") == TradingState.ACTIVE
@@ -220,14 +236,28 @@ def test_bug_prices_never_checked_for_age_is_fixed() -> None:
 def test_order_rate_and_worst_case_exposure_limits() -> None:
     cfg = RiskConfig(max_order_rate_per_s=3, max_worst_case_exposure_usd=D(25000))
     c, _ = started(cfg)
-    feed(c, [order_event("mm-btc", f"n{i}", "BTC-USDT-SWAP", "buy", OrderState.PENDING, "5")
-             for i in range(4)], "ord", 0)
+    feed(
+        c,
+        [
+            order_event("mm-btc", f"n{i}", "BTC-USDT-SWAP", "buy", OrderState.PENDING, "5")
+            for i in range(4)
+        ],
+        "ord",
+        0,
+    )
     c.evaluate(0, 2)
     assert c.state_of("strategy", "mm-btc") == TradingState.REDUCING
     # position 0.5 BTC + 4 × 5 contracts (0.2 BTC) open buys = 0.7 BTC × 40100 > 25000
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.REDUCING
-    feed(c, [order_event("mm-btc", f"n{i}", "BTC-USDT-SWAP", "buy", OrderState.CANCELED, "5")
-             for i in range(4)], "ord", 0)
+    feed(
+        c,
+        [
+            order_event("mm-btc", f"n{i}", "BTC-USDT-SWAP", "buy", OrderState.CANCELED, "5")
+            for i in range(4)
+        ],
+        "ord",
+        0,
+    )
     c.evaluate(2 * S, 3)
     assert c.state_of("strategy", "mm-btc") == TradingState.ACTIVE
     assert c.state_of("inst", "BTC-USDT-SWAP") == TradingState.ACTIVE  # 0.5 × 40100 = 20050
@@ -258,9 +288,13 @@ def test_messages_risk_does_not_use_do_not_hide_pending_changes() -> None:
     from engine.messages import Side, Trade
 
     c, _ = started()
-    feed(c, [account("28070", 2, BTC="0.2", USDT="19990"),
-             Trade(inst="BTC-USDT-SWAP", trade_id="x", px=D(1), sz=D(1), side=Side.BUY,
-                   ts_ms=2)])
+    feed(
+        c,
+        [
+            account("28070", 2, BTC="0.2", USDT="19990"),
+            Trade(inst="BTC-USDT-SWAP", trade_id="x", px=D(1), sz=D(1), side=Side.BUY, ts_ms=2),
+        ],
+    )
     snap = c.evaluate(S, 2).snapshot
     assert snap is not None
     assert snap.pnl_in_usd_since_running == D(-10)

@@ -50,15 +50,25 @@ async def ctx() -> AsyncIterator[zmq.asyncio.Context]:
 
 def write_config(tmp_path: Path, bus: BusConfig) -> Path:
     path = tmp_path / "okxmm.yaml"
-    path.write_text(yaml.safe_dump({
-        "bus": {"transport": "ipc", "ipc_dir": bus.ipc_dir},
-        "log_dir": str(tmp_path / "log"),
-        "var_dir": str(tmp_path / "var"),
-        "instruments": ["BTC-USDT-SWAP", "ETH-USDT-SWAP"],
-        "strategies": [{"name": "mm-btc", "strategy": "sample_mm", "inst": "BTC-USDT-SWAP"}],
-        "risk": {"state_path": str(tmp_path / "risk.state"), "loss_limit_usd": "100",
-                 "publish_interval_ms": 50, "md_stale_ms": 60000},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "bus": {"transport": "ipc", "ipc_dir": bus.ipc_dir},
+                "log_dir": str(tmp_path / "log"),
+                "var_dir": str(tmp_path / "var"),
+                "instruments": ["BTC-USDT-SWAP", "ETH-USDT-SWAP"],
+                "strategies": [
+                    {"name": "mm-btc", "strategy": "sample_mm", "inst": "BTC-USDT-SWAP"}
+                ],
+                "risk": {
+                    "state_path": str(tmp_path / "risk.state"),
+                    "loss_limit_usd": "100",
+                    "publish_interval_ms": 50,
+                    "md_stale_ms": 60000,
+                },
+            }
+        )
+    )
     return path
 
 
@@ -67,9 +77,16 @@ class Venue:
 
     def __init__(self, ctx: zmq.asyncio.Context, bus: BusConfig) -> None:
         def pub(name: str) -> Publisher:
-            return Publisher(ctx, bus.bind_endpoint(f"{name}.pub"), src=name, epoch=1,
-                             clock=CLOCK, snap_endpoint=bus.bind_endpoint(f"{name}.snap"),
-                             heartbeat_ms=20)
+            return Publisher(
+                ctx,
+                bus.bind_endpoint(f"{name}.pub"),
+                src=name,
+                epoch=1,
+                clock=CLOCK,
+                snap_endpoint=bus.bind_endpoint(f"{name}.snap"),
+                heartbeat_ms=20,
+            )
+
         self.md, self.acct, self.ord = pub("md"), pub("acct"), pub("ord")
 
     async def start(self) -> None:
@@ -101,8 +118,9 @@ class Venue:
 
 
 def state_is(scope: str, key: str, state: TradingState) -> Callable[[AnyMsg], bool]:
-    return lambda m: (isinstance(m, RiskState) and (m.scope, m.key) == (scope, key)
-                      and m.state == state)
+    return lambda m: (
+        isinstance(m, RiskState) and (m.scope, m.key) == (scope, key) and m.state == state
+    )
 
 
 def pnl_is(value: str) -> Callable[[AnyMsg], bool]:
@@ -110,22 +128,37 @@ def pnl_is(value: str) -> Callable[[AnyMsg], bool]:
 
 
 async def ctl(ctx: zmq.asyncio.Context, bus: BusConfig, cmd: str, **args: str) -> CtlReply:
-    return await ctl_call(ctx, bus.connect_endpoint("ctl.risk"), CtlRequest(cmd=cmd, args=args),
-                          clock=CLOCK, timeout_s=5.0)
+    return await ctl_call(
+        ctx,
+        bus.connect_endpoint("ctl.risk"),
+        CtlRequest(cmd=cmd, args=args),
+        clock=CLOCK,
+        timeout_s=5.0,
+    )
 
 
 async def okxmm_cli(cfg_path: Path, *args: str) -> tuple[int, str]:
     """Run ``okxmm <args> --config F`` (the operator's command) and return (code, output)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ops.cli", *args, "--config", str(cfg_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "ops.cli",
+        *args,
+        "--config",
+        str(cfg_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     return proc.returncode or 0, out.decode()
 
 
 def spawn(cfg_path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "risk.monitor", "--config", str(cfg_path)],
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "risk.monitor", "--config", str(cfg_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
@@ -157,11 +190,15 @@ async def test_risk_actor_measures_halts_on_loss_and_keeps_state_across_restart(
 async def _scenario(
     ctx: zmq.asyncio.Context, bus_config: BusConfig, cfg_path: Path, venue: Venue
 ) -> None:
-    for m in (BTC_SWAP_INFO, ETH_SWAP_INFO, mark("BTC-USDT-SWAP", "40100", 1),
-              book("BTC-USDT-SWAP", "40099", "40101", 1),
-              book("ETH-USDT-SWAP", "1999", "2001", 1),
-              account("28070", 1, BTC="0.2", USDT="20000"),
-              position("BTC-USDT-SWAP", "50", "40000", "40100", "50", 1)):
+    for m in (
+        BTC_SWAP_INFO,
+        ETH_SWAP_INFO,
+        mark("BTC-USDT-SWAP", "40100", 1),
+        book("BTC-USDT-SWAP", "40099", "40101", 1),
+        book("ETH-USDT-SWAP", "1999", "2001", 1),
+        account("28070", 1, BTC="0.2", USDT="20000"),
+        position("BTC-USDT-SWAP", "50", "40000", "40100", "50", 1),
+    ):
         venue.send(m)
     proc = spawn(cfg_path)
     sub = await risk_sub(ctx, bus_config)
@@ -171,7 +208,8 @@ async def _scenario(
 
         # §6.10: 30 contracts bought at 40150, fee 6.0225, marks to 40300.
         current: list[AnyMsg] = [
-            mark("BTC-USDT-SWAP", "40300", 2), book("BTC-USDT-SWAP", "40299", "40301", 2),
+            mark("BTC-USDT-SWAP", "40300", 2),
+            book("BTC-USDT-SWAP", "40299", "40301", 2),
             account("28248.9775", 2, BTC="0.2", USDT="19993.9775"),
             position("BTC-USDT-SWAP", "80", "40056.25", "40300", "195", 2),
             fill("BTC-USDT-SWAP", "t1", "buy", "40150", "30", "-6.0225", 2),
@@ -211,8 +249,9 @@ async def _scenario(
     proc = spawn(cfg_path)
     sub = await risk_sub(ctx, bus_config)
     try:
-        again = await sub.expect(state_is("account", "*", TradingState.HALTED),
-                             "HALTED after restart")
+        again = await sub.expect(
+            state_is("account", "*", TradingState.HALTED), "HALTED after restart"
+        )
         assert isinstance(again, RiskState)
         assert again.reason == "kill switch: fat finger"
         snap = await sub.expect(lambda m: isinstance(m, RiskSnapshot), "a snapshot")

@@ -49,8 +49,9 @@ def test_bug_margin_quote_without_balance_priced_base_at_one_is_fixed() -> None:
 
 def test_bug_usdt_usd_rate_inverted_test_is_fixed() -> None:
     """§10.1 #6: the rate was always 1 (and raised with neither BTC swap mark)."""
-    m = market(mids={"BTC-USDT": "40000"},
-               marks={"BTC-USD-SWAP": "40040", "BTC-USDT-SWAP": "40000"})
+    m = market(
+        mids={"BTC-USDT": "40000"}, marks={"BTC-USD-SWAP": "40040", "BTC-USDT-SWAP": "40000"}
+    )
     original_rate, original_btc_usd = D(1), D(40000)
     assert usd_rate(m) == D("1.001") != original_rate
     assert PriceSource(m).usd("BTC") == D(40040) != original_btc_usd
@@ -83,11 +84,21 @@ def test_bug_revalued_zero_treated_as_missing_is_fixed() -> None:
     """§10.1 #8: mark back exactly at avgPx → assumed value 0 → original used the inception
     value (50) instead, reporting a loss of 50 with nothing traded."""
     m0 = market(mids={"BTC-USDT": "40100"})
-    inception = snap(1, "20050", [bal("USDT", "20000")],
-                     [swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")], m0)
+    inception = snap(
+        1,
+        "20050",
+        [bal("USDT", "20000")],
+        [swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")],
+        m0,
+    )
     m1 = market(mids={"BTC-USDT": "40000"})
-    current = snap(2, "20000", [bal("USDT", "20000")],
-                   [swap_pos("BTC-USDT-SWAP", "50", "40000", "40000", "0")], m1)
+    current = snap(
+        2,
+        "20000",
+        [bal("USDT", "20000")],
+        [swap_pos("BTC-USDT-SWAP", "50", "40000", "40000", "0")],
+        m1,
+    )
     original_pnl = D(-50)
     assert measure(inception, current, m1).pnl_in_usd_since_running == 0 != original_pnl
 
@@ -110,8 +121,17 @@ def test_bug_hedge_mode_short_counted_as_long_is_fixed() -> None:
 def test_bug_option_exposure_from_usd_delta_is_fixed() -> None:
     """§10.1 #10: option exposure used deltaBS (USD); the coin delta is deltaPA."""
     m = market(mids={"BTC-USDT": "50000"})
-    row = PositionRow(BTC_OPT.inst, "OPTION", "cross", "net", D(10), mark_px=D("0.05"),
-                      opt_val=D("0.005"), delta_bs=D(2000), delta_pa=D("0.04"))
+    row = PositionRow(
+        BTC_OPT.inst,
+        "OPTION",
+        "cross",
+        "net",
+        D(10),
+        mark_px=D("0.05"),
+        opt_val=D("0.005"),
+        delta_bs=D(2000),
+        delta_pa=D("0.04"),
+    )
     s = snap(1, "0", [bal("BTC", "1")], [row], m)
     original_exposure = D(2000)
     assert s.positions[row.key].exposure == D("0.04") != original_exposure
@@ -123,8 +143,17 @@ def test_bug_option_exposure_from_usd_delta_is_fixed() -> None:
 def test_bug_margin_exposure_raw_pos_in_quote_is_fixed() -> None:
     """§10.1 #10: a short MARGIN position (posCcy = quote) reported its USDT amount as BTC."""
     m = market(mids={"BTC-USDT": "40000"})
-    row = PositionRow("BTC-USDT", "MARGIN", "cross", "net", D(4000), mark_px=D(40000),
-                      liab=D("-0.1"), pos_ccy="USDT", ccy="USDT")
+    row = PositionRow(
+        "BTC-USDT",
+        "MARGIN",
+        "cross",
+        "net",
+        D(4000),
+        mark_px=D(40000),
+        liab=D("-0.1"),
+        pos_ccy="USDT",
+        ccy="USDT",
+    )
     s = snap(1, "0", [bal("USDT", "100")], [row], m)
     original_exposure = D(4000)
     assert s.positions[row.key].exposure == D("-0.1") != original_exposure
@@ -132,8 +161,17 @@ def test_bug_margin_exposure_raw_pos_in_quote_is_fixed() -> None:
 
 def test_bug_quote_posccy_margin_revaluation_omits_margin_is_fixed() -> None:
     """§10.1 #10: posCcy = quote ≠ ccy left the (base-currency) margin out of the revaluation."""
-    row = PositionRow("BTC-USDT", "MARGIN", "isolated", "net", D(4000), margin=D("0.05"),
-                      liab=D("-0.1"), pos_ccy="USDT", ccy="BTC")
+    row = PositionRow(
+        "BTC-USDT",
+        "MARGIN",
+        "isolated",
+        "net",
+        D(4000),
+        margin=D("0.05"),
+        liab=D("-0.1"),
+        pos_ccy="USDT",
+        ccy="BTC",
+    )
     from risk.snapshot import PositionValue
 
     pv = PositionValue(row, None, "BTC", D("0.04"), "BTC", D(0))
@@ -144,10 +182,12 @@ def test_bug_quote_posccy_margin_revaluation_omits_margin_is_fixed() -> None:
 def test_bug_exposure_substring_match_of_instid_is_fixed() -> None:
     """§10.1 #11: exposure of BTC-USDT (MARGIN) also summed BTC-USDT-SWAP positions."""
     m = market(mids={"BTC-USDT": "40000"})
-    inception = snap(1, "0", [bal("USDT", "1")],
-                     [swap_pos("BTC-USDT-SWAP", "50", "40000", "40000", "0")], m)
-    current = snap(2, "0", [bal("USDT", "1")],
-                   [swap_pos("BTC-USDT-SWAP", "80", "40000", "40000", "0")], m)
+    inception = snap(
+        1, "0", [bal("USDT", "1")], [swap_pos("BTC-USDT-SWAP", "50", "40000", "40000", "0")], m
+    )
+    current = snap(
+        2, "0", [bal("USDT", "1")], [swap_pos("BTC-USDT-SWAP", "80", "40000", "40000", "0")], m
+    )
     meas = measure(inception, current, m, [("BTC-USDT", "MARGIN"), ("BTC-USDT-SWAP", "SWAP")])
     original_margin_exposure = D("0.3")
     assert meas.trading_instrument_exposure_in_base("BTC-USDT") == 0 != original_margin_exposure
@@ -184,8 +224,9 @@ def test_bug_no_current_mark_raises_for_retired_instrument_is_fixed() -> None:
 def test_bug_value_ccy_priced_without_usd_rate_is_fixed() -> None:
     """§6.3: a position's value currency missing from the balances was priced with
     ``usdt_price`` (no USDT→USD rate) while every other price had the rate."""
-    m = market(mids={"BTC-USDT": "40000"},
-               marks={"BTC-USD-SWAP": "40040", "BTC-USDT-SWAP": "40000"})
+    m = market(
+        mids={"BTC-USDT": "40000"}, marks={"BTC-USD-SWAP": "40040", "BTC-USDT-SWAP": "40000"}
+    )
     inverse = PositionRow("BTC-USD-SWAP", "SWAP", "cross", "net", D(100), D(40000), D(40040))
     s = snap(1, "0", [bal("USDT", "1000")], [inverse], m)  # no BTC balance
     original_btc_price = D(40000)

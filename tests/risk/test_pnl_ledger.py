@@ -13,8 +13,17 @@ D = Decimal
 SPECS = {s.inst: s for s in (BTC_SWAP, ETH_SWAP, BTC_INV, BTC_SPOT)}
 
 
-def fill(t: int, tid: str, inst: str, side: str, px: str, sz: str, fee: str = "0",
-         fee_ccy: str = "USDT", cl: str = "") -> FillRecord:
+def fill(
+    t: int,
+    tid: str,
+    inst: str,
+    side: str,
+    px: str,
+    sz: str,
+    fee: str = "0",
+    fee_ccy: str = "USDT",
+    cl: str = "",
+) -> FillRecord:
     return FillRecord(t, tid, inst, side, D(px), D(sz), D(fee), fee_ccy, cl)
 
 
@@ -58,11 +67,13 @@ def test_ledger_dedups_attributes_and_splits_by_strategy_and_instrument() -> Non
 
 def test_relayed_fill_is_replaced_by_the_authoritative_one() -> None:
     led = PnlLedger()
-    assert led.on_fill(fill(1, "a", "BTC-USDT-SWAP", "buy", "40000", "10", "0"),
-                       authoritative=False)
+    assert led.on_fill(
+        fill(1, "a", "BTC-USDT-SWAP", "buy", "40000", "10", "0"), authoritative=False
+    )
     assert led.on_fill(fill(1, "a", "BTC-USDT-SWAP", "buy", "40000", "10", "-0.2"))
-    assert not led.on_fill(fill(1, "a", "BTC-USDT-SWAP", "buy", "40000", "10", "0"),
-                           authoritative=False)
+    assert not led.on_fill(
+        fill(1, "a", "BTC-USDT-SWAP", "buy", "40000", "10", "0"), authoritative=False
+    )
     (book,) = led.books(SPECS.get).values()
     assert book.fees == {"USDT": D("-0.2")}
     assert book.fills == 1
@@ -88,14 +99,29 @@ def test_fill_counters_are_exact_under_repeats_and_reordering() -> None:
     c.on_order("o3", "", "BTC-USDT-SWAP", "sell", D(0))  # never filled: not stored
     t = c.by_inst()["BTC-USDT-SWAP"]
     assert (t.buy_filled_qty, t.sell_filled_qty, t.net_filled_qty, t.trading_volume) == (
-        D(5), D(2), D(3), D(7))
+        D(5),
+        D(2),
+        D(3),
+        D(7),
+    )
     assert set(c.by_strategy()) == {"mm", ""}
     assert len(c.orders) == 2
 
 
 def test_ledger_folds_old_fills_without_changing_the_books() -> None:
-    fills = [fill(t, f"t{t}", "BTC-USDT-SWAP", "buy" if t % 3 else "sell", str(40000 + t * 7),
-                  str(1 + t % 4), "-0.01", cl=f"c{t % 2}") for t in range(1, 60)]
+    fills = [
+        fill(
+            t,
+            f"t{t}",
+            "BTC-USDT-SWAP",
+            "buy" if t % 3 else "sell",
+            str(40000 + t * 7),
+            str(1 + t % 4),
+            "-0.01",
+            cl=f"c{t % 2}",
+        )
+        for t in range(1, 60)
+    ]
     small, full = PnlLedger(keep_fills=10), PnlLedger()
     for led in (small, full):
         led.claim("c1", "odd")

@@ -17,8 +17,13 @@ D = Decimal
 
 def test_linear_closed_position_pnl_includes_fee_and_forgone_markup() -> None:
     m0 = market(mids={"BTC-USDT": "40100"})
-    inception = snap(1, "20050", [bal("USDT", "20000")],
-                     [swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")], m0)
+    inception = snap(
+        1,
+        "20050",
+        [bal("USDT", "20000")],
+        [swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")],
+        m0,
+    )
     # Sold all 50 contracts at 40200: +100 realised, fee 10.05; the mark then went to 40300.
     m1 = market(mids={"BTC-USDT": "40300"}, marks={"BTC-USDT-SWAP": "40300"})
     current = snap(2, "20089.95", [bal("USDT", "20089.95")], [], m1)
@@ -38,8 +43,9 @@ def test_inverse_swap_value_exposure_and_pnl_in_coin() -> None:
     assert (pv.value_ccy, pv.exposure_ccy, pv.exposure) == ("BTC", "BTC", D(1))
     # Bought 400 more at 40000 (fee 0.0005 BTC); mark 50000.
     m1 = market(mids={"BTC-USDT": "50000"}, marks={"BTC-USD-SWAP": "50000"})
-    inv1 = PositionRow("BTC-USD-SWAP", "SWAP", "cross", "net", D(800), D(40000), D(50000),
-                       upl=D("0.4"))
+    inv1 = PositionRow(
+        "BTC-USD-SWAP", "SWAP", "cross", "net", D(800), D(40000), D(50000), upl=D("0.4")
+    )
     current = snap(2, "69975", [bal("BTC", "0.9995")], [inv1], m1)
     assert assumed_value(pv, D(50000)) == D("0.2")
     meas = measure(inception, current, m1, [("BTC-USD-SWAP", "SWAP")])
@@ -52,8 +58,18 @@ def test_inverse_swap_value_exposure_and_pnl_in_coin() -> None:
 
 def _opt(pos: str, mark: str, delta_pa: str) -> PositionRow:
     opt_val = D(pos) * D("0.01") * D(mark)
-    return PositionRow(BTC_OPT.inst, "OPTION", "cross", "net", D(pos), D("0.06"), D(mark),
-                       opt_val=opt_val, delta_bs=D(9999), delta_pa=D(delta_pa))
+    return PositionRow(
+        BTC_OPT.inst,
+        "OPTION",
+        "cross",
+        "net",
+        D(pos),
+        D("0.06"),
+        D(mark),
+        opt_val=opt_val,
+        delta_bs=D(9999),
+        delta_pa=D(delta_pa),
+    )
 
 
 def test_option_value_revaluation_and_pnl() -> None:
@@ -77,8 +93,20 @@ def test_margin_long_isolated_value_exposure_and_pnl() -> None:
     m0 = market(mids={"BTC-USDT": "40000"})
     inception = snap(1, "10000", [bal("USDT", "10000")], [], m0)
     # 5000 USDT margin moved in, 15000 borrowed, 0.5 BTC bought at 40000; mark 42000.
-    row = PositionRow("BTC-USDT", "MARGIN", "isolated", "net", D("0.5"), D(40000), D(42000),
-                      upl=D(1000), margin=D(5000), liab=D(-15000), pos_ccy="BTC", ccy="USDT")
+    row = PositionRow(
+        "BTC-USDT",
+        "MARGIN",
+        "isolated",
+        "net",
+        D("0.5"),
+        D(40000),
+        D(42000),
+        upl=D(1000),
+        margin=D(5000),
+        liab=D(-15000),
+        pos_ccy="BTC",
+        ccy="USDT",
+    )
     m1 = market(mids={"BTC-USDT": "42000"})
     current = snap(2, "11000", [bal("USDT", "5000")], [row], m1)
     pv = current.positions[row.key]
@@ -92,8 +120,17 @@ def test_margin_long_isolated_value_exposure_and_pnl() -> None:
 
 def test_margin_revaluation_rows() -> None:
     def pv(pos_ccy: str, ccy: str, pos: str, liab: str, margin: str = "0") -> PositionValue:
-        row = PositionRow("BTC-USDT", "MARGIN", "isolated", "net", D(pos), margin=D(margin),
-                          liab=D(liab), pos_ccy=pos_ccy, ccy=ccy)
+        row = PositionRow(
+            "BTC-USDT",
+            "MARGIN",
+            "isolated",
+            "net",
+            D(pos),
+            margin=D(margin),
+            liab=D(liab),
+            pos_ccy=pos_ccy,
+            ccy=ccy,
+        )
         return PositionValue(row, None, ccy, D(7), "BTC", D(0))
 
     m = D(50000)

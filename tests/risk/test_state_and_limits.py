@@ -41,27 +41,54 @@ def test_halt_latches_until_resume_and_reasons_are_kept() -> None:
 
 def _inst(**kw: object) -> InstView:
     base: dict[str, object] = {
-        "inst": "BTC-USDT-SWAP", "position_base": D(0), "price_usd": D(40000),
-        "open_buy_base": D(0), "open_sell_base": D(0), "md_age_ms": 10,
+        "inst": "BTC-USDT-SWAP",
+        "position_base": D(0),
+        "price_usd": D(40000),
+        "open_buy_base": D(0),
+        "open_sell_base": D(0),
+        "md_age_ms": 10,
     }
     base.update(kw)
     return InstView(**base)  # type: ignore[arg-type]
 
 
 def test_limits_each_breach() -> None:
-    cfg = RiskConfig(loss_limit_usd=D(100), strategy_loss_limit_usd=D(50),
-                     max_position_base={"BTC-USDT-SWAP": D(1)}, max_position_usd=D(30000),
-                     max_worst_case_exposure_usd=D(60000), max_order_rate_per_s=5,
-                     md_stale_ms=1000)
-    ok = LimitInputs(account_ready=True, private_ok=True, pnl_usd=D(10), peak_pnl_usd=D(50),
-                     insts=[_inst(position_base=D("0.5"))], order_rates={"mm": 5})
+    cfg = RiskConfig(
+        loss_limit_usd=D(100),
+        strategy_loss_limit_usd=D(50),
+        max_position_base={"BTC-USDT-SWAP": D(1)},
+        max_position_usd=D(30000),
+        max_worst_case_exposure_usd=D(60000),
+        max_order_rate_per_s=5,
+        md_stale_ms=1000,
+    )
+    ok = LimitInputs(
+        account_ready=True,
+        private_ok=True,
+        pnl_usd=D(10),
+        peak_pnl_usd=D(50),
+        insts=[_inst(position_base=D("0.5"))],
+        order_rates={"mm": 5},
+    )
     assert evaluate(ok, cfg) == []
     bad = LimitInputs(
-        account_ready=False, private_ok=False, private_reason="private stream down",
-        pnl_usd=D(-60), peak_pnl_usd=D(40), strategy_pnl={"mm": (D(-60), D(0))},
-        insts=[_inst(position_base=D("1.4"), open_buy_base=D("0.2"), open_sell_base=D(0)),
-               _inst(inst="ETH-USDT-SWAP", md_age_ms=None, book_resyncing=True,
-                     price_usd=D(2000), position_base=D(10), open_buy_base=D(25))],
+        account_ready=False,
+        private_ok=False,
+        private_reason="private stream down",
+        pnl_usd=D(-60),
+        peak_pnl_usd=D(40),
+        strategy_pnl={"mm": (D(-60), D(0))},
+        insts=[
+            _inst(position_base=D("1.4"), open_buy_base=D("0.2"), open_sell_base=D(0)),
+            _inst(
+                inst="ETH-USDT-SWAP",
+                md_age_ms=None,
+                book_resyncing=True,
+                price_usd=D(2000),
+                position_base=D(10),
+                open_buy_base=D(25),
+            ),
+        ],
         order_rates={"mm": 6},
     )
     got = {(b.scope, b.key, b.severity, b.reason.split(" ")[0]) for b in evaluate(bad, cfg)}
@@ -82,8 +109,9 @@ def test_limits_each_breach() -> None:
 def test_state_file_round_trip_and_corrupt_file_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "risk.state"
     assert load_state(path) is None
-    save_state(path, PersistedState(peak_pnl_usd=D("12.5"),
-                                    halts=[HaltRecord("account", "*", "kill", 1)]))
+    save_state(
+        path, PersistedState(peak_pnl_usd=D("12.5"), halts=[HaltRecord("account", "*", "kill", 1)])
+    )
     st = load_state(path)
     assert st is not None
     assert st.peak_pnl_usd == D("12.5")

@@ -17,8 +17,11 @@ KEY = PositionKey("BTC-USDT-SWAP", "cross", "net")
 def test_worked_example_snapshots_pnl_asset_change_and_exposure() -> None:
     m0 = market(mids={"BTC-USDT": "40100"}, marks={"BTC-USDT-SWAP": "40100"})
     inception = snap(
-        1, "28070", [bal("BTC", "0.2"), bal("USDT", "20000")],
-        [swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")], m0,
+        1,
+        "28070",
+        [bal("BTC", "0.2"), bal("USDT", "20000")],
+        [swap_pos("BTC-USDT-SWAP", "50", "40000", "40100", "50")],
+        m0,
     )
     assert inception.price == {"BTC": D(40100), "USDT": D(1)}
     assert inception.positions[KEY].value_ccy == "USDT"
@@ -28,8 +31,11 @@ def test_worked_example_snapshots_pnl_asset_change_and_exposure() -> None:
 
     m1 = market(mids={"BTC-USDT": "40300"}, marks={"BTC-USDT-SWAP": "40300"})
     current = snap(
-        2, "28248.9775", [bal("BTC", "0.2"), bal("USDT", "19993.9775")],
-        [swap_pos("BTC-USDT-SWAP", "80", "40056.25", "40300", "195")], m1,
+        2,
+        "28248.9775",
+        [bal("BTC", "0.2"), bal("USDT", "19993.9775")],
+        [swap_pos("BTC-USDT-SWAP", "80", "40056.25", "40300", "195")],
+        m1,
     )
     assert current.price == {"BTC": D(40300), "USDT": D(1)}
     assert current.positions[KEY].asset_value == D(195)

@@ -25,8 +25,13 @@ async def run_pub(bus: BusConfig, n: int) -> None:
     ctx = zmq.asyncio.Context()
     clock = SystemClock()
     pub = Publisher(
-        ctx, bus.bind_endpoint("md.pub"), src="peer", epoch=clock.now_ns(), clock=clock,
-        snap_endpoint=bus.bind_endpoint("md.snap"), heartbeat_ms=50,
+        ctx,
+        bus.bind_endpoint("md.pub"),
+        src="peer",
+        epoch=clock.now_ns(),
+        clock=clock,
+        snap_endpoint=bus.bind_endpoint("md.snap"),
+        heartbeat_ms=50,
     )
     await pub.start()
     for i in range(n):
@@ -45,8 +50,12 @@ async def run_dealer(bus: BusConfig, name: str) -> None:
     clock = SystemClock()
     epoch = clock.now_ns()
     client = CommandClient(
-        ctx, bus.connect_endpoint("ord.cmd"), identity=f"S:{name}:{epoch}".encode(),
-        src=name, epoch=epoch, clock=clock,
+        ctx,
+        bus.connect_endpoint("ord.cmd"),
+        identity=f"S:{name}:{epoch}".encode(),
+        src=name,
+        epoch=epoch,
+        clock=clock,
     )
     await client.start()
     await client.wait_connected(5)

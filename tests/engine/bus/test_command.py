@@ -40,7 +40,11 @@ async def test_request_gets_its_ack_and_reject_by_cmd_seq(
     server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
     await server.start()
     client = CommandClient(
-        ctx, bus_config.connect_endpoint("ord.cmd"), identity=b"S:a:1", src="a", epoch=1,
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:a:1",
+        src="a",
+        epoch=1,
         clock=clock,
     )
     await client.start()
@@ -53,9 +57,7 @@ async def test_request_gets_its_ack_and_reject_by_cmd_seq(
             identity, env = got
             assert identity == b"S:a:1"
             assert isinstance(env.msg, Cancel)
-            reply = (
-                Ack(cmd_seq=env.seq) if env.msg.cl_ord_id == "ok" else Reject(env.seq, "nope")
-            )
+            reply = Ack(cmd_seq=env.seq) if env.msg.cl_ord_id == "ok" else Reject(env.seq, "nope")
             assert server.reply(identity, reply)
 
     task = asyncio.create_task(serve())
@@ -76,7 +78,11 @@ async def test_request_times_out_when_nobody_answers(
     server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
     await server.start()
     client = CommandClient(
-        ctx, bus_config.connect_endpoint("ord.cmd"), identity=b"S:a:1", src="a", epoch=1,
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:a:1",
+        src="a",
+        epoch=1,
         clock=clock,
     )
     await client.start()
@@ -93,7 +99,11 @@ async def test_no_commands_queued_while_server_is_down(
     """IMMEDIATE: with no server, send fails at once; a server started later receives nothing."""
     clock = SystemClock()
     client = CommandClient(
-        ctx, bus_config.connect_endpoint("ord.cmd"), identity=b"S:a:1", src="a", epoch=1,
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:a:1",
+        src="a",
+        epoch=1,
         clock=clock,
     )
     await client.start()
@@ -118,7 +128,10 @@ async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
     clock = SystemClock()
     gone: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
     server = CommandServer(
-        ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock,
+        ctx,
+        bus_config.bind_endpoint("ord.cmd"),
+        src="router",
+        clock=clock,
         on_disconnect=lambda ident: gone.put_nowait((ident, clock.monotonic_ns())),
     )
     await server.start()
@@ -126,7 +139,9 @@ async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
     err = (tmp_path / "peer.err").open("w")
     proc = subprocess.Popen(
         [sys.executable, str(PEER), "dealer", bus_config.ipc_dir, "victim"],
-        stdout=subprocess.PIPE, stderr=err, text=True,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
     )
     try:
         got = await server.recv(10)

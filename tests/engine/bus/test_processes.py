@@ -34,7 +34,8 @@ class PubProc:
     def __init__(self, bus: BusConfig, n: int) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(PEER), "pub", bus.ipc_dir, str(n)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     async def ready(self) -> None:
@@ -63,9 +64,12 @@ async def test_late_joiner_across_processes_gets_state_then_contiguous_updates(
     procs.append(PubProc(bus_config, 50))
     await procs[0].ready()
     sub = Subscriber(
-        ctx, bus_config.connect_endpoint("md.pub"),
+        ctx,
+        bus_config.connect_endpoint("md.pub"),
         snap_endpoint=bus_config.connect_endpoint("md.snap"),
-        prefixes=[topics.mark("BTC-USDT-SWAP")], name="late", clock=SystemClock(),
+        prefixes=[topics.mark("BTC-USDT-SWAP")],
+        name="late",
+        clock=SystemClock(),
     )
     await sub.start()
     seqs: list[int] = []
@@ -93,9 +97,13 @@ async def test_killed_publisher_is_silent_then_restart_resyncs(
     procs.append(PubProc(bus_config, 5))
     await procs[0].ready()
     sub = Subscriber(
-        ctx, bus_config.connect_endpoint("md.pub"),
+        ctx,
+        bus_config.connect_endpoint("md.pub"),
         snap_endpoint=bus_config.connect_endpoint("md.snap"),
-        prefixes=[topics.mark("BTC-USDT-SWAP")], name="s", clock=clock, silence_ms=300,
+        prefixes=[topics.mark("BTC-USDT-SWAP")],
+        name="s",
+        clock=clock,
+        silence_ms=300,
     )
     await sub.start()
     async with asyncio.timeout(5):

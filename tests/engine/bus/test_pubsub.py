@@ -30,9 +30,11 @@ async def ctx() -> AsyncIterator[zmq.asyncio.Context]:
 
 
 async def heard(sub: Subscriber, timeout_s: float = 2.0) -> None:
-    """Wait until the subscription is live: the publisher's heartbeats arrive."""
+    """Wait until the subscription is live: a publisher heartbeat arrives on the stream (a
+    snapshot alone proves nothing: updates sent before the SUB connects are lost)."""
+    seen = sub.heartbeats
     async with asyncio.timeout(timeout_s):
-        while sub.last_heard_ns is None or sub.silent():
+        while sub.heartbeats == seen:
             await sub.recv(0.05)
 
 
@@ -137,7 +139,11 @@ async def test_silent_publisher_is_detected_within_threshold(
     )
     await pub.start()
     sub = Subscriber(
-        ctx, bus_config.connect_endpoint("md.pub"), prefixes=["x|"], name="s", clock=clock,
+        ctx,
+        bus_config.connect_endpoint("md.pub"),
+        prefixes=["x|"],
+        name="s",
+        clock=clock,
         silence_ms=150,
     )
     await sub.start()
@@ -151,3 +157,140 @@ async def test_silent_publisher_is_detected_within_threshold(
     detected_ms = (clock.monotonic_ns() - stopped_ns) / 1e6
     assert 100 <= detected_ms < 400
     await sub.close()
+
+
+async def _pub_and_sub(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, prefixes: list[str]
+) -> tuple[Publisher, Subscriber]:
+    clock = SystemClock()
+    pub = Publisher(
+        ctx,
+        bus_config.bind_endpoint("md.pub"),
+        src="t",
+        epoch=1,
+        clock=clock,
+        snap_endpoint=bus_config.bind_endpoint("md.snap"),
+        heartbeat_ms=20,
+    )
+    await pub.start()
+    sub = Subscriber(
+        ctx,
+        bus_config.connect_endpoint("md.pub"),
+        snap_endpoint=bus_config.connect_endpoint("md.snap"),
+        prefixes=prefixes,
+        name="t",
+        clock=clock,
+    )
+    return pub, sub
+
+
+async def test_subscribe_all_is_not_fooled_by_heartbeat_seqs(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """With prefix "" the heartbeats themselves are delivered; their seq is never a gap."""
+    pub, sub = await _pub_and_sub(ctx, bus_config, [""])
+    pub.publish(topics.mark("BTC-USDT-SWAP"), mark("1"))
+    await sub.start()
+    beats = 0
+    async with asyncio.timeout(5):
+        while beats < 10:
+            d = await sub.recv(1.0)
+            if d is not None and isinstance(d.env.msg, PubHeartbeat):
+                assert topics.HEARTBEAT not in d.env.msg.seq_by_topic
+                beats += 1
+    assert (sub.gaps, sub.resyncs) == (0, 1)
+    await sub.close()
+    await pub.close()
+
+
+async def test_lost_tail_resyncs_while_heartbeats_keep_the_stream_busy(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """The last update of a topic is lost; heartbeats say so. A consumer blocked in one long
+    ``recv`` still gets the resync (it used to wait for a data message that never came)."""
+    topic = topics.mark("BTC-USDT-SWAP")
+    pub, sub = await _pub_and_sub(ctx, bus_config, [topic])
+    pub.publish(topic, mark("1"))
+    await sub.start()
+    assert (await next_data(sub)).env.msg == mark("1")
+    await heard(sub)
+    # lost on the wire: the retained state and seq move on, the frame never leaves
+    pub._seqs[topic] += 1
+    pub._retained[topic] = pub._codec.encode(mark("2"), pub._seqs[topic])
+    got = await sub.recv(3.0)  # one call: heartbeats arrive inside it, every 20 ms
+    while got is not None and isinstance(got.env.msg, PubHeartbeat):
+        got = await sub.recv(3.0)
+    assert got is not None
+    assert got.from_snapshot
+    assert got.env.msg == mark("2")
+    assert sub.gaps == 1
+    assert sub.synced
+    await sub.close()
+    await pub.close()
+
+
+async def test_lost_first_message_of_a_new_topic_is_a_gap(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """After a snapshot every topic it did not list is new: it must start at seq 1."""
+    pub, sub = await _pub_and_sub(ctx, bus_config, ["mark|"])
+    await sub.start()
+    await heard(sub)
+    eth = topics.mark("ETH-USDT-SWAP")
+    pub._seqs[eth] = 1  # its first message was lost
+    pub.publish(eth, mark("2"))
+    got = await next_data(sub)
+    assert got.env.seq == 2
+    assert sub.gaps == 1
+    async with asyncio.timeout(2):
+        while not sub.synced:
+            await sub.recv(0.05)
+    await sub.close()
+    await pub.close()
+
+
+async def test_missing_publisher_is_reported_once_then_snapshot_arrives(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """Subscriber first, publisher later (any start order works); one warning, not a stream."""
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO", format="{message}")
+    clock = SystemClock()
+    topic = topics.mark("BTC-USDT-SWAP")
+    sub = Subscriber(
+        ctx,
+        bus_config.connect_endpoint("md.pub"),
+        snap_endpoint=bus_config.connect_endpoint("md.snap"),
+        prefixes=[topic],
+        name="early",
+        clock=clock,
+        snapshot_timeout_s=0.1,
+    )
+    try:
+        await sub.start()
+        assert not sub.synced
+        async with asyncio.timeout(2):
+            while sub._snapshot_failures < 3:
+                await sub.recv(0.05)
+        pub = Publisher(
+            ctx,
+            bus_config.bind_endpoint("md.pub"),
+            src="t",
+            epoch=1,
+            clock=clock,
+            snap_endpoint=bus_config.bind_endpoint("md.snap"),
+            heartbeat_ms=20,
+        )
+        await pub.start()
+        pub.publish(topic, mark("7"))
+        got = await next_data(sub, 5.0)
+        assert got.env.msg == mark("7")
+        assert sub.synced
+        await pub.close()
+    finally:
+        logger.remove(sink)
+        await sub.close()
+    assert sum("no snapshot yet" in line for line in lines) == 1, lines
+    assert any("snapshot received" in line for line in lines)

@@ -46,8 +46,9 @@ def _headers(case: dict, **over: str) -> dict[str, str]:
 def test_valid_signatures_verify_on_raw_bytes(okx_fixtures: Path) -> None:
     ring = _ring()
     for case in _vectors(okx_fixtures)["rest"]:
-        res = ring.verify_rest(_headers(case), case["method"], case["requestPath"],
-                               case["body"].encode(), TS_MS + 1000)
+        res = ring.verify_rest(
+            _headers(case), case["method"], case["requestPath"], case["body"].encode(), TS_MS + 1000
+        )
         assert res.api_key == "key1", case["name"]
 
 
@@ -75,16 +76,21 @@ def test_rejections(okx_fixtures: Path, over: dict[str, str], now_ms: int, code:
 
 def test_body_reencoding_breaks_the_signature(okx_fixtures: Path) -> None:
     compact, spaced = _vectors(okx_fixtures)["rest"][2:4]
-    res = _ring().verify_rest(_headers(compact), "POST", compact["requestPath"],
-                              spaced["body"].encode(), TS_MS)
+    res = _ring().verify_rest(
+        _headers(compact), "POST", compact["requestPath"], spaced["body"].encode(), TS_MS
+    )
     assert res.code == "50113"
 
 
 def test_ws_login_checks() -> None:
     ring = _ring()
     ts = "1538054050"
-    good = {"apiKey": "key1", "passphrase": "phrase1", "timestamp": ts,
-            "sign": "+LdIr8lkkvhr5hoA3g9TMC0+uQJ849ftAcocA/ouu4M="}
+    good = {
+        "apiKey": "key1",
+        "passphrase": "phrase1",
+        "timestamp": ts,
+        "sign": "+LdIr8lkkvhr5hoA3g9TMC0+uQJ849ftAcocA/ouu4M=",
+    }
     now = 1538054050_000
     assert ring.verify_login(good, now).api_key == "key1"
     assert ring.verify_login(good, now + 31_000).code == "60006"

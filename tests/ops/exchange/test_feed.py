@@ -22,9 +22,20 @@ ACCT = AccountSpec(api_key="k", secret="s", passphrase="p")
 
 def _venue(**over: object) -> tuple[Venue, FakeClock]:
     cfg = ExchangeConfig(
-        instruments=[InstrumentSpec(inst_id=INST, inst_type="SWAP", tick_sz="0.1", lot_sz="0.01",
-                                    min_sz="0.01", ct_val="0.01", start_px="60000")],
-        realtime=False, rate_limits=False, **over,
+        instruments=[
+            InstrumentSpec(
+                inst_id=INST,
+                inst_type="SWAP",
+                tick_sz="0.1",
+                lot_sz="0.01",
+                min_sz="0.01",
+                ct_val="0.01",
+                start_px="60000",
+            )
+        ],
+        realtime=False,
+        rate_limits=False,
+        **over,
     )
     clock = FakeClock(start_ns=1_767_225_600_000_000_000)
     return Venue(cfg, clock, [ACCT]), clock
@@ -36,8 +47,15 @@ def _subscribe(v: Venue, channel: str = "books") -> Conn:
     v.hub.subscribe_public(c, channel, INST)
     if channel == "books" and v.faults.initial_snapshot:
         snap = v.feeds[INST].snapshot(checksum_zero=v.faults.checksum_mode == "zero")
-        c.push(json.dumps({"arg": {"channel": "books", "instId": INST}, "action": "snapshot",
-                           "data": [snap.data]}))
+        c.push(
+            json.dumps(
+                {
+                    "arg": {"channel": "books", "instId": INST},
+                    "action": "snapshot",
+                    "data": [snap.data],
+                }
+            )
+        )
     return c
 
 
@@ -62,14 +80,22 @@ def test_ten_minutes_of_books_keep_every_checksum() -> None:
         if i % 20 == 0:  # our own orders come and go inside the stream
             mark = v.ex.marks[INST]
             px = (mark * Decimal(1 + rng.uniform(-0.0005, 0.0005))).quantize(Decimal("0.1"))
-            v.trading.run("order", acct, {"instId": INST, "tdMode": "cross",
-                                          "side": rng.choice(["buy", "sell"]),
-                                          "ordType": "limit", "px": str(px), "sz": "0.5"},
-                          v.now_ms())
+            v.trading.run(
+                "order",
+                acct,
+                {
+                    "instId": INST,
+                    "tdMode": "cross",
+                    "side": rng.choice(["buy", "sell"]),
+                    "ordType": "limit",
+                    "px": str(px),
+                    "sz": "0.5",
+                },
+                v.now_ms(),
+            )
             if len(acct.live) > 5:
                 oid = next(iter(acct.live))
-                v.trading.run("cancel-order", acct, {"instId": INST, "ordId": str(oid)},
-                              v.now_ms())
+                v.trading.run("cancel-order", acct, {"instId": INST, "ordId": str(oid)}, v.now_ms())
             v.flush()
         v.step(1)
         for msg in _drain(c):

@@ -13,8 +13,9 @@ from ops.exchange.orders import Order
 
 
 def test_view_matches_brute_force_top_n() -> None:
-    inst = Instrument(InstrumentSpec(inst_id="X-USDT", inst_type="SPOT", tick_sz="1",
-                                     lot_sz="1", min_sz="1"), 1)
+    inst = Instrument(
+        InstrumentSpec(inst_id="X-USDT", inst_type="SPOT", tick_sz="1", lot_sz="1", min_sz="1"), 1
+    )
     book = OrderBook()
     feed = BookFeed(inst, book, depth=5)
     rng = random.Random(5)
@@ -34,9 +35,15 @@ def test_view_matches_brute_force_top_n() -> None:
             else:
                 buy = rng.random() < 0.5
                 ticks = rng.randint(90, 99) if buy else rng.randint(101, 110)
-                o = Order(ord_id=step * 10 + len(live), account="a", inst=inst,
-                          side="buy" if buy else "sell", ord_type="limit", ticks=ticks,
-                          lots=rng.randint(1, 5))
+                o = Order(
+                    ord_id=step * 10 + len(live),
+                    account="a",
+                    inst=inst,
+                    side="buy" if buy else "sell",
+                    ord_type="limit",
+                    ticks=ticks,
+                    lots=rng.randint(1, 5),
+                )
                 book.add(o)
                 live.append(o)
         msg = feed.publish(step)

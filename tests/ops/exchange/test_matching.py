@@ -174,8 +174,9 @@ def test_amend_rules() -> None:
     e = Env()
     first = e.place(e.a, side="sell", px="60000", sz="2")
     second = e.place(e.b, side="sell", px="60000", sz="1")
-    r = e.run("amend-order", e.a, {"instId": SWAP, "ordId": first["ordId"], "newSz": "1",
-                                   "reqId": "r1"})
+    r = e.run(
+        "amend-order", e.a, {"instId": SWAP, "ordId": first["ordId"], "newSz": "1", "reqId": "r1"}
+    )
     assert r.data[0]["sCode"] == "0"
     assert r.data[0]["reqId"] == "r1"
     pushes = e.pushes("a")
@@ -199,10 +200,14 @@ def test_amend_rules() -> None:
     po = e.place(e.b, side="buy", ordType="post_only", px="59990", sz="1")
     r = e.run("amend-order", e.b, {"instId": SWAP, "ordId": po["ordId"], "newPx": "60000"})
     assert r.data[0]["sCode"] == "51511"
-    r = e.run("amend-batch-orders", e.b, [
-        {"instId": SWAP, "ordId": po["ordId"], "newSz": "2"},
-        {"instId": SWAP, "ordId": po["ordId"], "newSz": "3"},
-    ])
+    r = e.run(
+        "amend-batch-orders",
+        e.b,
+        [
+            {"instId": SWAP, "ordId": po["ordId"], "newSz": "2"},
+            {"instId": SWAP, "ordId": po["ordId"], "newSz": "3"},
+        ],
+    )
     assert [d["sCode"] for d in r.data] == ["0", "51512"]
     assert r.code == "2"
     # newSz <= filled → filled
@@ -257,20 +262,32 @@ def test_missing_required_field_fails_the_request() -> None:
     e = Env()
     r = e.run("order", e.a, {"instId": SWAP, "tdMode": "cross", "side": "buy", "sz": "1"})
     assert (r.code, r.http, r.data) == ("50014", 400, [])
-    r = e.run("order", e.a, {"instId": SWAP, "tdMode": "cross", "side": "buy",
-                             "ordType": "limit", "sz": "1"})
+    r = e.run(
+        "order",
+        e.a,
+        {"instId": SWAP, "tdMode": "cross", "side": "buy", "ordType": "limit", "sz": "1"},
+    )
     assert r.code == "50014"
     assert "px" in r.msg
 
 
 def test_batch_codes_and_duplicates() -> None:
     e = Env()
-    good = {"instId": SWAP, "tdMode": "cross", "side": "buy", "ordType": "limit",
-            "px": "59000", "sz": "1"}
+    good = {
+        "instId": SWAP,
+        "tdMode": "cross",
+        "side": "buy",
+        "ordType": "limit",
+        "px": "59000",
+        "sz": "1",
+    }
     r = e.run("batch-orders", e.a, [{**good, "clOrdId": "x1"}, {**good, "clOrdId": "x2"}])
     assert r.code == "0"
-    r = e.run("batch-orders", e.a, [{**good, "clOrdId": "x1"}, {**good, "clOrdId": "x3"},
-                                    {**good, "clOrdId": "x3"}])
+    r = e.run(
+        "batch-orders",
+        e.a,
+        [{**good, "clOrdId": "x1"}, {**good, "clOrdId": "x3"}, {**good, "clOrdId": "x3"}],
+    )
     assert r.code == "2"
     assert r.msg == "Bulk operation partially succeeded."
     assert [d["sCode"] for d in r.data] == ["51016", "0", "51016"]
@@ -279,9 +296,11 @@ def test_batch_codes_and_duplicates() -> None:
     assert r.data[0]["sCode"] == "51121"
     r = e.run("batch-orders", e.a, [good] * 21)
     assert r.code == "51111"
-    r = e.run("cancel-batch-orders", e.a, [{"instId": SWAP, "clOrdId": "x1"},
-                                           {"instId": SWAP, "ordId": "123"},
-                                           {"instId": SWAP}])
+    r = e.run(
+        "cancel-batch-orders",
+        e.a,
+        [{"instId": SWAP, "clOrdId": "x1"}, {"instId": SWAP, "ordId": "123"}, {"instId": SWAP}],
+    )
     assert [d["sCode"] for d in r.data] == ["0", "51400", "51003"]
     # clOrdId reusable once the order is terminal
     r = e.run("order", e.a, {**good, "clOrdId": "x1"})
@@ -290,20 +309,49 @@ def test_batch_codes_and_duplicates() -> None:
 
 def test_numeric_and_boolean_field_spellings() -> None:
     e = Env()
-    r = e.run("order", e.a, {"instId": SWAP, "tdMode": "cross", "side": "buy",
-                             "ordType": "limit", "px": 59000, "sz": 1, "reduceOnly": False,
-                             "clOrdId": "", "tag": None, "posSide": ""})
+    r = e.run(
+        "order",
+        e.a,
+        {
+            "instId": SWAP,
+            "tdMode": "cross",
+            "side": "buy",
+            "ordType": "limit",
+            "px": 59000,
+            "sz": 1,
+            "reduceOnly": False,
+            "clOrdId": "",
+            "tag": None,
+            "posSide": "",
+        },
+    )
     assert r.code == "0", r
     code = e.ex.instruments[SWAP].code
-    r = e.run("order", e.a, {"instIdCode": code, "tdMode": "cross", "side": "buy",
-                             "ordType": "limit", "px": "59000", "sz": "1"})
+    r = e.run(
+        "order",
+        e.a,
+        {
+            "instIdCode": code,
+            "tdMode": "cross",
+            "side": "buy",
+            "ordType": "limit",
+            "px": "59000",
+            "sz": "1",
+        },
+    )
     assert r.code == "0", r
 
 
 def test_rate_limits_per_instrument_and_batch_of_one_counts_as_single() -> None:
     e = Env(rate_limits=True)
-    good = {"instId": SWAP, "tdMode": "cross", "side": "buy", "ordType": "limit",
-            "px": "59000", "sz": "0.01"}
+    good = {
+        "instId": SWAP,
+        "tdMode": "cross",
+        "side": "buy",
+        "ordType": "limit",
+        "px": "59000",
+        "sz": "0.01",
+    }
     now = T0
     codes = [e.tr.run("order", e.a, good, now).code for _ in range(60)]
     assert set(codes) == {"0"}

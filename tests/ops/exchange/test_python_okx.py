@@ -57,8 +57,9 @@ async def test_python_okx_rest_and_ws(
         priv: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         ws_priv = WsPrivateAsync(ACCT[0], ACCT[2], ACCT[1], ex.ws_private)
         await ws_priv.start()
-        await ws_priv.subscribe([{"channel": "orders", "instType": "ANY"}],
-                                lambda m: priv.put_nowait(json.loads(m)))
+        await ws_priv.subscribe(
+            [{"channel": "orders", "instType": "ANY"}], lambda m: priv.put_nowait(json.loads(m))
+        )
         login = await _wait(priv, lambda m: m.get("event") in ("login", "error"))
         assert login["code"] == "0", login
         await _wait(priv, lambda m: m.get("event") == "subscribe")
@@ -66,8 +67,9 @@ async def test_python_okx_rest_and_ws(
         pub: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         ws_pub = WsPublicAsync(ex.ws_public)
         await ws_pub.start()
-        await ws_pub.subscribe([{"channel": "books", "instId": SWAP}],
-                               lambda m: pub.put_nowait(json.loads(m)))
+        await ws_pub.subscribe(
+            [{"channel": "books", "instId": SWAP}], lambda m: pub.put_nowait(json.loads(m))
+        )
         snap = await _wait(pub, lambda m: m.get("action") == "snapshot")
         book = snap["data"][0]
         assert len(book["bids"]) == 400
@@ -79,12 +81,22 @@ async def test_python_okx_rest_and_ws(
         mark = float(book["bids"][0][0])
         px = f"{round(mark * 0.98, 1)}"
         placed = await asyncio.to_thread(
-            trade.place_order, instId=SWAP, tdMode="cross", side="buy", ordType="limit",
-            px=px, sz="1", clOrdId="py1",
+            trade.place_order,
+            instId=SWAP,
+            tdMode="cross",
+            side="buy",
+            ordType="limit",
+            px=px,
+            sz="1",
+            clOrdId="py1",
         )
         ord_id = _ok(placed)[0]["ordId"]
-        live_push = await _wait(priv, lambda m: m.get("arg", {}).get("channel") == "orders"
-                                and m["data"][0]["clOrdId"] == "py1")
+        live_push = await _wait(
+            priv,
+            lambda m: (
+                m.get("arg", {}).get("channel") == "orders" and m["data"][0]["clOrdId"] == "py1"
+            ),
+        )
         assert live_push["data"][0]["state"] == "live"
 
         amended = await asyncio.to_thread(trade.amend_order, instId=SWAP, ordId=ord_id, newSz="2")
@@ -94,29 +106,45 @@ async def test_python_okx_rest_and_ws(
 
         canceled = await asyncio.to_thread(trade.cancel_order, instId=SWAP, ordId=ord_id)
         assert _ok(canceled)[0]["sCode"] == "0"
-        cancel_push = await _wait(priv, lambda m: m.get("arg", {}).get("channel") == "orders"
-                                  and m["data"][0]["ordId"] == ord_id
-                                  and m["data"][0]["state"] == "canceled")
+        cancel_push = await _wait(
+            priv,
+            lambda m: (
+                m.get("arg", {}).get("channel") == "orders"
+                and m["data"][0]["ordId"] == ord_id
+                and m["data"][0]["state"] == "canceled"
+            ),
+        )
         assert cancel_push["data"][0]["cancelSource"] == "1"
 
         batch = [
-            {"instId": SWAP, "tdMode": "cross", "side": "buy", "ordType": "limit",
-             "px": px, "sz": "1", "clOrdId": f"pb{i}"}
+            {
+                "instId": SWAP,
+                "tdMode": "cross",
+                "side": "buy",
+                "ordType": "limit",
+                "px": px,
+                "sz": "1",
+                "clOrdId": f"pb{i}",
+            }
             for i in range(3)
         ]
         placed_b = _ok(await asyncio.to_thread(trade.place_multiple_orders, batch))
         assert [d["sCode"] for d in placed_b] == ["0", "0", "0"]
-        canceled_b = _ok(await asyncio.to_thread(
-            trade.cancel_multiple_orders,
-            [{"instId": SWAP, "ordId": d["ordId"]} for d in placed_b],
-        ))
+        canceled_b = _ok(
+            await asyncio.to_thread(
+                trade.cancel_multiple_orders,
+                [{"instId": SWAP, "ordId": d["ordId"]} for d in placed_b],
+            )
+        )
         assert [d["sCode"] for d in canceled_b] == ["0", "0", "0"]
         assert await ex.live_orders(ACCT[0]) == []
 
         # a taker buy creates a position
-        taker = _ok(await asyncio.to_thread(
-            trade.place_order, instId=SWAP, tdMode="cross", side="buy", ordType="market", sz="1"
-        ))
+        taker = _ok(
+            await asyncio.to_thread(
+                trade.place_order, instId=SWAP, tdMode="cross", side="buy", ordType="market", sz="1"
+            )
+        )
         assert taker[0]["sCode"] == "0"
         positions = _ok(await asyncio.to_thread(account.get_positions, instType="SWAP"))
         assert [(p["instId"], p["pos"], p["posSide"]) for p in positions] == [(SWAP, "1", "net")]

@@ -20,8 +20,9 @@ async def _get(s: Server, path: str, *, signed: bool = True, **hdr: str) -> Any:
     return await s.http.get(path, headers=h)
 
 
-async def _post(s: Server, path: str, body: Any, *, raw: str | None = None,
-                ctype: str = "application/json") -> Any:
+async def _post(
+    s: Server, path: str, body: Any, *, raw: str | None = None, ctype: str = "application/json"
+) -> Any:
     text = raw if raw is not None else json.dumps(body)
     h = rest_headers(ACCOUNT, "POST", path, text)
     h["Content-Type"] = ctype
@@ -33,13 +34,21 @@ async def test_public_endpoints(server: Server) -> None:
     assert r.json()["code"] == "0"
     assert r.json()["data"][0]["ts"].isdigit()
     assert (await server.http.get("/api/v5/system/status")).json() == {
-        "code": "0", "msg": "", "data": []}
+        "code": "0",
+        "msg": "",
+        "data": [],
+    }
     r = await server.http.get("/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP")
     inst = r.json()["data"][0]
     assert (inst["ctVal"], inst["tickSz"], inst["lotSz"], inst["state"]) == (
-        "0.01", "0.1", "0.01", "live")
+        "0.01",
+        "0.1",
+        "0.01",
+        "live",
+    )
     assert (await server.http.get("/api/v5/public/instruments?instType=OPTION")).json()[
-        "data"] == []
+        "data"
+    ] == []
     r = await server.http.get("/api/v5/public/instruments")
     assert (r.status_code, r.json()["code"]) == (400, "50014")
     r = await server.http.get("/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400")
@@ -63,8 +72,14 @@ async def test_public_endpoints(server: Server) -> None:
 async def test_unknown_path_shape(server: Server) -> None:
     r = await server.http.get("/api/v5/no/such")
     assert r.status_code == 404
-    assert r.json() == {"code": 404, "data": {}, "detailMsg": "", "error_code": "404",
-                        "error_message": "Not Found", "msg": "Not Found"}
+    assert r.json() == {
+        "code": 404,
+        "data": {},
+        "detailMsg": "",
+        "error_code": "404",
+        "error_message": "Not Found",
+        "msg": "Not Found",
+    }
 
 
 async def test_auth_errors(server: Server) -> None:
@@ -88,8 +103,12 @@ async def test_clock_shift_fault_expires_honest_requests(server: Server) -> None
     r = await _get(server, "/api/v5/account/balance")
     assert (r.status_code, r.json()["code"]) == (401, "50102")
     t = (await server.http.get("/api/v5/public/time")).json()["data"][0]["ts"]
-    r = await _get(server, "/api/v5/account/balance", signed=False, **rest_headers(
-        ACCOUNT, "GET", "/api/v5/account/balance", ts=_iso(int(t))))
+    r = await _get(
+        server,
+        "/api/v5/account/balance",
+        signed=False,
+        **rest_headers(ACCOUNT, "GET", "/api/v5/account/balance", ts=_iso(int(t))),
+    )
     assert r.json()["code"] == "0"
 
 
@@ -119,9 +138,19 @@ async def test_trading_reads_and_fills(server: Server) -> None:
     assert cfg["posMode"] == "net_mode"
     book = (await server.http.get("/api/v5/market/books?instId=BTC-USDT-SWAP")).json()["data"][0]
     ask = book["asks"][0][0]
-    r = await _post(server, "/api/v5/trade/order", {
-        "instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "limit",
-        "px": ask, "sz": "0.1", "clOrdId": "take1"})
+    r = await _post(
+        server,
+        "/api/v5/trade/order",
+        {
+            "instId": "BTC-USDT-SWAP",
+            "tdMode": "cross",
+            "side": "buy",
+            "ordType": "limit",
+            "px": ask,
+            "sz": "0.1",
+            "clOrdId": "take1",
+        },
+    )
     body = r.json()
     assert body["code"] == "0", body
     assert int(body["outTime"]) >= int(body["inTime"])
@@ -138,17 +167,35 @@ async def test_trading_reads_and_fills(server: Server) -> None:
     assert [d["ccy"] for d in bal["details"]] == ["USDT"]
     r = await _get(server, "/api/v5/trade/order?instId=BTC-USDT-SWAP&ordId=1")
     assert r.json()["code"] == "51603"
-    r = await _post(server, "/api/v5/trade/order", {
-        "instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "sell", "ordType": "limit",
-        "px": "1000", "sz": "0.1"})
+    r = await _post(
+        server,
+        "/api/v5/trade/order",
+        {
+            "instId": "BTC-USDT-SWAP",
+            "tdMode": "cross",
+            "side": "sell",
+            "ordType": "limit",
+            "px": "1000",
+            "sz": "0.1",
+        },
+    )
     assert r.json()["data"][0]["sCode"] == "51006"
     assert r.json()["code"] == "1"
 
 
 async def test_cancel_all_after_over_rest(server: Server) -> None:
-    r = await _post(server, "/api/v5/trade/order", {
-        "instId": "ETH-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "limit",
-        "px": "2500", "sz": "1"})
+    r = await _post(
+        server,
+        "/api/v5/trade/order",
+        {
+            "instId": "ETH-USDT-SWAP",
+            "tdMode": "cross",
+            "side": "buy",
+            "ordType": "limit",
+            "px": "2500",
+            "sz": "1",
+        },
+    )
     assert r.json()["code"] == "0"
     r = await _post(server, "/api/v5/trade/cancel-all-after", {"timeOut": 10})
     d = r.json()["data"][0]
@@ -220,8 +267,15 @@ async def test_admin_readouts_freeze_and_shock(server: Server) -> None:
 
 
 async def test_exptime_header_and_last_fill_fields(server: Server) -> None:
-    body = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "limit",
-            "px": "50000", "sz": "0.1", "clOrdId": "late"}
+    body = {
+        "instId": "BTC-USDT-SWAP",
+        "tdMode": "cross",
+        "side": "buy",
+        "ordType": "limit",
+        "px": "50000",
+        "sz": "0.1",
+        "clOrdId": "late",
+    }
     text = json.dumps(body)
     h = rest_headers(ACCOUNT, "POST", "/api/v5/trade/order", text)
     h["expTime"] = "1000"
@@ -230,8 +284,9 @@ async def test_exptime_header_and_last_fill_fields(server: Server) -> None:
     assert r.json()["data"][0]["sCode"] == "50036"
     assert await server.admin(f"/admin/orders?apiKey={ACCOUNT[0]}") == {"orders": []}
     book = await server.admin("/admin/book?instId=BTC-USDT-SWAP&depth=1")
-    r = await _post(server, "/api/v5/trade/order", {**body, "px": book["asks"][0][0],
-                                                    "clOrdId": "fill1"})
+    r = await _post(
+        server, "/api/v5/trade/order", {**body, "px": book["asks"][0][0], "clOrdId": "fill1"}
+    )
     o = (await _get(server, "/api/v5/trade/order?instId=BTC-USDT-SWAP&clOrdId=fill1")).json()
     d = o["data"][0]
     assert d["fillPx"] == book["asks"][0][0]

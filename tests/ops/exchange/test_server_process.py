@@ -24,10 +24,22 @@ async def test_rest_and_ws_against_subprocess(tmp_path: Path, free_port: int) ->
         async with httpx.AsyncClient(base_url=ex.rest_url) as c:
             r = await c.get("/api/v5/public/time")
             assert r.json()["code"] == "0"
-            body = json.dumps({"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy",
-                               "ordType": "limit", "px": "50000", "sz": "1", "clOrdId": "a1"})
-            r = await c.post("/api/v5/trade/order", content=body,
-                             headers=rest_headers(ACCT, "POST", "/api/v5/trade/order", body))
+            body = json.dumps(
+                {
+                    "instId": "BTC-USDT-SWAP",
+                    "tdMode": "cross",
+                    "side": "buy",
+                    "ordType": "limit",
+                    "px": "50000",
+                    "sz": "1",
+                    "clOrdId": "a1",
+                }
+            )
+            r = await c.post(
+                "/api/v5/trade/order",
+                content=body,
+                headers=rest_headers(ACCT, "POST", "/api/v5/trade/order", body),
+            )
             assert r.status_code == 200
             item = r.json()["data"][0]
             assert item["sCode"] == "0", item
@@ -42,11 +54,19 @@ async def test_rest_and_ws_against_subprocess(tmp_path: Path, free_port: int) ->
             await ws.send(json.dumps({"op": "login", "args": [ws_login_args(ACCT)]}))
             login = await recv_until(ws, lambda m: m.get("event") in ("login", "error"))
             assert login["code"] == "0"
-            await ws.send(json.dumps({"op": "subscribe",
-                                      "args": [{"channel": "orders", "instType": "ANY"}]}))
+            await ws.send(
+                json.dumps({"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
+            )
             await recv_until(ws, lambda m: m.get("event") == "subscribe")
-            await ws.send(json.dumps({"id": "c1", "op": "cancel-order",
-                                      "args": [{"instId": "BTC-USDT-SWAP", "clOrdId": "a1"}]}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "c1",
+                        "op": "cancel-order",
+                        "args": [{"instId": "BTC-USDT-SWAP", "clOrdId": "a1"}],
+                    }
+                )
+            )
             ack = await recv_until(ws, lambda m: m.get("id") == "c1")
             assert ack["code"] == "0"
             assert ack["data"][0]["sCode"] == "0"
@@ -80,7 +100,10 @@ def test_bad_account_argument_exits_2(tmp_path: Path) -> None:
 
     r = subprocess.run(
         [sys.executable, "-m", "ops.exchange", "--account", "nope", "--port", "1"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**__import__("os").environ, "OKXMM_LOG_DIR": str(tmp_path)},
     )
     assert r.returncode == 2

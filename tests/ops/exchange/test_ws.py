@@ -17,8 +17,15 @@ SWAP = "BTC-USDT-SWAP"
 
 
 def _order(cl: str, px: str, side: str = "buy", sz: str = "0.1") -> dict[str, str]:
-    return {"instId": SWAP, "tdMode": "cross", "side": side, "ordType": "limit", "px": px,
-            "sz": sz, "clOrdId": cl}
+    return {
+        "instId": SWAP,
+        "tdMode": "cross",
+        "side": side,
+        "ordType": "limit",
+        "px": px,
+        "sz": sz,
+        "clOrdId": cl,
+    }
 
 
 async def _op(ws: websockets.ClientConnection, req_id: str, op: str, args: Any) -> dict[str, Any]:
@@ -32,8 +39,15 @@ async def test_public_channels_and_book_stream(server: Server) -> None:
         await ws.send("ping")
         assert await ws.recv() == "pong"
         channels = ["books", "books5", "bbo-tbt", "tickers", "trades", "mark-price"]
-        await ws.send(json.dumps({"id": "s1", "op": "subscribe",
-                                  "args": [{"channel": c, "instId": SWAP} for c in channels]}))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "s1",
+                    "op": "subscribe",
+                    "args": [{"channel": c, "instId": SWAP} for c in channels],
+                }
+            )
+        )
         checker = BookChecker()
         acks = []
         async with asyncio.timeout(5):
@@ -81,21 +95,37 @@ async def test_private_login_channels_and_trade_ops(server: Server) -> None:
         d = push["data"][0]
         assert (d["state"], d["avgPx"], d["fillSz"], d["accFillSz"]) == ("live", "0", "0", "0")
         assert push["arg"]["instId"] == SWAP
-        r = await _op(ws, "b1", "batch-orders",
-                      [_order(f"wb{i}", "50000") for i in range(3)] + [_order("w1", "50000")])
+        r = await _op(
+            ws,
+            "b1",
+            "batch-orders",
+            [_order(f"wb{i}", "50000") for i in range(3)] + [_order("w1", "50000")],
+        )
         assert r["code"] == "2"
         assert [x["sCode"] for x in r["data"]] == ["0", "0", "0", "51016"]
-        r = await _op(ws, "a1", "amend-order",
-                      [{"instId": SWAP, "clOrdId": "w1", "newPx": "50001", "reqId": "q1"}])
+        r = await _op(
+            ws,
+            "a1",
+            "amend-order",
+            [{"instId": SWAP, "clOrdId": "w1", "newPx": "50001", "reqId": "q1"}],
+        )
         assert r["data"][0]["reqId"] == "q1"
-        r = await _op(ws, "ab1", "batch-amend-orders",
-                      [{"instId": SWAP, "clOrdId": f"wb{i}", "newSz": "0.2"} for i in range(3)])
+        r = await _op(
+            ws,
+            "ab1",
+            "batch-amend-orders",
+            [{"instId": SWAP, "clOrdId": f"wb{i}", "newSz": "0.2"} for i in range(3)],
+        )
         assert r["code"] == "0"
         r = await _op(ws, "c1", "cancel-order", [{"instId": SWAP, "clOrdId": "w1"}])
         assert r["code"] == "0"
-        r = await _op(ws, "bc1", "batch-cancel-orders",
-                      [{"instId": SWAP, "clOrdId": f"wb{i}"} for i in range(3)]
-                      + [{"instId": SWAP, "clOrdId": "gone"}])
+        r = await _op(
+            ws,
+            "bc1",
+            "batch-cancel-orders",
+            [{"instId": SWAP, "clOrdId": f"wb{i}"} for i in range(3)]
+            + [{"instId": SWAP, "clOrdId": "gone"}],
+        )
         assert [x["sCode"] for x in r["data"]] == ["0", "0", "0", "51400"]
         assert (await server.admin(f"/admin/orders?apiKey={ACCOUNT[0]}"))["orders"] == []
         # a fill moves account, positions and balance_and_position
@@ -115,10 +145,12 @@ async def test_private_login_channels_and_trade_ops(server: Server) -> None:
 
 
 async def test_bad_input_gets_error_events_and_others_unaffected(server: Server) -> None:
-    async with websockets.connect(server.ws + "/public") as good, \
-            websockets.connect(server.ws + "/public") as bad, \
-            websockets.connect(server.ws + "/private") as priv, \
-            websockets.connect(server.ws + "/business") as biz:
+    async with (
+        websockets.connect(server.ws + "/public") as good,
+        websockets.connect(server.ws + "/public") as bad,
+        websockets.connect(server.ws + "/private") as priv,
+        websockets.connect(server.ws + "/business") as biz,
+    ):
         await subscribe(good, {"channel": "tickers", "instId": SWAP})
         await bad.send("{not json")
         e = await recv_until(bad, lambda m: m.get("event") == "error")
