@@ -28,6 +28,7 @@ from engine.bus.sockets import (
     drain_frames,
     recv_frames,
     send_nowait,
+    sync_view,
 )
 from engine.clock import Clock
 from engine.codec import Codec
@@ -107,8 +108,7 @@ class CommandClient:
         if isinstance(msg, Hello):
             self._hello_waiter = fut
         seq = self.send(msg)
-        if not isinstance(msg, Hello):
-            self._waiters[seq] = fut
+        self._waiters[seq] = fut  # a Hello may also be answered by a Reject with its seq
         try:
             async with asyncio.timeout(timeout_s):
                 return await fut
@@ -220,6 +220,16 @@ class CommandServer:
                 self.bad_frames += 1
                 continue
             return identity, env
+
+    def pending(self) -> bool:
+        """True if a command is already waiting (ZMQ_EVENTS, no await): lets a caller drain a
+        burst before acting on it."""
+        if self._ready:
+            return True
+        if self._sock is None:
+            return False
+        events = sync_view(self._sock).get(zmq.EVENTS)
+        return isinstance(events, int) and bool(events & zmq.POLLIN)
 
     def reply(self, identity: bytes, msg: AnyMsg, seq: int = 0) -> bool:
         """Send ``msg`` to ``identity``; False if the peer is gone or not reading (EAGAIN)."""

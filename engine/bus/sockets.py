@@ -25,9 +25,11 @@ __all__ = [
     "drain_frames",
     "recv_frames",
     "send_nowait",
+    "sync_view",
 ]
 
 LINGER_MS = 0
+_NOWAIT = int(zmq.NOBLOCK)  # plain ints: flag enums cost a Python call per operation
 ZMTP_HEARTBEAT_IVL_MS = 100
 ZMTP_HEARTBEAT_TIMEOUT_MS = 300
 
@@ -68,50 +70,83 @@ def configure_router(sock: zmq.asyncio.Socket, sndhwm: int = 10_000) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TTL, ZMTP_HEARTBEAT_TIMEOUT_MS)
 
 
-def send_nowait(sock: zmq.asyncio.Socket, frames: list[bytes]) -> None:
+def sync_view(sock: zmq.Socket[Any]) -> zmq.Socket[bytes]:
+    """The blocking-API twin of an asyncio socket (same underlying libzmq socket).
+
+    Non-blocking sends and receives on it skip the Future that every zmq.asyncio call creates
+    (measured: ~2.5 µs of ~5 µs per message each way). Only ever used with NOBLOCK, so the
+    event loop never blocks; waiting is still done by the asyncio socket's ``poll``, which
+    re-checks ZMQ_EVENTS before it sleeps, so no edge-triggered wake-up is lost.
+    """
+    view = getattr(sock, "_shadow_sock", None)  # zmq.asyncio keeps one; plain sockets are it
+    return cast("zmq.Socket[bytes]", view if view is not None else sock)
+
+
+def send_nowait(sock: zmq.Socket[Any], frames: list[bytes]) -> None:
     """Send without blocking; raises ``zmq.Again`` at HWM or ``zmq.ZMQError`` (EHOSTUNREACH)."""
-    fut = cast("asyncio.Future[Any]", sock.send_multipart(frames, flags=zmq.NOBLOCK))
-    if fut.done():
-        exc = fut.exception()
-        if exc is not None:
-            raise exc
+    sync_view(sock).send_multipart(frames, flags=_NOWAIT)
+
+
+def _recv_now(view: zmq.Socket[bytes]) -> list[bytes]:
+    """One whole message, non-blocking (raises ``zmq.Again``). Frames give ``more`` without the
+    RCVMORE getsockopt, whose enum conversion costs more than the receive (measured ~25 %)."""
+    recv = view.recv
+    frame = recv(_NOWAIT, copy=False)
+    parts = [frame.bytes]
+    while frame.more:
+        frame = recv(_NOWAIT, copy=False)
+        parts.append(frame.bytes)
+    return parts
 
 
 async def recv_frames(sock: zmq.asyncio.Socket, timeout_s: float | None) -> list[bytes] | None:
-    """Poll up to ``timeout_s`` (None: forever), then receive one message without blocking."""
-    timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
+    """One message: taken at once if ready, else after polling up to ``timeout_s`` (None:
+    forever); None if nothing came."""
+    view = sync_view(sock)
+    try:
+        return _recv_now(view)
+    except zmq.Again:
+        if timeout_s is None:
+            frames: list[bytes] = await sock.recv_multipart()
+            return frames
+        if timeout_s <= 0:
+            return None
     poll = cast("Callable[[int | None, int], Awaitable[int]]", sock.poll)
-    events = await poll(timeout_ms, zmq.POLLIN)
-    if not events & zmq.POLLIN:
+    if not await poll(max(1, int(timeout_s * 1000)), zmq.POLLIN) & zmq.POLLIN:
         return None
     try:
-        frames: list[bytes] = await sock.recv_multipart(flags=zmq.NOBLOCK)
+        return _recv_now(view)
     except zmq.Again:
         return None
-    return frames
 
 
 async def drain_frames(
     sock: zmq.asyncio.Socket, timeout_s: float | None, limit: int = 1000
 ) -> list[list[bytes]]:
-    """Poll up to ``timeout_s``, then take every ready message (up to ``limit``) without blocking.
+    """Take every ready message (up to ``limit``) without blocking; if none is ready, poll up to
+    ``timeout_s`` (None: forever) first.
 
     Draining until EAGAIN matters: ZMQ_FD is edge-triggered, and one wake-up per message costs
     far more than the messages themselves."""
-    timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
-    poll = cast("Callable[[int | None, int], Awaitable[int]]", sock.poll)
-    if not await poll(timeout_ms, zmq.POLLIN) & zmq.POLLIN:
-        return []
+    view = sync_view(sock)
     out: list[list[bytes]] = []
-    recv = sock.recv_multipart
+    try:
+        out.append(_recv_now(view))
+    except zmq.Again:
+        if timeout_s is None:
+            # no deadline: one awaited receive is the cheapest wake-up (a poll costs two)
+            out.append(await sock.recv_multipart())
+        elif timeout_s <= 0:
+            return out
+        else:
+            poll = cast("Callable[[int | None, int], Awaitable[int]]", sock.poll)
+            if not await poll(max(1, int(timeout_s * 1000)), zmq.POLLIN) & zmq.POLLIN:
+                return out
     while len(out) < limit:
-        fut = cast("asyncio.Future[list[bytes]]", recv(flags=zmq.NOBLOCK))
-        exc = fut.exception()
-        if exc is not None:
-            if isinstance(exc, zmq.Again):
-                break
-            raise exc
-        out.append(fut.result())
+        try:
+            out.append(_recv_now(view))
+        except zmq.Again:
+            break
     return out
 
 

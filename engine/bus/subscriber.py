@@ -65,6 +65,8 @@ class Subscriber:
         self._pub_endpoint = pub_endpoint
         self._snap_endpoint = snap_endpoint
         self._prefixes = list(prefixes) or [""]
+        self._prefix_tuple = tuple(self._prefixes)
+        self._topic_names: dict[bytes, str] = {}  # topic frame → str, decoded once
         self.name = name
         self._clock = clock
         self._silence_ns = silence_ms * _NS_PER_MS
@@ -90,7 +92,7 @@ class Subscriber:
         self.dropped_old = 0
 
     def _wants(self, topic: str) -> bool:
-        return any(topic.startswith(p) for p in self._prefixes)
+        return topic.startswith(self._prefix_tuple)
 
     async def start(self) -> None:
         """Subscribe, connect, and fetch the first snapshot (if the publisher answers)."""
@@ -165,7 +167,12 @@ class Subscriber:
             self._codec.bad_frames += 1
             logger.warning("bad frame dropped", socket=self.name, frames=len(frames))
             return None
-        topic = frames[0].decode(errors="replace")
+        raw_topic = frames[0]
+        topic = self._topic_names.get(raw_topic)
+        if topic is None:
+            topic = raw_topic.decode(errors="replace")
+            if len(self._topic_names) < 100_000:  # bounded: topics are per instrument/order
+                self._topic_names[raw_topic] = topic
         env = self._codec.decode(frames[1], origin=topic)
         if env is None:
             return None

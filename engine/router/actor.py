@@ -30,7 +30,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-import zmq
 from loguru import logger
 
 from engine.actor import Actor, StatusValue, run_actor
@@ -247,19 +246,10 @@ class Router:
                 except Exception:  # noqa: BLE001 - nothing a peer sends may kill the router
                     logger.exception("command handling failed", peer=identity)
                 # drain what is already queued without a poll round trip through the loop
-                item = await server.recv(0) if self._queued_commands() else None
+                item = await server.recv(0) if server.pending() else None
                 if item is None and window_s > 0:
                     item = await server.recv(window_s)
             self.execute(effects)
-
-    def _queued_commands(self) -> bool:
-        """True if another command is already in the socket (ZMQ_EVENTS, no await)."""
-        # a read-only peek at the server's socket: CommandServer has no API for it
-        sock = self.server._sock
-        if sock is None:
-            return False
-        events = sock.getsockopt(zmq.EVENTS)
-        return isinstance(events, int) and bool(events & zmq.POLLIN)
 
     async def liveness_timer(self) -> None:
         period = self.cfg.router.liveness_tick_ms / 1000

@@ -169,3 +169,70 @@ async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
         proc.stdout.close()
         err.close()
         await server.close()
+
+
+async def test_hello_refused_with_reject_resolves_the_request(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """A Hello the server refuses (bad fields) is answered by a Reject: no 10 s timeout."""
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    client = CommandClient(
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:h:1",
+        src="h",
+        epoch=1,
+        clock=clock,
+    )
+    await client.start()
+    await client.wait_connected(2)
+
+    async def refuse() -> None:
+        got = await server.recv(2)
+        assert got is not None
+        assert isinstance(got[1].msg, Hello)
+        assert server.reply(got[0], Reject(got[1].seq, "strategy name taken"))
+
+    task = asyncio.create_task(refuse())
+    reply = await client.request(Hello(strategy="h", epoch=1, inst="BTC-USDT-SWAP"), 2)
+    await task
+    assert isinstance(reply.msg, Reject)
+    assert reply.msg.reason == "strategy name taken"
+    await client.close()
+    await server.close()
+
+
+async def test_pending_sees_a_queued_command_without_awaiting(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    client = CommandClient(
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:p:1",
+        src="p",
+        epoch=1,
+        clock=clock,
+    )
+    await client.start()
+    await client.wait_connected(2)
+    assert not server.pending()
+    for i in range(3):
+        client.send(Cancel(cl_ord_id=f"c{i}", inst="X"))
+    async with asyncio.timeout(2):
+        # pending() is a non-awaitable peek (that is what is tested): poll it
+        while not server.pending():  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+    got = [await server.recv(0) for _ in range(3)]
+    assert [g[1].msg.cl_ord_id for g in got if g is not None and isinstance(g[1].msg, Cancel)] == [
+        "c0",
+        "c1",
+        "c2",
+    ]
+    assert not server.pending()
+    await client.close()
+    await server.close()
