@@ -4,8 +4,11 @@ One :class:`OkxWsClient` owns one logical connection to one URL and keeps it up:
 
 * connect → (private URLs) login and await the ack → resubscribe everything subscribed so far →
   read frames, handing each parsed event to ``on_event`` (synchronously, in order);
-* keep-alive: when nothing was received for ``ping_after_s`` (< OKX's 30 s idle rule) send the text
-  ``ping``; no frame within ``pong_timeout_s`` → the connection is stale and is dropped;
+* keep-alive: every ``ping_after_s`` (< OKX's 30 s idle rule) send the text ``ping`` whatever the
+  traffic — OKX counts "no data" per connection and some venues (our simulator too) count only
+  what the client sends, so a busy book stream alone does not keep it open (as ccxt and
+  okx-client-gw-py do); no frame at all within ``pong_timeout_s`` after a ping → the connection
+  is stale and is dropped. The read loop itself carries no timer (it is the hot path);
 * on any loss: ``Disconnected`` is delivered, pending trade ops fail with
   ``VenueUnavailableError`` (outcome unknown), then reconnect after an exponential backoff with
   jitter, reset once a session stayed up ``stable_after_s``;
@@ -319,7 +322,21 @@ class OkxWsClient:
             self._open.set()
             logger.info("okx ws open", ws=self.name, session=self.session, subs=len(self._subs))
             self._on_event(Connected(self.session))
-            await self._read(ws)
+            loop = asyncio.get_running_loop()
+            keepalive = loop.create_task(self._keepalive(ws), name=f"{self.name}-keepalive")
+            reader = loop.create_task(self._read(ws), name=f"{self.name}-read")
+            try:
+                done, _ = await asyncio.wait(
+                    {keepalive, reader}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    task.result()  # re-raise why the session ended (closed, stale...)
+            finally:
+                for task in (keepalive, reader):
+                    task.cancel()
+                for task in (keepalive, reader):
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     async def _login(self, ws: ClientConnection) -> None:
         assert self._creds is not None
@@ -335,22 +352,22 @@ class OkxWsClient:
                         raise err
                     raise AuthError(ev.code, ev.msg)
 
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """Text ``ping`` every ``ping_after_s``; raises :class:`_StaleError` when not even a
+        ``pong`` arrived within ``pong_timeout_s`` of one."""
+        while True:
+            await asyncio.sleep(self._ping_after_s)
+            seen = self.frames
+            await ws.send("ping")
+            await asyncio.sleep(self._pong_timeout_s)
+            if self.frames == seen:
+                raise _StaleError
+
     async def _read(self, ws: ClientConnection) -> None:
-        awaiting_pong = False
         parse = self._parser.parse
         on_event = self._on_event
         while True:
-            wait = self._pong_timeout_s if awaiting_pong else self._ping_after_s
-            try:
-                async with asyncio.timeout(wait):
-                    frame = await ws.recv()
-            except TimeoutError:
-                if awaiting_pong:
-                    raise _StaleError from None
-                await ws.send("ping")
-                awaiting_pong = True
-                continue
-            awaiting_pong = False
+            frame = await ws.recv()
             self.frames += 1
             ev = parse(frame)
             if isinstance(ev, OpResponse):

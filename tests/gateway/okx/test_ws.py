@@ -215,6 +215,33 @@ async def test_keepalive_ping_and_stale_detection(fake: tuple[FakeWs, str]) -> N
     await _stop(c, task)
 
 
+async def test_busy_stream_still_pings(fake: tuple[FakeWs, str]) -> None:
+    """A venue that counts only what the client sends (OKX's 30 s rule as our simulator applies
+    it) must still see pings while pushes arrive non-stop."""
+    srv, url = fake
+    rec = Recorder()
+    srv.rec = rec
+    c = _client(url, rec, ping_after_s=0.05, pong_timeout_s=1.0)
+    task = await _run(c)
+    assert await c.wait_open(5)
+    await srv.connected.wait()
+    push = json.dumps({"arg": {"channel": "tickers", "instId": "X"}, "data": [{"instId": "X"}]})
+
+    async def flood() -> None:
+        while True:  # a frame every ~1 ms: the client never sees 50 ms of silence
+            await srv.conns[-1].send(push)
+            await asyncio.sleep(0.001)
+
+    flooding = asyncio.get_running_loop().create_task(flood())
+    try:
+        await rec.wait_for(lambda evs: srv.pings >= 3)
+    finally:
+        flooding.cancel()
+    assert c.frames > 20
+    assert not any(isinstance(e, Disconnected) for e in rec.events)
+    await _stop(c, task)
+
+
 async def test_bad_login_is_retried_with_backoff_not_crashed(fake: tuple[FakeWs, str]) -> None:
     srv, url = fake
     srv.good_secret = "other"
