@@ -54,6 +54,7 @@ from gateway.okx.ws_protocol import Connected, Disconnected, OrdersPush, WsEvent
 __all__ = ["Router", "main"]
 
 _NS_PER_S = 1_000_000_000
+_STALL_NS = 50_000_000  # a liveness tick this late means the router did not run
 _SLOW_TICK_S = 0.5
 _STOP_CANCEL_TIMEOUT_S = 3.0
 
@@ -253,11 +254,22 @@ class Router:
 
     async def liveness_timer(self) -> None:
         period = self.cfg.router.liveness_tick_ms / 1000
+        period_ns = int(period * _NS_PER_S)
         next_slow = 0
+        last_tick = self._now()[1]
         while True:
             await asyncio.sleep(period)
             wall, mono = self._now()
-            effects = self.core.on_timer(wall, mono)
+            late_ns = mono - last_tick - period_ns
+            last_tick = mono
+            if late_ns > _STALL_NS:
+                # the router itself was stopped or starved: the heartbeats of that time may not
+                # be readable yet, so credit the stall to every peer rather than fence them
+                self.core.liveness.credit(late_ns)
+                logger.warning("router stalled; liveness credited", stall_ms=late_ns // 1_000_000)
+            # Commands still waiting in the socket may hold the very heartbeats whose absence we
+            # would judge: read them first (a router that fell behind must not fence for it).
+            effects = [] if self.server.pending() else self.core.on_timer(wall, mono)
             self.core.risk_alive = not self.risk.silent()
             if mono >= next_slow:
                 next_slow = mono + int(_SLOW_TICK_S * _NS_PER_S)

@@ -31,6 +31,12 @@ class Liveness:
         seen = self._last_seen.get(peer)
         return None if seen is None else now_ns - seen
 
+    def credit(self, stall_ns: int) -> None:
+        """We (the router) could not run for ``stall_ns``: heartbeats sent meanwhile may not even
+        be readable yet, so that silence is ours, not the peers'."""
+        for peer in self._last_seen:
+            self._last_seen[peer] += stall_ns
+
     def expired(self, now_ns: int) -> list[bytes]:
         """Peers silent for more than ``dead_after_ns``; each is forgotten once returned."""
         limit = self._dead_after_ns

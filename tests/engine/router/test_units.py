@@ -31,6 +31,14 @@ def test_liveness_reports_each_silent_peer_once() -> None:
     assert lv.watching(b"a")
 
 
+def test_liveness_credit_moves_the_deadline_by_the_routers_own_stall() -> None:
+    lv = Liveness(150 * MS)
+    lv.on_message(b"a", 0)
+    lv.credit(300 * MS)  # the router was stopped for 300 ms
+    assert lv.expired(400 * MS) == []
+    assert lv.expired(451 * MS) == [b"a"]  # silent for 150 ms after the stall: dead
+
+
 def _place(cid: str, inst: str = INST) -> PlaceOrderReq:
     return PlaceOrderReq(
         instId=inst, tdMode="cross", side="buy", ordType="limit", sz="1", px="1", clOrdId=cid
