@@ -847,34 +847,17 @@ class RouterCore:
             return
         self._transition(order, OrderTrigger.CANCEL_FAILED, mono_ns, "cancel-reject")
         order.want_cancel = False
-        for w in order.cancel_waiters:
-            self._emit(
-                Reply(
-                    w.identity,
-                    Reject(
-                        cmd_seq=w.cmd_seq,
-                        reason=msg or "cancel failed",
-                        cl_ord_id=order.cl_ord_id,
-                        code=code,
-                    ),
-                )
-            )
-        order.cancel_waiters.clear()
+        self._reject_cancel_waiters(order, code, msg or "cancel failed")
         self._publish(order, reason=msg or "cancel failed", code=code)
 
     def _settle_after_query(self, order: OwnedOrder, code: str, msg: str) -> None:
+        self._reject_cancel_waiters(order, code, msg or "order gone")
+
+    def _reject_cancel_waiters(self, order: OwnedOrder, code: str, reason: str) -> None:
+        """Answer every strategy awaiting this cancel with a Reject carrying the venue code."""
         for w in order.cancel_waiters:
-            self._emit(
-                Reply(
-                    w.identity,
-                    Reject(
-                        cmd_seq=w.cmd_seq,
-                        reason=msg or "order gone",
-                        cl_ord_id=order.cl_ord_id,
-                        code=code,
-                    ),
-                )
-            )
+            reject = Reject(cmd_seq=w.cmd_seq, reason=reason, cl_ord_id=order.cl_ord_id, code=code)
+            self._emit(Reply(w.identity, reject))
         order.cancel_waiters.clear()
 
     def _on_amend_item(self, order: OwnedOrder, code: str, msg: str, mono_ns: int) -> None:

@@ -33,9 +33,11 @@ def limits() -> StrategyLimits:
     return StrategyLimits(Decimal(1), Decimal(1), 1, 1)
 
 
-async def test_request_gets_its_ack_and_reject_by_cmd_seq(
+@pytest.fixture
+async def pair(
     ctx: zmq.asyncio.Context, bus_config: BusConfig
-) -> None:
+) -> AsyncIterator[tuple[CommandServer, CommandClient]]:
+    """A started server and a client connected to it (identity ``S:a:1``)."""
     clock = SystemClock()
     server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
     await server.start()
@@ -49,6 +51,15 @@ async def test_request_gets_its_ack_and_reject_by_cmd_seq(
     )
     await client.start()
     await client.wait_connected(2)
+    yield server, client
+    await client.close()
+    await server.close()
+
+
+async def test_request_gets_its_ack_and_reject_by_cmd_seq(
+    pair: tuple[CommandServer, CommandClient],
+) -> None:
+    server, client = pair
 
     async def serve() -> None:
         for _ in range(2):
@@ -67,30 +78,14 @@ async def test_request_gets_its_ack_and_reject_by_cmd_seq(
     assert isinstance(ok.msg, Ack)
     assert isinstance(bad.msg, Reject)
     assert bad.msg.reason == "nope"
-    await client.close()
-    await server.close()
 
 
 async def test_request_times_out_when_nobody_answers(
-    ctx: zmq.asyncio.Context, bus_config: BusConfig
+    pair: tuple[CommandServer, CommandClient],
 ) -> None:
-    clock = SystemClock()
-    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
-    await server.start()
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:a:1",
-        src="a",
-        epoch=1,
-        clock=clock,
-    )
-    await client.start()
-    await client.wait_connected(2)
+    _server, client = pair
     with pytest.raises(TimeoutError):
         await client.request(Cancel(cl_ord_id="x", inst="X"), 0.2)
-    await client.close()
-    await server.close()
 
 
 async def test_no_commands_queued_while_server_is_down(
@@ -172,22 +167,10 @@ async def test_killed_client_process_is_reported_by_probe_within_milliseconds(
 
 
 async def test_hello_refused_with_reject_resolves_the_request(
-    ctx: zmq.asyncio.Context, bus_config: BusConfig
+    pair: tuple[CommandServer, CommandClient],
 ) -> None:
     """A Hello the server refuses (bad fields) is answered by a Reject: no 10 s timeout."""
-    clock = SystemClock()
-    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
-    await server.start()
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:h:1",
-        src="h",
-        epoch=1,
-        clock=clock,
-    )
-    await client.start()
-    await client.wait_connected(2)
+    server, client = pair
 
     async def refuse() -> None:
         got = await server.recv(2)
@@ -200,26 +183,12 @@ async def test_hello_refused_with_reject_resolves_the_request(
     await task
     assert isinstance(reply.msg, Reject)
     assert reply.msg.reason == "strategy name taken"
-    await client.close()
-    await server.close()
 
 
 async def test_pending_sees_a_queued_command_without_awaiting(
-    ctx: zmq.asyncio.Context, bus_config: BusConfig
+    pair: tuple[CommandServer, CommandClient],
 ) -> None:
-    clock = SystemClock()
-    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
-    await server.start()
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:p:1",
-        src="p",
-        epoch=1,
-        clock=clock,
-    )
-    await client.start()
-    await client.wait_connected(2)
+    server, client = pair
     assert not server.pending()
     for i in range(3):
         client.send(Cancel(cl_ord_id=f"c{i}", inst="X"))
@@ -234,5 +203,3 @@ async def test_pending_sees_a_queued_command_without_awaiting(
         "c2",
     ]
     assert not server.pending()
-    await client.close()
-    await server.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import zmq
@@ -47,30 +48,49 @@ async def next_data(sub: Subscriber, timeout_s: float = 2.0) -> Delivery:
                 return d
 
 
-async def test_late_joiner_gets_snapshot_then_updates_without_gap_or_duplicate(
-    ctx: zmq.asyncio.Context, bus_config: BusConfig
-) -> None:
-    clock = SystemClock()
+def _clone_sub(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, prefixes: list[str], **kw: Any
+) -> Subscriber:
+    """A Clone subscriber (stream + snapshot) of the test publisher."""
+    return Subscriber(
+        ctx,
+        bus_config.connect_endpoint("md.pub"),
+        snap_endpoint=bus_config.connect_endpoint("md.snap"),
+        prefixes=prefixes,
+        name="t",
+        clock=SystemClock(),
+        **kw,
+    )
+
+
+async def _publisher(ctx: zmq.asyncio.Context, bus_config: BusConfig) -> Publisher:
+    """A started publisher with a snapshot server, heartbeating every 20 ms."""
     pub = Publisher(
         ctx,
         bus_config.bind_endpoint("md.pub"),
         src="t",
         epoch=1,
-        clock=clock,
+        clock=SystemClock(),
         snap_endpoint=bus_config.bind_endpoint("md.snap"),
         heartbeat_ms=20,
     )
     await pub.start()
+    return pub
+
+
+async def _pub_and_sub(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, prefixes: list[str]
+) -> tuple[Publisher, Subscriber]:
+    return await _publisher(ctx, bus_config), _clone_sub(ctx, bus_config, prefixes)
+
+
+async def test_late_joiner_gets_snapshot_then_updates_without_gap_or_duplicate(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    pub = await _publisher(ctx, bus_config)
     for i in range(5):
         pub.publish(topics.mark("BTC-USDT-SWAP"), mark(f"100{i}"))
-    sub = Subscriber(
-        ctx,
-        bus_config.connect_endpoint("md.pub"),
-        snap_endpoint=bus_config.connect_endpoint("md.snap"),
-        prefixes=[topics.mark("BTC-USDT-SWAP")],
-        name="late",
-        clock=clock,
-    )
+    sub = _clone_sub(ctx, bus_config, [topics.mark("BTC-USDT-SWAP")])
     await sub.start()
     first = await next_data(sub)
     assert first.from_snapshot
@@ -91,27 +111,10 @@ async def test_late_joiner_gets_snapshot_then_updates_without_gap_or_duplicate(
 async def test_dropped_update_is_detected_as_gap_and_resynced(
     ctx: zmq.asyncio.Context, bus_config: BusConfig
 ) -> None:
-    clock = SystemClock()
-    pub = Publisher(
-        ctx,
-        bus_config.bind_endpoint("md.pub"),
-        src="t",
-        epoch=1,
-        clock=clock,
-        snap_endpoint=bus_config.bind_endpoint("md.snap"),
-        heartbeat_ms=20,
-    )
-    await pub.start()
+    pub = await _publisher(ctx, bus_config)
     topic = topics.mark("BTC-USDT-SWAP")
     pub.publish(topic, mark("1"))
-    sub = Subscriber(
-        ctx,
-        bus_config.connect_endpoint("md.pub"),
-        snap_endpoint=bus_config.connect_endpoint("md.snap"),
-        prefixes=[topic],
-        name="gap",
-        clock=clock,
-    )
+    sub = _clone_sub(ctx, bus_config, [topic])
     await sub.start()
     assert (await next_data(sub)).from_snapshot
     await heard(sub)
@@ -157,31 +160,6 @@ async def test_silent_publisher_is_detected_within_threshold(
     detected_ms = (clock.monotonic_ns() - stopped_ns) / 1e6
     assert 100 <= detected_ms < 400
     await sub.close()
-
-
-async def _pub_and_sub(
-    ctx: zmq.asyncio.Context, bus_config: BusConfig, prefixes: list[str]
-) -> tuple[Publisher, Subscriber]:
-    clock = SystemClock()
-    pub = Publisher(
-        ctx,
-        bus_config.bind_endpoint("md.pub"),
-        src="t",
-        epoch=1,
-        clock=clock,
-        snap_endpoint=bus_config.bind_endpoint("md.snap"),
-        heartbeat_ms=20,
-    )
-    await pub.start()
-    sub = Subscriber(
-        ctx,
-        bus_config.connect_endpoint("md.pub"),
-        snap_endpoint=bus_config.connect_endpoint("md.snap"),
-        prefixes=prefixes,
-        name="t",
-        clock=clock,
-    )
-    return pub, sub
 
 
 async def test_subscribe_all_is_not_fooled_by_heartbeat_seqs(
@@ -257,33 +235,15 @@ async def test_missing_publisher_is_reported_once_then_snapshot_arrives(
 
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(str(m)), level="INFO", format="{message}")
-    clock = SystemClock()
     topic = topics.mark("BTC-USDT-SWAP")
-    sub = Subscriber(
-        ctx,
-        bus_config.connect_endpoint("md.pub"),
-        snap_endpoint=bus_config.connect_endpoint("md.snap"),
-        prefixes=[topic],
-        name="early",
-        clock=clock,
-        snapshot_timeout_s=0.1,
-    )
+    sub = _clone_sub(ctx, bus_config, [topic], snapshot_timeout_s=0.1)
     try:
         await sub.start()
         assert not sub.synced
         async with asyncio.timeout(2):
             while sub._snapshot_failures < 3:
                 await sub.recv(0.05)
-        pub = Publisher(
-            ctx,
-            bus_config.bind_endpoint("md.pub"),
-            src="t",
-            epoch=1,
-            clock=clock,
-            snap_endpoint=bus_config.bind_endpoint("md.snap"),
-            heartbeat_ms=20,
-        )
-        await pub.start()
+        pub = await _publisher(ctx, bus_config)
         pub.publish(topic, mark("7"))
         got = await next_data(sub, 5.0)
         assert got.env.msg == mark("7")
