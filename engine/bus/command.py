@@ -28,7 +28,6 @@ from engine.bus.sockets import (
     drain_frames,
     recv_frames,
     send_nowait,
-    sync_view,
 )
 from engine.clock import Clock
 from engine.codec import Codec
@@ -228,7 +227,9 @@ class CommandServer:
             return True
         if self._sock is None:
             return False
-        events = sync_view(self._sock).get(zmq.EVENTS)
+        # through the asyncio socket: reading EVENTS there also wakes a waiting receive (the
+        # sync twin's read could swallow the edge-triggered wake-up; see sockets.wake_waiters)
+        events = self._sock.get(zmq.EVENTS)
         return isinstance(events, int) and bool(events & zmq.POLLIN)
 
     def reply(self, identity: bytes, msg: AnyMsg, seq: int = 0) -> bool:

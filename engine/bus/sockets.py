@@ -26,6 +26,7 @@ __all__ = [
     "recv_frames",
     "send_nowait",
     "sync_view",
+    "wake_waiters",
 ]
 
 LINGER_MS = 0
@@ -84,7 +85,21 @@ def sync_view(sock: zmq.Socket[Any]) -> zmq.Socket[bytes]:
 
 def send_nowait(sock: zmq.Socket[Any], frames: list[bytes]) -> None:
     """Send without blocking; raises ``zmq.Again`` at HWM or ``zmq.ZMQError`` (EHOSTUNREACH)."""
-    sync_view(sock).send_multipart(frames, flags=_NOWAIT)
+    view = sync_view(sock)
+    view.send_multipart(frames, flags=_NOWAIT)
+    if view is not sock:
+        wake_waiters(sock)
+
+
+def wake_waiters(sock: zmq.Socket[Any]) -> None:
+    """After an operation on the sync twin, let the asyncio socket re-check ZMQ_EVENTS.
+
+    ZMQ_FD is edge-triggered and any send/recv/EVENTS read may consume the edge that announced
+    an incoming message; a coroutine awaiting a receive on the asyncio socket would then sleep
+    until the queue drains, i.e. forever (seen: the router stopped reading commands). Reading
+    EVENTS through the asyncio socket makes pyzmq wake such a waiter if a message is there.
+    """
+    sock.get(zmq.EVENTS)
 
 
 def _recv_now(view: zmq.Socket[bytes]) -> list[bytes]:

@@ -203,3 +203,46 @@ async def test_pending_sees_a_queued_command_without_awaiting(
         "c2",
     ]
     assert not server.pending()
+
+
+async def test_server_keeps_reading_while_replies_and_peeks_interleave(
+    pair: tuple[CommandServer, CommandClient],
+) -> None:
+    """Replies (sync sends) and pending() peeks from other coroutines must never swallow the
+    edge-triggered wake-up of a receive awaited meanwhile (it once stalled the router)."""
+    server, client = pair
+    n = 3000
+    got: list[int] = []
+
+    async def read() -> None:
+        while len(got) < n:
+            item = await server.recv(None)
+            assert item is not None
+            got.append(item[1].seq)
+            await asyncio.sleep(0)  # let the other coroutines act while a receive is awaited
+
+    async def poke() -> None:
+        while len(got) < n:
+            server.pending()
+            server.reply(b"S:a:1", Ack(cmd_seq=0))
+            await asyncio.sleep(0)
+
+    async def drain_replies() -> None:
+        while len(got) < n:
+            await client.recv(0.01)
+
+    async def send() -> None:
+        for i in range(n):
+            while True:
+                try:
+                    client.send(Cancel(cl_ord_id=f"c{i}", inst="X"))
+                    break
+                except CommandSendError:  # HWM: the reader is behind, let it catch up
+                    await asyncio.sleep(0.001)
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+
+    async with asyncio.timeout(20):
+        await asyncio.gather(read(), poke(), drain_replies(), send())
+    assert len(got) == n
+    assert got == sorted(got)  # in order, none lost
