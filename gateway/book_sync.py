@@ -82,6 +82,7 @@ class SyncOutput:
 NOTHING = SyncOutput()
 CHANGED = SyncOutput(book_changed=True)
 _NOTHING, _CHANGED = NOTHING, CHANGED
+_LIVE = _Phase.LIVE
 
 
 class BookSync:
@@ -191,7 +192,19 @@ class BookSync:
     def on_book(self, action: str, d: BookData, now_ns: int) -> SyncOutput:
         """One WS ``books`` data item (``action`` = ``snapshot`` | ``update``)."""
         self._last_msg_ns = now_ns
-        if action == "snapshot" or d.prevSeqId == -1:
+        prev = d.prevSeqId
+        # The hot path, checked first: a LIVE book and an update that chains. Equivalent to
+        # the general path below for such an update (not a snapshot, prevSeqId != -1, phase
+        # LIVE, no bootstrap pending, prevSeqId == seqId) but with one test per condition.
+        if (
+            prev == self.seq_id
+            and prev != -1
+            and self._phase is _LIVE
+            and self._bootstrap_seq is None
+            and action != "snapshot"
+        ):
+            return self._apply(d, now_ns)
+        if action == "snapshot" or prev == -1:
             self.book.load_snapshot(d.bids, d.asks)
             self.seq_id, self.ts_ms = d.seqId, int(d.ts)
             self._bootstrap_seq = None
@@ -201,19 +214,21 @@ class BookSync:
                 )
             self.updates += 1
             return self._synced(now_ns, d.checksum)
-        if self._phase is not _Phase.LIVE:
+        if self._phase is not _LIVE:
             return self._buffer_update(d, now_ns)
         boot = self._bootstrap_seq
         if boot is not None:
             if d.seqId <= boot:
                 return _NOTHING  # already contained in the REST snapshot
-            if d.prevSeqId > boot:
-                return self._fail(
-                    SyncEvent.GAP, f"gap after bootstrap {boot}->{d.prevSeqId}", now_ns
-                )
+            if prev > boot:
+                return self._fail(SyncEvent.GAP, f"gap after bootstrap {boot}->{prev}", now_ns)
             self._bootstrap_seq = None
-        elif d.prevSeqId != self.seq_id:
-            return self._fail(SyncEvent.GAP, f"gap {self.seq_id}->{d.prevSeqId}", now_ns)
+        elif prev != self.seq_id:
+            return self._fail(SyncEvent.GAP, f"gap {self.seq_id}->{prev}", now_ns)
+        return self._apply(d, now_ns)
+
+    def _apply(self, d: BookData, now_ns: int) -> SyncOutput:
+        """Apply a chained update to a LIVE book and verify its checksum."""
         book = self.book
         book.apply(d.bids, d.asks)
         self.seq_id, self.ts_ms = d.seqId, int(d.ts)

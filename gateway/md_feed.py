@@ -78,6 +78,7 @@ class MdFeed:
         self.pub = publisher
         self.rest = rest
         self.clock = clock
+        self._monotonic_ns, self._now_ns = clock.monotonic_ns, clock.now_ns
         self.insts = list(dict.fromkeys(cfg.instruments))
         now = clock.monotonic_ns()
         self.syncs = {
@@ -94,6 +95,7 @@ class MdFeed:
         }
         self._channel = self.md.channel
         self.book_args = {i: PushArg(channel=self._channel, instId=i) for i in self.insts}
+        self._book_topics = {i: topics.book(i) for i in self.insts}
         self.ws = OkxWsClient(
             cfg.venue.urls(cfg.exchange)[1],
             name="public",
@@ -105,6 +107,7 @@ class MdFeed:
         self._pending_books: set[str] = set()
         self._closed = False
         self._flush_scheduled = False
+        # venue ts of each published BookTop → its publish (wall ms), the last _LAG_WINDOW
         self._lags_ms: deque[int] = deque(maxlen=_LAG_WINDOW)
         self._rate_mark = (now, 0)
         self.updates_per_s = 0.0
@@ -161,23 +164,25 @@ class MdFeed:
         """Every WS event, in order; never awaits."""
         if self._closed:
             return  # shutting down: the publisher may already be closed
-        now = self.clock.monotonic_ns()
-        if isinstance(ev, BooksPush):
+        if type(ev) is BooksPush:  # the hot path (a final class: the exact type is enough)
             sync = self.syncs.get(ev.inst)
             if sync is None or ev.channel != self._channel:
                 return
-            wall_ms = self.clock.now_ns() // _NS_PER_MS
+            now = self._monotonic_ns()
+            action, on_book = ev.action, sync.on_book
             for d in ev.data:
-                self._lags_ms.append(wall_ms - int(d.ts))
-                out = sync.on_book(ev.action, d, now)
-                if out is CHANGED and not self._closed:  # the hot path, inlined from handle()
+                out = on_book(action, d, now)
+                if out is CHANGED:
+                    # conflate: the latest book is published once the burst of frames is in
                     self._pending_books.add(sync.inst)
                     if not self._flush_scheduled:
                         self._flush_scheduled = True
                         asyncio.get_running_loop().call_soon(self.flush)
                 elif out is not NOTHING:
                     self.handle(sync, out)
-        elif isinstance(ev, TradesPush):
+            return
+        now = self.clock.monotonic_ns()
+        if isinstance(ev, TradesPush):
             for t in ev.data:
                 self.trades += 1
                 self.pub.publish(topics.trade(t.instId), convert.trade(t), retain=False)
@@ -205,11 +210,13 @@ class MdFeed:
         if self._closed:
             return
         pending, self._pending_books = self._pending_books, set()
-        now = self.clock.monotonic_ns()
+        now = self._monotonic_ns()
+        wall_ms = self._now_ns() // _NS_PER_MS
         for inst in pending:
             sync = self.syncs[inst]
             if sync.state is BookState.VALID:
-                self.pub.publish(topics.book(inst), sync.top_message(now))
+                self.pub.publish(self._book_topics[inst], sync.top_message(now))
+                self._lags_ms.append(wall_ms - sync.ts_ms)
 
     def handle(self, sync: BookSync, out: SyncOutput) -> None:
         """Carry out what the core asked for.

@@ -127,8 +127,11 @@ class OpResponse:
     result: TradeResult
 
 
-@dataclass(frozen=True, slots=True)
-class BooksPush:
+class BooksPush(msgspec.Struct, frozen=True, gc=False):
+    """A ``books*`` push. A msgspec ``Struct``, not a dataclass like its siblings: it is built
+    for every book frame, and a frozen dataclass costs ~0.5 µs to build, a Struct ~0.06 µs
+    (``gc=False``: it only holds decoded data, never a cycle, so the GC need not track it)."""
+
     inst: str
     channel: str
     action: str  # "snapshot" | "update" | "" (books5, bbo-tbt)
@@ -227,8 +230,15 @@ _BOOKS_PREFIX = '{"arg":{"channel":"books'
 _BOOKS_PREFIX_B = _BOOKS_PREFIX.encode()
 
 
-class _BooksFrame(msgspec.Struct, frozen=True):
-    arg: PushArg
+class _BookArg(msgspec.Struct, frozen=True, gc=False):
+    """Just what a book push's ``arg`` needs (other keys are skipped, not decoded)."""
+
+    channel: str
+    inst: str = msgspec.field(default="", name="instId")
+
+
+class _BooksFrame(msgspec.Struct, frozen=True, gc=False):
+    arg: _BookArg
     data: list[BookData]
     action: str = ""
 
@@ -264,7 +274,7 @@ class WsParser:
             except (msgspec.DecodeError, msgspec.ValidationError):
                 pass  # not the usual shape: the general path decides
             else:
-                return BooksPush(bf.arg.instId, bf.arg.channel, bf.action, bf.data)
+                return BooksPush(bf.arg.inst, bf.arg.channel, bf.action, bf.data)
         try:
             f = self._frame.decode(frame)
             return self._dispatch(f)

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.book import L2Book, checksum_of, signed_crc32
+from gateway.book import L2Book, checksum_of, price_key, signed_crc32
 
 
 def _vectors(okx_fixtures: Path) -> dict[str, Any]:
@@ -119,3 +119,120 @@ def test_same_price_spelled_differently_is_one_level() -> None:
     assert book.top_strings(5)[0] == [("8477.0", "2")]
     book.apply([["8477.0", "0", "0", "0"]], [])
     assert book.depth() == (0, 0)
+
+
+def test_a_known_price_deleted_under_another_spelling_is_gone() -> None:
+    book = L2Book("X")
+    book.load_snapshot(
+        [["8477", "1", "0", "1"], ["8476", "3", "0", "1"]], [["8478", "1", "0", "1"]]
+    )
+    book.apply([["8477.0", "0", "0", "0"]], [["8478.00", "0", "0", "0"]])
+    assert book.top_strings(5) == ([("8476", "3")], [])
+    assert book.checksum() == checksum_of(["8476:3"], [])
+    book.apply([["8477.0", "0", "0", "0"]], [])  # unknown in every spelling: nothing to do
+    assert book.depth() == (1, 0)
+
+
+# price_key: exact order for any spelling (int fast path and Decimal fallback mixed).
+_plain = st.builds(
+    lambda i, f: f"{i}.{f}" if f else str(i),
+    st.integers(min_value=0, max_value=10**9),
+    st.text(alphabet="0123456789", max_size=22),  # > 18 decimals takes the Decimal path
+)
+_other = st.decimals(allow_nan=False, allow_infinity=False, places=None).map(str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_plain, _other), min_size=2, max_size=8))
+def test_price_key_orders_and_equates_exactly_like_decimal(pxs: list[str]) -> None:
+    for a in pxs:
+        for b in pxs:
+            ka, kb = price_key(a), price_key(b)
+            assert (ka < kb) == (Decimal(a) < Decimal(b)), (a, b)
+            assert (ka == kb) == (Decimal(a) == Decimal(b)), (a, b)
+
+
+def test_price_key_is_an_int_for_plain_prices() -> None:
+    assert price_key("60000.5") == 60000_5 * 10**17
+    assert isinstance(price_key("0.00000001"), int)
+    assert price_key("8477") == price_key("8477.0") == price_key("8477.000")
+    assert not isinstance(price_key("1E+3"), int)
+    assert price_key("1E+3") == price_key("1000")
+
+
+# The deep-book checksum (both sides ≥ 25 levels: the interleaving buffer is reused) and the
+# cached Decimal top against the straightforward computation from a naive model.
+deep_changes = st.lists(
+    st.tuples(st.booleans(), st.integers(min_value=0, max_value=80), sizes), max_size=10
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(deep_changes, min_size=1, max_size=25), st.integers(min_value=1, max_value=30))
+def test_deep_book_checksum_and_published_top_match_straightforward(
+    updates: list[list[tuple[bool, int, str]]], pub_depth: int
+) -> None:
+    # bids at ticks 1000-off, asks at 2000+off: 40 levels each to start, so the usual deep-book
+    # path runs until deletes thin a side below 25 (then the general path takes over)
+    model = {True: {1000 - i: "1" for i in range(40)}, False: {2000 + i: "2" for i in range(40)}}
+    book = L2Book("X", pub_depth=pub_depth)
+    book.load_snapshot(
+        [[_px(t), sz, "0", "1"] for t, sz in model[True].items()],
+        [[_px(t), sz, "0", "1"] for t, sz in model[False].items()],
+    )
+    for upd in updates:
+        bids = [[_px(1000 - off), sz, "0", "1"] for is_bid, off, sz in upd if is_bid]
+        asks = [[_px(2000 + off), sz, "0", "1"] for is_bid, off, sz in upd if not is_bid]
+        book.apply(bids, asks)
+        for is_bid, off, sz in upd:
+            t = 1000 - off if is_bid else 2000 + off
+            if sz == "0":
+                model[is_bid].pop(t, None)
+            else:
+                model[is_bid][t] = sz
+        mb = sorted(model[True], reverse=True)
+        ma = sorted(model[False])
+        parts_b = [f"{_px(t)}:{model[True][t]}" for t in mb[:25]]
+        parts_a = [f"{_px(t)}:{model[False][t]}" for t in ma[:25]]
+        # OKX's rule spelled out: bid, ask per level; a side that ran out is skipped
+        interleaved: list[str] = []
+        for i in range(max(len(parts_b), len(parts_a))):
+            interleaved += parts_b[i : i + 1] + parts_a[i : i + 1]
+        text = ":".join(interleaved)
+        assert book.check_string() == text
+        assert book.checksum() == (signed_crc32(text) if text else 0)
+        bids_top, asks_top = book.published_top()
+        assert bids_top == [(Decimal(_px(t)), Decimal(model[True][t])) for t in mb[:pub_depth]]
+        assert asks_top == [(Decimal(_px(t)), Decimal(model[False][t])) for t in ma[:pub_depth]]
+        assert book.top_changed is False
+
+
+def test_published_top_is_rebuilt_only_when_it_changed_and_reuses_levels() -> None:
+    book = L2Book("X", pub_depth=2)
+    book.load_snapshot(
+        [["100", "1", "0", "1"], ["99", "2", "0", "1"], ["98", "3", "0", "1"]],
+        [["101", "1", "0", "1"], ["102", "2", "0", "1"]],
+    )
+    first = book.published_top()
+    book.apply([["98", "4", "0", "1"]], [])  # below the top-2: nothing to rebuild
+    assert book.top_changed is False
+    assert book.published_top() is first
+    book.apply([["100", "5", "0", "1"]], [])
+    assert book.top_changed is True
+    bids, asks = book.published_top()
+    assert bids == [(Decimal(100), Decimal(5)), (Decimal(99), Decimal(2))]
+    assert bids[1] is first[0][1]  # unchanged levels are reused, not rebuilt
+    assert asks is not first[1]
+    assert asks == first[1]
+    assert book.best() == (Decimal(100), Decimal(101))
+
+
+def test_prices_beyond_int_keys_still_order_exactly_on_both_sides() -> None:
+    # 40 significant digits: past the int keys' 18 decimals and Decimal's default 28 digits
+    lo, hi = "1." + "0" * 38 + "1", "1." + "0" * 38 + "2"
+    book = L2Book("X")
+    book.load_snapshot([[lo, "1", "0", "1"], ["0.5", "1", "0", "1"]], [[lo, "1", "0", "1"]])
+    book.apply([[hi, "2", "0", "1"]], [[hi, "2", "0", "1"], ["1", "3", "0", "1"]])
+    bids, asks = book.top_strings(5)
+    assert bids == [(hi, "2"), (lo, "1"), ("0.5", "1")]
+    assert asks == [("1", "3"), (lo, "1"), (hi, "2")]

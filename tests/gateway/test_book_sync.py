@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.messages import BookState
 from gateway.book import L2Book
@@ -208,3 +210,93 @@ def test_unchanged_top_is_conflated_but_republished_periodically(okx_fixtures: P
     out = sync.on_book("update", deep2, 2 + 100_000_000)  # unchanged, but 100 ms passed
     assert out.book_changed
     assert sync.top_message(3).seq_id == 13
+
+
+def test_update_chaining_from_minus_one_is_still_a_snapshot() -> None:
+    # a snapshot without seqId leaves seq_id at -1; an update whose prevSeqId is -1 too must
+    # take the snapshot rule (replace the book), not the chained-update fast path
+    sync = BookSync(INST)
+    snap = BookData(bids=[["100", "1", "0", "1"]], asks=[["101", "1", "0", "1"]], ts="1")
+    sync.on_book("snapshot", snap, 0)
+    assert (sync.state, sync.seq_id) == (BookState.VALID, -1)
+    upd = BookData(bids=[["99", "2", "0", "1"]], asks=[], ts="2")
+    sync.on_book("update", upd, 1)
+    assert sync.book.top_strings(5) == ([("99", "2")], [])
+
+
+# Ops on a venue stream: 0 chained update, 1 heartbeat, 2 gap, 3 bad checksum, 4 snapshot.
+_ops = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=4),
+        st.lists(
+            st.tuples(
+                st.booleans(),
+                st.integers(min_value=0, max_value=40),
+                st.sampled_from(["0", "1", "7"]),
+            ),
+            max_size=4,
+        ),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ops)
+def test_sync_follows_the_venue_and_fails_exactly_on_gaps_and_bad_checksums(
+    ops: list[tuple[int, list[tuple[bool, int, str]]]],
+) -> None:
+    venue = L2Book(INST)
+    bids = [[str(1000 - i), "1", "0", "1"] for i in range(30)]
+    asks = [[str(2000 + i), "1", "0", "1"] for i in range(30)]
+    venue.load_snapshot(bids, asks)
+    seq = 100
+    sync = BookSync(INST, depth=3, republish_ms=0)
+    sync.on_book(
+        "snapshot",
+        BookData(bids=bids, asks=asks, ts="1", checksum=venue.checksum(), prevSeqId=-1, seqId=seq),
+        0,
+    )
+    valid = True
+    for n, (op, changes) in enumerate(ops, start=1):
+        b = [[str(1000 - t), sz, "0", "1"] for is_bid, t, sz in changes if is_bid]
+        a = [[str(2000 + t), sz, "0", "1"] for is_bid, t, sz in changes if not is_bid]
+        if op == 4:
+            seq += 1
+            top_b, top_a = venue.top_strings(400)
+            snap = BookData(
+                bids=[[p, s, "0", "1"] for p, s in top_b],
+                asks=[[p, s, "0", "1"] for p, s in top_a],
+                ts=str(n),
+                checksum=venue.checksum(),
+                prevSeqId=-1,
+                seqId=seq,
+            )
+            sync.on_book("snapshot", snap, n)
+            valid = True
+            continue
+        prev = seq
+        if op == 1:
+            b, a = [], []  # heartbeat: seqId == prevSeqId
+        else:
+            seq += 1
+        venue.apply(b, a)
+        checksum = venue.checksum()
+        if op == 3:
+            checksum = checksum + 1 if checksum < 2**31 - 1 else checksum - 1
+        sent_prev = prev - 1 if op == 2 else prev
+        out = sync.on_book(
+            "update",
+            BookData(bids=b, asks=a, ts=str(n), checksum=checksum, prevSeqId=sent_prev, seqId=seq),
+            n,
+        )
+        if valid and op in (2, 3):
+            assert out.resubscribe
+        if op in (2, 3):
+            valid = False
+        assert (sync.state is BookState.VALID) == valid, (n, op)
+        if valid:
+            assert sync.seq_id == seq
+            assert sync.book.checksum() == venue.checksum()
+            top = sync.top_message(n)
+            assert (top.bids, top.asks) == venue.top(3)

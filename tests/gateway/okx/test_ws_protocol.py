@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gateway.okx.schemas import PlaceOrderReq, PushArg
+from gateway.okx.schemas import PlaceOrderReq, PushArg, WsFrame
 from gateway.okx.ws_protocol import (
     AccountPush,
     BalanceAndPositionPush,
@@ -163,3 +163,24 @@ def test_books_fast_path_falls_back_for_other_shapes() -> None:
     assert isinstance(push, BooksPush)
     assert push.data[0].seqId == 5
     assert parser.bad_frames == 0
+
+
+def test_books_fast_path_equals_general_path(okx_fixtures: Path) -> None:
+    parser = WsParser()
+    frames = [
+        _frame(okx_fixtures, name)
+        for name in ("books.snapshot.json", "books.update.json", "books.snapshot.checksum-era.json")
+    ]
+    # an arg with keys the fast path does not decode (it skips them) must not change the event
+    frames.append(
+        '{"arg":{"channel":"books","instId":"X","instType":"SWAP","uid":"7"},"action":"update",'
+        '"data":[{"asks":[["1.5","2","0","1"]],"bids":[],"ts":"9","checksum":-3,'
+        '"prevSeqId":4,"seqId":5}]}'
+    )
+    for text in frames:
+        assert text.startswith('{"arg":{"channel":"books')  # really on the fast path
+        fast = parser.parse(text)
+        general = parser._dispatch(msgspec.json.decode(text, type=WsFrame))
+        assert isinstance(fast, BooksPush)
+        assert fast == general
+        assert parser.parse(text.encode()) == general
