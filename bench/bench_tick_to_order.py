@@ -531,7 +531,7 @@ def main() -> None:
     secs = 6.0 if args.quick else 16.0
     n = int(args.rate * secs)
     floor = run_floor(args.rate, secs)
-    ws_us = [x / 1000 for x in run_ws_hops(args.rate, n)]
+    ws_us = sorted(x / 1000 for x in run_ws_hops(args.rate, n))
     lat, acks, ticks, hop = run_pipeline(args.rate, n)
     hop_us = [x / 1000 for x in hop]
     us = [x / 1000 for x in lat]
