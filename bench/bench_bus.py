@@ -41,8 +41,9 @@ class RawBook(msgspec.Struct, array_like=True, tag=True):
 
 
 def book_msg() -> BookTop:
-    bids = [(Decimal("43000.1") - i, Decimal("1.25") + i) for i in range(5)]
-    asks = [(Decimal("43000.2") + i, Decimal("0.75") + i) for i in range(5)]
+    # as md-feed publishes it: OKX's exact (px, sz) strings
+    bids = [(str(Decimal("43000.1") - i), str(Decimal("1.25") + i)) for i in range(5)]
+    asks = [(str(Decimal("43000.2") + i), str(Decimal("0.75") + i)) for i in range(5)]
     return BookTop("BTC-USDT-SWAP", BookState.VALID, 123456, 1_700_000_000_000, bids, asks)
 
 
@@ -63,7 +64,7 @@ def bench_codec(n: int) -> list[list[str]]:
         dec.decode(enc.encode(raw))
     floor = (time.perf_counter_ns() - t0) / n
     return [["codec BookTop top-5 encode+decode (ns/msg)", f"{ours:.0f}", f"{floor:.0f}",
-             f"{ours / floor:.2f}x", "Decimal px/sz + envelope vs float struct"]]
+             f"{ours / floor:.2f}x", "exact str px/sz + envelope vs float struct"]]
 
 
 # ------------------------------------------------------------------------------- pub/sub

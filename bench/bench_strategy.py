@@ -113,8 +113,8 @@ def feed_proc(bus_dir: str, n: int, rate: int, move_ask: bool, go: Any, conn: Co
                 BookState.VALID,
                 k,
                 0,
-                [(_bid(k), Decimal(5))],
-                [(_ask(k, move_ask), Decimal(5))],
+                [(str(_bid(k)), "5")],
+                [(str(_ask(k, move_ask)), "5")],
             )
 
         md.publish(topics.book(INST), book(0))

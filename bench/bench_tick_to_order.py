@@ -325,7 +325,9 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
             book = d.env.msg
             if book.state is not BookState.VALID or not book.bids or book.seq_id < 0:
                 continue
-            px = book.bids[0][0] - 100 * tick
+            best = book.best_bid()
+            assert best is not None
+            px = best - 100 * tick
             cid = encode(short_id, epoch, book.seq_id)
             seq = client.send(
                 NewOrder(

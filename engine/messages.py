@@ -26,6 +26,7 @@ __all__ = [
     "Amend",
     "AnyMsg",
     "BalanceDetail",
+    "BookLevel",
     "BookState",
     "BookStatus",
     "BookTop",
@@ -120,18 +121,45 @@ class Msg(msgspec.Struct, frozen=True, tag=True, array_like=True, omit_defaults=
 Level = tuple[Decimal, Decimal]
 """One book level: (price, size)."""
 
+BookLevel = tuple[str, str]
+"""One level of a published book: OKX's own ``(px, sz)`` strings, exact decimal text.
+
+Books are the hottest message on the bus and a ``Decimal`` per level cost five times the rest
+of the message to decode (measured: 20 levels ≈ 3 µs of 4 µs); strings are exact and nearly free,
+and consumers read a level or two as ``Decimal`` through the accessors below."""
+
 
 # --------------------------------------------------------------------------------- market data
 class BookTop(Msg, frozen=True):
-    """Self-contained top-N book of one instrument (topic ``book|<inst>|``)."""
+    """Self-contained top-N book of one instrument (topic ``book|<inst>|``), best level first.
+
+    Compare or compute with prices only through :meth:`best_bid`, :meth:`best_ask`, :meth:`mid`
+    or :meth:`levels` (``Decimal``): the raw ``bids``/``asks`` are strings."""
 
     inst: str
     state: BookState
     seq_id: int
     ts_ms: int  # exchange timestamp of the last applied update
-    bids: list[Level]
-    asks: list[Level]
+    bids: list[BookLevel]
+    asks: list[BookLevel]
     checksum: int = 0
+
+    def best_bid(self) -> Decimal | None:
+        return Decimal(self.bids[0][0]) if self.bids else None
+
+    def best_ask(self) -> Decimal | None:
+        return Decimal(self.asks[0][0]) if self.asks else None
+
+    def mid(self) -> Decimal | None:
+        """(best bid + best ask) / 2, or None when a side is empty."""
+        if not self.bids or not self.asks:
+            return None
+        return (Decimal(self.bids[0][0]) + Decimal(self.asks[0][0])) / 2
+
+    def levels(self, side: Side) -> list[Level]:
+        """One side as exact ``Decimal`` ``(px, sz)`` pairs, best first."""
+        rows = self.bids if side is Side.BUY else self.asks
+        return [(Decimal(px), Decimal(sz)) for px, sz in rows]
 
 
 class BookStatus(Msg, frozen=True):

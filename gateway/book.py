@@ -11,8 +11,8 @@ Invariants:
 * ``checksum()`` is OKX's CRC-32 over the best 25 levels per side, interleaved
   ``bid:sz:ask:sz:...`` (a side that runs out is skipped), as a signed 32-bit int. An empty book
   hashes to 0. It is cached and recomputed only when a top-25 level changed.
-* ``Decimal`` levels (what ``BookTop`` carries) are built only for the published top-N, once per
-  change of it, not per update.
+* The published top-N (what ``BookTop`` carries: the exact ``(px, sz)`` strings) is rebuilt only
+  when it changed, not per update.
 
 Sequencing (seqId/prevSeqId) is not this module's job: see ``gateway.book_sync``.
 """
@@ -23,7 +23,7 @@ import zlib
 from bisect import bisect_left
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 
-from engine.messages import Level
+from engine.messages import BookLevel, Level
 
 __all__ = [
     "CHECKSUM_DEPTH",
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 CHECKSUM_DEPTH = 25
-_MAX_DECIMAL_CACHE = 8192
 _SCALE = 18  # decimals an int price key holds exactly; OKX tick sizes are far coarser
 _PAD = "0" * _SCALE
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaleb must never round
@@ -174,7 +173,6 @@ class L2Book:
         "_buf",
         "_cached_checksum",
         "_cached_top",
-        "_dec",
         "_levels",
         "inst",
         "pub_depth",
@@ -186,10 +184,9 @@ class L2Book:
         self._bids = _Side(negate=True, pub_depth=pub_depth)
         self._asks = _Side(negate=False, pub_depth=pub_depth)
         self._cached_checksum = 0
-        self._cached_top: tuple[list[Level], list[Level]] = ([], [])
+        self._cached_top: tuple[list[BookLevel], list[BookLevel]] = ([], [])
         self._buf = [""] * (2 * CHECKSUM_DEPTH)  # interleaved check-string parts, reused
-        self._dec: dict[str, Decimal] = {}  # price string → Decimal (exact), bounded
-        self._levels: dict[str, Level] = {}  # "px:sz" → level, for the last published top
+        self._levels: dict[str, BookLevel] = {}  # "px:sz" → level, of the last published top
 
     def clear(self) -> None:
         self._bids = _Side(negate=True, pub_depth=self.pub_depth)
@@ -200,44 +197,21 @@ class L2Book:
         """True when the best ``pub_depth`` levels changed since the last :meth:`published_top`."""
         return self._bids.pub_dirty or self._asks.pub_dirty
 
-    def published_top(self) -> tuple[list[Level], list[Level]]:
-        """``top(pub_depth)``, rebuilt only when it changed (the lists are shared: don't mutate).
-
-        Levels unchanged since the previous call are reused; a changed one costs one size
-        ``Decimal`` (prices seen before come from a bounded cache)."""
+    def published_top(self) -> tuple[list[BookLevel], list[BookLevel]]:
+        """``top_strings(pub_depth)``, rebuilt only when it changed (the lists are shared: don't
+        mutate). Levels unchanged since the previous call are reused."""
         b, a = self._bids, self._asks
         if b.pub_dirty or a.pub_dirty:
             n = self.pub_depth
             prev = self._levels
-            cur: dict[str, Level] = {}
+            cur: dict[str, BookLevel] = {}
             self._cached_top = (
-                self._to_levels(b.parts[:n], prev, cur),
-                self._to_levels(a.parts[:n], prev, cur),
+                _to_levels(b.parts[:n], prev, cur),
+                _to_levels(a.parts[:n], prev, cur),
             )
             self._levels = cur
             b.pub_dirty = a.pub_dirty = False
         return self._cached_top
-
-    def _to_levels(
-        self, parts: list[str], prev: dict[str, Level], cur: dict[str, Level]
-    ) -> list[Level]:
-        out: list[Level] = []
-        dec = self._dec
-        for p in parts:
-            lv = prev.get(p)
-            if lv is None:
-                px, _, sz = p.partition(":")
-                d_px = dec.get(px)
-                if d_px is None:
-                    if len(dec) >= _MAX_DECIMAL_CACHE:
-                        dec.clear()
-                    d_px = dec[px] = Decimal(px)
-                # sizes are not cached: they rarely repeat, and a big cache is slower than
-                # building the Decimal (measured)
-                lv = (d_px, Decimal(sz))
-            cur[p] = lv
-            out.append(lv)
-        return out
 
     def load_snapshot(self, bids: list[list[str]], asks: list[list[str]]) -> None:
         """Replace the whole book (levels ``[px, sz, ...]``)."""
@@ -301,3 +275,18 @@ class L2Book:
         """(best bid, best ask) prices."""
         bids, asks = self.top_strings(1)
         return (Decimal(bids[0][0]) if bids else None), (Decimal(asks[0][0]) if asks else None)
+
+
+def _to_levels(
+    parts: list[str], prev: dict[str, BookLevel], cur: dict[str, BookLevel]
+) -> list[BookLevel]:
+    """``"px:sz"`` check-string parts → ``(px, sz)`` levels, reusing last time's tuples."""
+    out: list[BookLevel] = []
+    for p in parts:
+        lv = prev.get(p)
+        if lv is None:
+            px, _, sz = p.partition(":")
+            lv = (px, sz)
+        cur[p] = lv
+        out.append(lv)
+    return out

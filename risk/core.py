@@ -194,8 +194,8 @@ class RiskCore:
         state_changed = self._book_state.get(msg.inst) != msg.state
         self._book_state[msg.inst] = msg.state
         self._md_seen_ns[msg.inst] = mono_ns
-        if msg.state == BookState.VALID and msg.bids and msg.asks:
-            mid = (msg.bids[0][0] + msg.asks[0][0]) / 2
+        mid = msg.mid() if msg.state == BookState.VALID else None
+        if mid is not None:
             return self.market.on_book_mid(msg.inst, mid, msg.ts_ms) or state_changed
         return self.market.on_book_mid(msg.inst, None, msg.ts_ms) or state_changed
 

@@ -97,6 +97,7 @@ class WorkerContext:
         self.inst = inst
         self.instrument: InstrumentInfo | None = None
         self.book: BookTop | None = None
+        self._best: tuple[Decimal | None, Decimal | None] = (None, None)
         self.book_state = BookState.RESYNCING
         self.book_rx_ns: int | None = None
         self.ticker: Ticker | None = None
@@ -168,6 +169,7 @@ class WorkerContext:
 
     def _on_book(self, msg: BookTop, now_ns: int, mono_ns: int) -> None:
         self.book = msg
+        self._best = (msg.best_bid(), msg.best_ask())  # the bus carries strings: parse once
         self.book_state = msg.state
         self.book_rx_ns = mono_ns
         mid = self.mid
@@ -194,11 +196,11 @@ class WorkerContext:
     # ------------------------------------------------------------------------------ reads
     @property
     def best_bid(self) -> Decimal | None:
-        return self.book.bids[0][0] if self.book is not None and self.book.bids else None
+        return self._best[0]
 
     @property
     def best_ask(self) -> Decimal | None:
-        return self.book.asks[0][0] if self.book is not None and self.book.asks else None
+        return self._best[1]
 
     @property
     def mid(self) -> Decimal | None:

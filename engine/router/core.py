@@ -1265,8 +1265,9 @@ class RouterCore:
         if isinstance(msg, MarkPrice):
             self.mark[msg.inst] = msg.mark_px
         elif isinstance(msg, BookTop):
-            if msg.state is BookState.VALID and msg.bids and msg.asks:
-                self.mid[msg.inst] = (msg.bids[0][0] + msg.asks[0][0]) / 2
+            mid = msg.mid() if msg.state is BookState.VALID else None
+            if mid is not None:
+                self.mid[msg.inst] = mid
         elif isinstance(msg, Ticker):
             if msg.bid_px and msg.ask_px:
                 self.mid[msg.inst] = (msg.bid_px + msg.ask_px) / 2

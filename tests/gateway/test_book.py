@@ -202,8 +202,9 @@ def test_deep_book_checksum_and_published_top_match_straightforward(
         assert book.check_string() == text
         assert book.checksum() == (signed_crc32(text) if text else 0)
         bids_top, asks_top = book.published_top()
-        assert bids_top == [(Decimal(_px(t)), Decimal(model[True][t])) for t in mb[:pub_depth]]
-        assert asks_top == [(Decimal(_px(t)), Decimal(model[False][t])) for t in ma[:pub_depth]]
+        # published as the exact strings received (the bus carries OKX's text)
+        assert bids_top == [(_px(t), model[True][t]) for t in mb[:pub_depth]]
+        assert asks_top == [(_px(t), model[False][t]) for t in ma[:pub_depth]]
         assert book.top_changed is False
 
 
@@ -220,7 +221,7 @@ def test_published_top_is_rebuilt_only_when_it_changed_and_reuses_levels() -> No
     book.apply([["100", "5", "0", "1"]], [])
     assert book.top_changed is True
     bids, asks = book.published_top()
-    assert bids == [(Decimal(100), Decimal(5)), (Decimal(99), Decimal(2))]
+    assert bids == [("100", "5"), ("99", "2")]
     assert bids[1] is first[0][1]  # unchanged levels are reused, not rebuilt
     assert asks is not first[1]
     assert asks == first[1]

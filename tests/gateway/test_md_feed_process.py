@@ -25,6 +25,7 @@ from engine.messages import (
     BookTop,
     InstrumentInfo,
     MarkPrice,
+    Side,
     Ticker,
     Trade,
 )
@@ -95,11 +96,7 @@ async def _assert_matches_exchange(tap: Tap, ex: RunningExchange, inst: str) -> 
         return (
             bool(books)
             and books[-1].state is BookState.VALID
-            and (
-                books[-1].bids,
-                books[-1].asks,
-            )
-            == want
+            and (books[-1].levels(Side.BUY), books[-1].levels(Side.SELL)) == want
         )
 
     await tap.until(last_matches, 10, f"{inst} book on the bus equal to the exchange's")
@@ -115,7 +112,8 @@ def _check_against_reference(tap: Tap, ref: ReferenceBook, inst: str) -> int:
             continue
         top = ref.tops.get(b.seq_id)
         if top is not None:
-            assert (b.bids, b.asks) == (top[0][: len(b.bids)], top[1][: len(b.asks)]), b.seq_id
+            got = (b.levels(Side.BUY), b.levels(Side.SELL))
+            assert got == (top[0][: len(b.bids)], top[1][: len(b.asks)]), b.seq_id
             compared += 1
     return compared
 
