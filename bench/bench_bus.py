@@ -2,7 +2,8 @@
 raw floor measured in the same run (raw msgspec Struct, raw pyzmq with raw bytes).
 
 Prints a markdown section; ``python -m bench`` collects it into docs/perf.md.
-Targets (issue 3): throughput ≥ 0.7× raw, round-trip latency ≤ 1.3× raw.
+Targets (issue 3): throughput ≥ 0.7× raw, round-trip latency ≤ 1.3× raw. Every asyncio side, raw
+and ours, runs on uvloop (as the actors do).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 import time
 from decimal import Decimal
 from multiprocessing.synchronize import Event as MpEvent
+from typing import Any
 
 import msgspec
 import zmq
@@ -28,6 +30,14 @@ from engine.clock import SystemClock
 from engine.codec import Codec
 from engine.config import BusConfig
 from engine.messages import Ack, BookState, BookTop, Cancel, Side, Trade
+
+
+def _run(coro: Any) -> Any:
+    """Every asyncio side, raw floor and okxmm alike, on uvloop: what the actors run on."""
+    import uvloop
+
+    return uvloop.run(coro)
+
 
 # ------------------------------------------------------------------------------------ codec
 
@@ -110,7 +120,7 @@ def _sink_okxmm(ipc: str, n: int, ready: MpEvent, q: mp.Queue) -> None:  # type:
         await sub.close()
         ctx.destroy(linger=0)
 
-    asyncio.run(run())
+    _run(run())
 
 
 def trade_msg() -> Trade:
@@ -168,7 +178,7 @@ def bench_pubsub(n: int, kind: str) -> list[list[str]]:
         actx.destroy(linger=0)
         return got, ns
 
-    got_ours, ns_ours = asyncio.run(produce())
+    got_ours, ns_ours = _run(produce())
     ours_rate = got_ours / (ns_ours / 1e9)
     return [[
         f"PUB/SUB {kind} ({len(body)} B) ipc (msgs/s)", f"{ours_rate:,.0f} ({got_ours}/{n})",
@@ -190,7 +200,7 @@ def _echo_raw(ep: str, n: int, ready: MpEvent) -> None:
             frames = await s.recv_multipart()
             await s.send_multipart(frames)
 
-    asyncio.run(run())
+    _run(run())
 
 
 def _echo_okxmm(ipc: str, n: int, ready: MpEvent) -> None:
@@ -205,7 +215,7 @@ def _echo_okxmm(ipc: str, n: int, ready: MpEvent) -> None:
             assert got is not None
             srv.reply(got[0], Ack(cmd_seq=got[1].seq))
 
-    asyncio.run(run())
+    _run(run())
 
 
 def bench_rtt(n: int) -> list[list[str]]:
@@ -231,7 +241,7 @@ def bench_rtt(n: int) -> list[list[str]]:
         ctx.destroy(linger=0)
         return out
 
-    raw_ns = sorted(asyncio.run(raw()))
+    raw_ns = sorted(_run(raw()))
     proc.terminate()
     proc.join()
 
@@ -258,7 +268,7 @@ def bench_rtt(n: int) -> list[list[str]]:
         ctx.destroy(linger=0)
         return out
 
-    our_ns = sorted(asyncio.run(ours()))
+    our_ns = sorted(_run(ours()))
     proc2.terminate()
     proc2.join()
     rows = []

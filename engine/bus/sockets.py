@@ -145,15 +145,16 @@ async def drain_frames(
     far more than the messages themselves."""
     view = sync_view(sock)
     out: list[list[bytes]] = []
-    try:
-        out.append(_recv_now(view))
-    except zmq.Again:
-        if timeout_s is None:
-            # no deadline: one awaited receive is the cheapest wake-up (a poll costs two)
-            out.append(await sock.recv_multipart())
-        elif timeout_s <= 0:
-            return out
-        else:
+    if timeout_s is None:
+        # no deadline: one awaited receive is the cheapest wake-up (a poll costs two), and it
+        # takes a message already queued at once (pyzmq checks ZMQ_EVENTS first)
+        out.append(await sock.recv_multipart())
+    else:
+        try:
+            out.append(_recv_now(view))
+        except zmq.Again:
+            if timeout_s <= 0:
+                return out
             poll = cast("Callable[[int | None, int], Awaitable[int]]", sock.poll)
             if not await poll(max(1, int(timeout_s * 1000)), zmq.POLLIN) & zmq.POLLIN:
                 return out
