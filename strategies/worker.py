@@ -295,7 +295,9 @@ class Worker:
         kind, cid = kind_cid
         if isinstance(msg, Reject):
             self.counters["rejects"] += 1
-            self.log.warning(
+            # an amend/cancel that raced the order's fill is routine, not a warning
+            raced = kind != "place" and ("FILLED" in msg.reason or "CANCELED" in msg.reason)
+            (self.log.info if raced else self.log.warning)(
                 "command rejected", kind=kind, clOrdId=cid, reason=msg.reason, code=msg.code
             )
             if msg.reason == "unknown clOrdId" and kind in ("amend", "cancel"):
