@@ -31,11 +31,14 @@ def main() -> int:
     for name in benches:
         cmd = [sys.executable, "-m", f"bench.{name}"] + (["--quick"] if args.quick else [])
         print(f"running {name} ...", flush=True)
-        res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900, check=False)
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=ROOT, timeout=900, check=False
+        )
         if res.returncode != 0:
             failed.append(name)
-            sections.append(f"## {name}\n\nFAILED (exit {res.returncode}):\n\n```\n"
-                            f"{res.stderr[-2000:]}\n```\n")
+            sections.append(
+                f"## {name}\n\nFAILED (exit {res.returncode}):\n\n```\n{res.stderr[-2000:]}\n```\n"
+            )
         else:
             sections.append(res.stdout.strip() + "\n")
         print(sections[-1], flush=True)

@@ -65,7 +65,10 @@ def bench_codec(n: int) -> list[list[str]]:
         codec.decode(codec.encode(msg, i))
     ours = (time.perf_counter_ns() - t0) / n
     raw = RawBook(
-        "BTC-USDT-SWAP", 123456, 1, [(float(p), float(s)) for p, s in msg.bids],
+        "BTC-USDT-SWAP",
+        123456,
+        1,
+        [(float(p), float(s)) for p, s in msg.bids],
         [(float(p), float(s)) for p, s in msg.asks],
     )
     enc, dec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(RawBook)
@@ -73,8 +76,15 @@ def bench_codec(n: int) -> list[list[str]]:
     for _ in range(n):
         dec.decode(enc.encode(raw))
     floor = (time.perf_counter_ns() - t0) / n
-    return [["codec BookTop top-5 encode+decode (ns/msg)", f"{ours:.0f}", f"{floor:.0f}",
-             f"{ours / floor:.2f}x", "exact str px/sz + envelope vs float struct"]]
+    return [
+        [
+            "codec BookTop top-5 encode+decode (ns/msg)",
+            f"{ours:.0f}",
+            f"{floor:.0f}",
+            f"{ours / floor:.2f}x",
+            "exact str px/sz + envelope vs float struct",
+        ]
+    ]
 
 
 # ------------------------------------------------------------------------------- pub/sub
@@ -103,8 +113,13 @@ def _sink_okxmm(ipc: str, n: int, ready: MpEvent, q: mp.Queue) -> None:  # type:
     async def run() -> None:
         ctx = zmq.asyncio.Context()
         bus = BusConfig(transport="ipc", ipc_dir=ipc)
-        sub = Subscriber(ctx, bus.connect_endpoint("md.pub"), prefixes=["book|"], name="sink",
-                         clock=SystemClock())
+        sub = Subscriber(
+            ctx,
+            bus.connect_endpoint("md.pub"),
+            prefixes=["book|"],
+            name="sink",
+            clock=SystemClock(),
+        )
         await sub.start()
         ready.set()
         got = 0
@@ -124,8 +139,14 @@ def _sink_okxmm(ipc: str, n: int, ready: MpEvent, q: mp.Queue) -> None:  # type:
 
 
 def trade_msg() -> Trade:
-    return Trade("BTC-USDT-SWAP", "1234567890", Decimal("43000.1"), Decimal("0.25"), Side.BUY,
-                 1_700_000_000_000)
+    return Trade(
+        "BTC-USDT-SWAP",
+        "1234567890",
+        Decimal("43000.1"),
+        Decimal("0.25"),
+        Side.BUY,
+        1_700_000_000_000,
+    )
 
 
 def bench_pubsub(n: int, kind: str) -> list[list[str]]:
@@ -158,8 +179,14 @@ def bench_pubsub(n: int, kind: str) -> list[list[str]]:
     async def produce() -> tuple[int, float]:
         actx = zmq.asyncio.Context()
         bus = BusConfig(transport="ipc", ipc_dir=tempfile.mkdtemp(prefix="okxb-"))
-        p = Publisher(actx, bus.bind_endpoint("md.pub"), src="bench", epoch=1,
-                      clock=SystemClock(), heartbeat_ms=0)
+        p = Publisher(
+            actx,
+            bus.bind_endpoint("md.pub"),
+            src="bench",
+            epoch=1,
+            clock=SystemClock(),
+            heartbeat_ms=0,
+        )
         await p.start()
         rdy, qq = mpc.Event(), mpc.Queue()
         pr = mpc.Process(target=_sink_okxmm, args=(bus.ipc_dir, n, rdy, qq))
@@ -180,11 +207,15 @@ def bench_pubsub(n: int, kind: str) -> list[list[str]]:
 
     got_ours, ns_ours = _run(produce())
     ours_rate = got_ours / (ns_ours / 1e9)
-    return [[
-        f"PUB/SUB {kind} ({len(body)} B) ipc (msgs/s)", f"{ours_rate:,.0f} ({got_ours}/{n})",
-        f"{raw_rate:,.0f} ({got_raw}/{n})", f"{ours_rate / raw_rate:.2f}x",
-        "okxmm encodes+decodes+checks seq; raw sends fixed bytes",
-    ]]
+    return [
+        [
+            f"PUB/SUB {kind} ({len(body)} B) ipc (msgs/s)",
+            f"{ours_rate:,.0f} ({got_ours}/{n})",
+            f"{raw_rate:,.0f} ({got_raw}/{n})",
+            f"{ours_rate / raw_rate:.2f}x",
+            "okxmm encodes+decodes+checks seq; raw sends fixed bytes",
+        ]
+    ]
 
 
 # ---------------------------------------------------------------------------- round trip
@@ -254,8 +285,14 @@ def bench_rtt(n: int) -> list[list[str]]:
     async def ours() -> list[int]:
         ctx = zmq.asyncio.Context()
         bus = BusConfig(transport="ipc", ipc_dir=ipc2)
-        c = CommandClient(ctx, bus.connect_endpoint("ord.cmd"), identity=b"S:b:1", src="b",
-                          epoch=1, clock=SystemClock())
+        c = CommandClient(
+            ctx,
+            bus.connect_endpoint("ord.cmd"),
+            identity=b"S:b:1",
+            src="b",
+            epoch=1,
+            clock=SystemClock(),
+        )
         await c.start()
         await c.wait_connected(10)
         msg = Cancel(cl_ord_id="b1x0000000001", inst="BTC-USDT-SWAP")
@@ -274,8 +311,15 @@ def bench_rtt(n: int) -> list[list[str]]:
     rows = []
     for q in (50, 99):
         o, r = pct(our_ns, q) / 1e3, pct(raw_ns, q) / 1e3
-        rows.append([f"DEALER/ROUTER round trip ipc p{q} (µs)", f"{o:.0f}", f"{r:.0f}",
-                     f"{o / r:.2f}x", "request→Ack with codec vs raw bytes echo"])
+        rows.append(
+            [
+                f"DEALER/ROUTER round trip ipc p{q} (µs)",
+                f"{o:.0f}",
+                f"{r:.0f}",
+                f"{o / r:.2f}x",
+                "request→Ack with codec vs raw bytes echo",
+            ]
+        )
     return rows
 
 
@@ -289,7 +333,9 @@ def main() -> None:
     rows = bench_codec(n_codec) + bench_pubsub(n_pub, "Trade") + bench_pubsub(n_pub, "BookTop")
     rows += bench_rtt(n_rtt)
     print("## Bus (issue 3)\n")
-    print("Targets: throughput ≥ 0.7× raw, round trip ≤ 1.3× raw; floors measured in the same run.\n")
+    print(
+        "Targets: throughput ≥ 0.7× raw, round trip ≤ 1.3× raw; floors measured in the same run.\n"
+    )
     print(table(["path", "okxmm", "raw floor", "ratio", "note"], rows))
 
 

@@ -43,8 +43,15 @@ def _free_port() -> int:
 def _echo_server(port: int, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
     from aiohttp import web
 
-    ack = json.dumps({"id": "1", "op": "order", "code": "0", "msg": "", "data": [
-        {"clOrdId": "", "ordId": "1", "tag": "", "ts": "1", "sCode": "0", "sMsg": ""}]})
+    ack = json.dumps(
+        {
+            "id": "1",
+            "op": "order",
+            "code": "0",
+            "msg": "",
+            "data": [{"clOrdId": "", "ordId": "1", "tag": "", "ts": "1", "sCode": "0", "sMsg": ""}],
+        }
+    )
 
     async def handle(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False)
@@ -69,16 +76,44 @@ def _echo_server(port: int, ready: mp.synchronize.Event) -> None:  # type: ignor
 
 # ---------------------------------------------------------------------------------- client
 def _order(i: int) -> str:
-    return json.dumps({"id": f"o{i}", "op": "order", "args": [{
-        "instId": INST, "tdMode": "cross", "side": "buy" if i % 2 else "sell",
-        "ordType": "limit", "px": "30000" if i % 2 else "90000", "sz": "0.01",
-        "clOrdId": f"b{i}"}]})
+    return json.dumps(
+        {
+            "id": f"o{i}",
+            "op": "order",
+            "args": [
+                {
+                    "instId": INST,
+                    "tdMode": "cross",
+                    "side": "buy" if i % 2 else "sell",
+                    "ordType": "limit",
+                    "px": "30000" if i % 2 else "90000",
+                    "sz": "0.01",
+                    "clOrdId": f"b{i}",
+                }
+            ],
+        }
+    )
 
 
 def _batch(i: int) -> str:
-    return json.dumps({"id": f"b{i}", "op": "batch-orders", "args": [{
-        "instId": INST, "tdMode": "cross", "side": "buy", "ordType": "limit", "px": "30000",
-        "sz": "0.01", "clOrdId": f"bb{i}x{k}"} for k in range(20)]})
+    return json.dumps(
+        {
+            "id": f"b{i}",
+            "op": "batch-orders",
+            "args": [
+                {
+                    "instId": INST,
+                    "tdMode": "cross",
+                    "side": "buy",
+                    "ordType": "limit",
+                    "px": "30000",
+                    "sz": "0.01",
+                    "clOrdId": f"bb{i}x{k}",
+                }
+                for k in range(20)
+            ],
+        }
+    )
 
 
 async def _acks(ws: websockets.ClientConnection, n: int) -> None:
@@ -95,15 +130,16 @@ async def throughput(url: str, n: int, window: int, make: object, login: bool) -
         if login:
             await ws.send(json.dumps({"op": "login", "args": [ws_login_args(ACCT)]}))
             await ws.recv()
-            await ws.send(json.dumps({"op": "subscribe",
-                                      "args": [{"channel": "orders", "instType": "ANY"}]}))
+            await ws.send(
+                json.dumps({"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
+            )
         msgs = [make(i) for i in range(n)]  # type: ignore[operator]
         t0 = time.perf_counter()
         reader = asyncio.create_task(_acks(ws, n))
         sent = 0
         # simple window: send in chunks, let the reader catch up
         while sent < n:
-            chunk = msgs[sent:sent + window]
+            chunk = msgs[sent : sent + window]
             for m in chunk:
                 await ws.send(m)
             sent += len(chunk)
@@ -134,8 +170,11 @@ async def latency(url: str, n: int, login: bool, offset: int) -> list[float]:
 async def book_rate(url: str, secs: float) -> float:
     async with websockets.connect(url, max_queue=None, compression=None) as ws:
         insts = ["BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"]
-        await ws.send(json.dumps({"op": "subscribe",
-                                  "args": [{"channel": "books", "instId": i} for i in insts]}))
+        await ws.send(
+            json.dumps(
+                {"op": "subscribe", "args": [{"channel": "books", "instId": i} for i in insts]}
+            )
+        )
         n = 0
         t_end = time.perf_counter() + secs
         while time.perf_counter() < t_end:
@@ -155,8 +194,11 @@ def capacity(steps: int) -> tuple[float, float]:
     from ops.exchange.venue import Venue
 
     clock = FakeClock()
-    v = Venue(ExchangeConfig(realtime=False), clock,
-              [AccountSpec(api_key=ACCT[0], secret=ACCT[1], passphrase=ACCT[2])])
+    v = Venue(
+        ExchangeConfig(realtime=False),
+        clock,
+        [AccountSpec(api_key=ACCT[0], secret=ACCT[1], passphrase=ACCT[2])],
+    )
     seq0 = sum(f.seq for f in v.feeds.values())
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -207,14 +249,35 @@ def main() -> None:
     port = _free_port()
     tmp = Path(tempfile.mkdtemp(prefix="okxmm-bench-ex-"))
     cfg = tmp / "ex.yaml"
-    cfg.write_text(yaml.safe_dump({"log_dir": str(tmp), "exchange": {
-        "rate_limits": False, "max_pending_per_inst": 10_000_000,
-        "max_pending_per_account": 10_000_000,
-        "start_balances": {"USDT": "1000000000000", "BTC": "100000", "ETH": "1000000"}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "log_dir": str(tmp),
+                "exchange": {
+                    "rate_limits": False,
+                    "max_pending_per_inst": 10_000_000,
+                    "max_pending_per_account": 10_000_000,
+                    "start_balances": {"USDT": "1000000000000", "BTC": "100000", "ETH": "1000000"},
+                },
+            }
+        )
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ops.exchange", "--config", str(cfg), "--port", str(port),
-         "--account", ":".join(ACCT)], cwd=ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "ops.exchange",
+            "--config",
+            str(cfg),
+            "--port",
+            str(port),
+            "--account",
+            ":".join(ACCT),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_ready(proc, port)
         priv = f"ws://127.0.0.1:{port}/ws/v5/private"
@@ -228,22 +291,36 @@ def main() -> None:
     steps_s, upd_s = capacity(300 if args.quick else 2000)
 
     rows = [
-        ["WS `order` place→ack, 200 in flight (orders/s)", f"{thru:,.0f}", f"{f_thru:,.0f}",
-         f"{thru / f_thru:.2f}"],
+        [
+            "WS `order` place→ack, 200 in flight (orders/s)",
+            f"{thru:,.0f}",
+            f"{f_thru:,.0f}",
+            f"{thru / f_thru:.2f}",
+        ],
         ["WS `batch-orders` ×20, 10 in flight (orders/s)", f"{bthru:,.0f}", "", ""],
-        ["place→ack p50, one in flight (µs)", f"{pct(lat, 50):.0f}", f"{pct(f_lat, 50):.0f}",
-         f"{pct(lat, 50) / pct(f_lat, 50):.2f}"],
-        ["place→ack p99 (µs)", f"{pct(lat, 99):.0f}", f"{pct(f_lat, 99):.0f}",
-         f"{pct(lat, 99) / pct(f_lat, 99):.2f}"],
+        [
+            "place→ack p50, one in flight (µs)",
+            f"{pct(lat, 50):.0f}",
+            f"{pct(f_lat, 50):.0f}",
+            f"{pct(lat, 50) / pct(f_lat, 50):.2f}",
+        ],
+        [
+            "place→ack p99 (µs)",
+            f"{pct(lat, 99):.0f}",
+            f"{pct(f_lat, 99):.0f}",
+            f"{pct(lat, 99) / pct(f_lat, 99):.2f}",
+        ],
         ["books updates/s published (4 instruments, real time)", f"{books:,.0f}", "", ""],
         ["book updates/s capacity (in-process steps, 4 instruments)", f"{upd_s:,.0f}", "", ""],
         ["market steps/s capacity (4 instruments, 400 levels each)", f"{steps_s:,.0f}", "", ""],
     ]
     verdict = "meets" if min(thru, bthru) >= 5000 else "MISSES"
     print("## exchange\n")
-    print(f"Local OKX exchange, separate process, rate limits off; floor = bare aiohttp WS "
-          f"echo server. Target ≥ 5 000 orders/s acknowledged: **{verdict}** "
-          f"(single ops {thru:,.0f}/s, batches {bthru:,.0f}/s).\n")
+    print(
+        f"Local OKX exchange, separate process, rate limits off; floor = bare aiohttp WS "
+        f"echo server. Target ≥ 5 000 orders/s acknowledged: **{verdict}** "
+        f"(single ops {thru:,.0f}/s, batches {bthru:,.0f}/s).\n"
+    )
     print(table(["metric", "exchange", "floor", "ratio"], rows))
 
 

@@ -54,9 +54,7 @@ def main(cfg: OkxmmConfig, *, out: str | None) -> int:
                 sock.close(linger=0)
             actor.log.info("journal closed", path=str(path), records=writer.written)
 
-    return run_actor(
-        "recorder", cfg, record, ctl_endpoint=cfg.bus.bind_endpoint("ctl.recorder")
-    )
+    return run_actor("recorder", cfg, record, ctl_endpoint=cfg.bus.bind_endpoint("ctl.recorder"))
 
 
 if __name__ == "__main__":

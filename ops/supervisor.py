@@ -136,8 +136,12 @@ class Supervisor:
             endpoint = self._cfg.bus.connect_endpoint(child.spec.ctl)
             with contextlib.suppress(TimeoutError):
                 reply = await ctl_call(
-                    self._actor.ctx, endpoint, CtlRequest(cmd="ping"),
-                    clock=self._actor.clock, timeout_s=0.5, src="supervisor",
+                    self._actor.ctx,
+                    endpoint,
+                    CtlRequest(cmd="ping"),
+                    clock=self._actor.clock,
+                    timeout_s=0.5,
+                    src="supervisor",
                 )
                 if reply.ok:
                     return True

@@ -45,8 +45,11 @@ def run_tap(cfg: OkxmmConfig, prefixes: list[str], buses: list[str], count: int,
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
         subs = [
             Subscriber(
-                ctx, cfg.bus.connect_endpoint(PUBLISHERS[b]), prefixes=prefixes,
-                name=f"tap-{b}", clock=clock,
+                ctx,
+                cfg.bus.connect_endpoint(PUBLISHERS[b]),
+                prefixes=prefixes,
+                name=f"tap-{b}",
+                clock=clock,
             )
             for b in chosen
         ]

@@ -115,8 +115,9 @@ class MarketCache:
         self._ts[(kind, inst)] = ts_ms
         return True
 
-    def on_ticker(self, inst: str, bid: Decimal | None, ask: Decimal | None, ts_ms: int = 0
-                  ) -> None:
+    def on_ticker(
+        self, inst: str, bid: Decimal | None, ask: Decimal | None, ts_ms: int = 0
+    ) -> None:
         if not self._newer("ticker", inst, ts_ms):
             return
         if bid is not None and ask is not None and bid > 0 and ask > 0:

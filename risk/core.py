@@ -132,8 +132,11 @@ class RiskCore:
         self._limits_sent = False
         if persisted is not None:
             self._restore(persisted)
-        for scope, key in [ACCOUNT, *(("inst", i) for i in self.instruments),
-                           *(("strategy", s) for s in self.strategies)]:
+        for scope, key in [
+            ACCOUNT,
+            *(("inst", i) for i in self.instruments),
+            *(("strategy", s) for s in self.strategies),
+        ]:
             self._scope(scope, key)
 
     # ------------------------------------------------------------------------------ inbox
@@ -201,10 +204,15 @@ class RiskCore:
 
     def _on_order_update(self, msg: OrderUpdate) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)
-        self.counters.on_order(msg.cl_ord_id, msg.ord_id, msg.inst, msg.side.value,
-                               msg.acc_fill_sz, terminal=msg.state in VENUE_TERMINAL)
-        self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state, msg.sz,
-                                  msg.acc_fill_sz)
+        self.counters.on_order(
+            msg.cl_ord_id,
+            msg.ord_id,
+            msg.inst,
+            msg.side.value,
+            msg.acc_fill_sz,
+            terminal=msg.state in VENUE_TERMINAL,
+        )
+        self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state, msg.sz, msg.acc_fill_sz)
         rec = fill_record(msg)
         if rec is not None:
             self.ledger.on_fill(rec, authoritative=True)
@@ -216,11 +224,18 @@ class RiskCore:
             self._scope("strategy", msg.strategy)
         if not from_snapshot:  # a replayed order is not a new one
             self.order_rate.on_order(msg.strategy, key, mono_ns)
-        self.counters.on_order(msg.cl_ord_id, msg.ord_id, msg.inst, msg.side.value,
-                               msg.acc_fill_sz, msg.strategy,
-                               terminal=msg.state in ROUTER_TERMINAL)
-        self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state.value, msg.sz,
-                                  msg.acc_fill_sz, msg.strategy)
+        self.counters.on_order(
+            msg.cl_ord_id,
+            msg.ord_id,
+            msg.inst,
+            msg.side.value,
+            msg.acc_fill_sz,
+            msg.strategy,
+            terminal=msg.state in ROUTER_TERMINAL,
+        )
+        self.open_orders.on_order(
+            key, msg.inst, msg.side.value, msg.state.value, msg.sz, msg.acc_fill_sz, msg.strategy
+        )
         if msg.acc_fill_sz > 0 or msg.trade_id:
             self.ledger.claim(msg.cl_ord_id, msg.strategy)
         self.ledger.claim_epoch(msg.epoch, msg.strategy)
@@ -229,8 +244,13 @@ class RiskCore:
             self.ledger.on_fill(rec, authoritative=False)
 
     # ------------------------------------------------------------------------ kill switch
-    def halt(self, reason: str, wall_ms: int, scope: str = "account", key: str = "*",
-             ) -> list[StateChange]:
+    def halt(
+        self,
+        reason: str,
+        wall_ms: int,
+        scope: str = "account",
+        key: str = "*",
+    ) -> list[StateChange]:
         """Latch HALTED on a scope (default: the whole account)."""
         self.halts[(scope, key)] = HaltRecord(scope, key, reason, wall_ms)
         change = self._scope(scope, key).fire(StateEvent.HALT, reason)
@@ -294,8 +314,15 @@ class RiskCore:
             mark = self.market.marks.get(inst) or self.market.mid(inst)
             p = prices.usd(ccy)
             fees = sum((amt * prices.usd(c) for c, amt in book.fees.items()), ZERO)
-            out.append(StrategyPnl(strategy or UNATTRIBUTED, inst, book.realised * p,
-                                   book.unrealised(mark) * p, fees))
+            out.append(
+                StrategyPnl(
+                    strategy or UNATTRIBUTED,
+                    inst,
+                    book.realised * p,
+                    book.unrealised(mark) * p,
+                    fees,
+                )
+            )
         return out
 
     def _strategy_net(self) -> dict[str, Decimal]:
@@ -309,9 +336,16 @@ class RiskCore:
             return None
         self._dirty = False
         prices = PriceSource(self.market)
-        snap = build_snapshot(wall_ms, self.account.total_eq, self.account.rows,
-                              self.positions.rows, self.market, prices, self._ccys(),
-                              self.cfg.revalue_at_latest_mark)
+        snap = build_snapshot(
+            wall_ms,
+            self.account.total_eq,
+            self.account.rows,
+            self.positions.rows,
+            self.market,
+            prices,
+            self._ccys(),
+            self.cfg.revalue_at_latest_mark,
+        )
         if self.inception is None:
             self.inception = snap
         self.current = snap
@@ -337,8 +371,9 @@ class RiskCore:
             inception_ts_ms=m.inception_ts_ms,
             current_ts_ms=m.current_ts_ms,
             exposures_base={i: e.in_base for i, e in m.exposures.items()},
-            exposures_quote={i: e.in_quote for i, e in m.exposures.items()
-                             if e.in_quote is not None},
+            exposures_quote={
+                i: e.in_quote for i, e in m.exposures.items() if e.in_quote is not None
+            },
             net_filled_qty={i: t.net_filled_qty for i, t in totals.items()},
             trading_volume={i: t.trading_volume for i, t in totals.items()},
             fees_by_ccy=fees,
@@ -375,8 +410,12 @@ class RiskCore:
         age = None if seen is None else (mono_ns - seen) // _NS_PER_MS
         silent = self.md_silent
         return InstView(
-            inst=inst, position_base=pos, price_usd=PriceSource(self.market).usd(base_of(inst)),
-            open_buy_base=buy * mult, open_sell_base=sell * mult, md_age_ms=age,
+            inst=inst,
+            position_base=pos,
+            price_usd=PriceSource(self.market).usd(base_of(inst)),
+            open_buy_base=buy * mult,
+            open_sell_base=sell * mult,
+            md_age_ms=age,
             book_resyncing=self._book_state.get(inst) == BookState.RESYNCING,
             md_silent=silent,
         )
@@ -424,15 +463,20 @@ class RiskCore:
         if m is None:
             return {}
         totals = self.counters.by_inst()
-        return {inst: StrategyMeasurement.of(m, inst, kind, totals.get(inst, FillTotals()))
-                for inst, kind in self._trading()}
+        return {
+            inst: StrategyMeasurement.of(m, inst, kind, totals.get(inst, FillTotals()))
+            for inst, kind in self._trading()
+        }
 
     def limit_messages(self) -> list[RiskLimits]:
         """The limits the router enforces per instrument."""
         return [
-            RiskLimits(scope="inst", key=inst,
-                       max_position=self.cfg.max_position_base.get(inst),
-                       max_notional_usd=self.cfg.max_position_usd)
+            RiskLimits(
+                scope="inst",
+                key=inst,
+                max_position=self.cfg.max_position_base.get(inst),
+                max_notional_usd=self.cfg.max_position_usd,
+            )
             for inst in self.instruments
         ]
 
@@ -449,8 +493,10 @@ class RiskCore:
             fills=self.ledger.fills,
             claims=self.ledger.claims,
             orders=dict(self.counters.orders),
-            counter_base=[BaseTotals(s, i, t.buy_filled_qty, t.sell_filled_qty)
-                          for (s, i), t in self.counters.base.items()],
+            counter_base=[
+                BaseTotals(s, i, t.buy_filled_qty, t.sell_filled_qty)
+                for (s, i), t in self.counters.base.items()
+            ],
             ledger_base=[BaseBook(s, b) for (s, _), b in self.ledger.base.items()],
             epoch_owners=self.ledger.epoch_owners,
             closed_orders=dict(list(self.counters.closed.items())[-PERSISTED_CLOSED:]),
@@ -470,8 +516,9 @@ class RiskCore:
             self.ledger.claim_epoch(epoch, strategy)
         self.counters.orders.update(st.orders)
         for t in st.counter_base:
-            self.counters.base[(t.strategy, t.inst)] = FillTotals(t.buy_filled_qty,
-                                                                  t.sell_filled_qty)
+            self.counters.base[(t.strategy, t.inst)] = FillTotals(
+                t.buy_filled_qty, t.sell_filled_qty
+            )
         self.counters.closed.update(st.closed_orders)
         for b in st.ledger_base:
             self.ledger.restore_base(b.strategy, b.book)

@@ -138,14 +138,16 @@ class FillCounters:
         out: dict[str, FillTotals] = {}
         for (_, inst), t in self.by_strategy_inst().items():
             o = out.get(inst, FillTotals())
-            out[inst] = FillTotals(o.buy_filled_qty + t.buy_filled_qty,
-                                   o.sell_filled_qty + t.sell_filled_qty)
+            out[inst] = FillTotals(
+                o.buy_filled_qty + t.buy_filled_qty, o.sell_filled_qty + t.sell_filled_qty
+            )
         return out
 
     def by_strategy(self) -> dict[str, FillTotals]:
         out: dict[str, FillTotals] = {}
         for (name, _), t in self.by_strategy_inst().items():
             o = out.get(name, FillTotals())
-            out[name] = FillTotals(o.buy_filled_qty + t.buy_filled_qty,
-                                   o.sell_filled_qty + t.sell_filled_qty)
+            out[name] = FillTotals(
+                o.buy_filled_qty + t.buy_filled_qty, o.sell_filled_qty + t.sell_filled_qty
+            )
         return out

@@ -82,19 +82,36 @@ def evaluate(inp: LimitInputs, cfg: RiskConfig) -> list[Breach]:
     if cfg.loss_limit_usd is not None and inp.pnl_usd is not None:
         drawdown = inp.peak_pnl_usd - inp.pnl_usd
         if drawdown >= cfg.loss_limit_usd:
-            out.append(Breach(*acct, Severity.HALT,
-                f"loss limit: pnl {_fmt(inp.pnl_usd)} USD is {_fmt(drawdown)} below peak "
-                f"{_fmt(inp.peak_pnl_usd)} (limit {cfg.loss_limit_usd})"))
+            out.append(
+                Breach(
+                    *acct,
+                    Severity.HALT,
+                    f"loss limit: pnl {_fmt(inp.pnl_usd)} USD is {_fmt(drawdown)} below peak "
+                    f"{_fmt(inp.peak_pnl_usd)} (limit {cfg.loss_limit_usd})",
+                )
+            )
     if cfg.strategy_loss_limit_usd is not None:
         for name, (pnl, peak) in sorted(inp.strategy_pnl.items()):
             if name and peak - pnl >= cfg.strategy_loss_limit_usd:
-                out.append(Breach("strategy", name, Severity.HALT,
-                    f"strategy loss limit: pnl {_fmt(pnl)} USD is {_fmt(peak - pnl)} below peak "
-                    f"{_fmt(peak)} (limit {cfg.strategy_loss_limit_usd})"))
+                out.append(
+                    Breach(
+                        "strategy",
+                        name,
+                        Severity.HALT,
+                        f"strategy loss limit: pnl {_fmt(pnl)} USD is {_fmt(peak - pnl)} below "
+                        f"peak {_fmt(peak)} (limit {cfg.strategy_loss_limit_usd})",
+                    )
+                )
     for name, rate in sorted(inp.order_rates.items()):
         if cfg.max_order_rate_per_s is not None and rate > cfg.max_order_rate_per_s:
-            out.append(Breach("strategy", name, Severity.REDUCE,
-                f"order rate {rate}/s over {cfg.max_order_rate_per_s}/s"))
+            out.append(
+                Breach(
+                    "strategy",
+                    name,
+                    Severity.REDUCE,
+                    f"order rate {rate}/s over {cfg.max_order_rate_per_s}/s",
+                )
+            )
     for v in inp.insts:
         out.extend(_inst_breaches(v, cfg))
     return out

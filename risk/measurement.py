@@ -86,8 +86,9 @@ class StrategyMeasurement:
     current_ts_ms: int
 
     @classmethod
-    def of(cls, m: Measurement, inst: str, inst_type: str, fills: FillTotals
-           ) -> StrategyMeasurement:
+    def of(
+        cls, m: Measurement, inst: str, inst_type: str, fills: FillTotals
+    ) -> StrategyMeasurement:
         e = m.exposures[inst]
         return cls(
             trading_instrument=inst,
@@ -153,14 +154,11 @@ def measure(
     px = prices or PriceSource(market)
     d = pnl_by_ccy(inception, current, market)
     pnl = sum((amount * _price(ccy, current, px) for ccy, amount in d.items()), ZERO)
-    exposures = {
-        inst: _exposure(inst, kind, inception, current, px) for inst, kind in trading
-    }
+    exposures = {inst: _exposure(inst, kind, inception, current, px) for inst, kind in trading}
     return Measurement(
         inception_ts_ms=inception.ts_ms,
         current_ts_ms=current.ts_ms,
-        asset_value_change_in_usd_since_running=current.asset_usd_value
-        - inception.asset_usd_value,
+        asset_value_change_in_usd_since_running=current.asset_usd_value - inception.asset_usd_value,
         pnl_in_usd_since_running=pnl,
         pnl_by_ccy=d,
         exposures=exposures,

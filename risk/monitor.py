@@ -61,27 +61,48 @@ class RiskMonitor:
         self.clock = actor.clock
         self.log = actor.log
         persisted, problem = self._load()
-        self.core = RiskCore(self.rc, _instruments(cfg), [s.name for s in cfg.strategies],
-                             persisted)
+        self.core = RiskCore(
+            self.rc, _instruments(cfg), [s.name for s in cfg.strategies], persisted
+        )
         if problem:
             self.core.halt(problem, self._wall_ms())
         bus = cfg.bus
-        self.pub = Publisher(actor.ctx, bus.bind_endpoint("risk.pub"), src="risk",
-                             epoch=actor.epoch, clock=self.clock,
-                             snap_endpoint=bus.bind_endpoint("risk.snap"),
-                             heartbeat_ms=self.rc.heartbeat_ms)
+        self.pub = Publisher(
+            actor.ctx,
+            bus.bind_endpoint("risk.pub"),
+            src="risk",
+            epoch=actor.epoch,
+            clock=self.clock,
+            snap_endpoint=bus.bind_endpoint("risk.snap"),
+            heartbeat_ms=self.rc.heartbeat_ms,
+        )
         self.subs: dict[Source, Subscriber] = {
-            "md": Subscriber(actor.ctx, bus.connect_endpoint("md.pub"),
-                             snap_endpoint=bus.connect_endpoint("md.snap"),
-                             prefixes=MD_PREFIXES, name="risk.md", clock=self.clock,
-                             silence_ms=self.rc.md_silence_ms),
-            "acct": Subscriber(actor.ctx, bus.connect_endpoint("acct.pub"),
-                               snap_endpoint=bus.connect_endpoint("acct.snap"),
-                               prefixes=ACCT_PREFIXES, name="risk.acct", clock=self.clock,
-                               silence_ms=self.rc.private_silence_ms),
-            "ord": Subscriber(actor.ctx, bus.connect_endpoint("ord.pub"),
-                              snap_endpoint=bus.connect_endpoint("ord.snap"),
-                              prefixes=ORD_PREFIXES, name="risk.ord", clock=self.clock),
+            "md": Subscriber(
+                actor.ctx,
+                bus.connect_endpoint("md.pub"),
+                snap_endpoint=bus.connect_endpoint("md.snap"),
+                prefixes=MD_PREFIXES,
+                name="risk.md",
+                clock=self.clock,
+                silence_ms=self.rc.md_silence_ms,
+            ),
+            "acct": Subscriber(
+                actor.ctx,
+                bus.connect_endpoint("acct.pub"),
+                snap_endpoint=bus.connect_endpoint("acct.snap"),
+                prefixes=ACCT_PREFIXES,
+                name="risk.acct",
+                clock=self.clock,
+                silence_ms=self.rc.private_silence_ms,
+            ),
+            "ord": Subscriber(
+                actor.ctx,
+                bus.connect_endpoint("ord.pub"),
+                snap_endpoint=bus.connect_endpoint("ord.snap"),
+                prefixes=ORD_PREFIXES,
+                name="risk.ord",
+                clock=self.clock,
+            ),
         }
         self.changed = asyncio.Event()
         self.pending: RiskSnapshot | None = None
@@ -106,20 +127,29 @@ class RiskMonitor:
             # Starting from scratch would forget a halt: keep the file aside and start HALTED.
             aside = path.with_name(f"{path.name}.corrupt-{self._wall_ms()}")
             path.replace(aside)
-            self.log.error("risk state unreadable; starting HALTED", error=str(exc),
-                           moved_to=str(aside))
+            self.log.error(
+                "risk state unreadable; starting HALTED", error=str(exc), moved_to=str(aside)
+            )
             return None, f"risk state file unreadable (kept as {aside.name})"
 
     def _publish_state(self, scope: str, key: str) -> None:
         st = self.core.states[(scope, key)]
-        self.pub.publish(topics.risk_state(scope, key),
-                         RiskState(scope=scope, key=key, state=st.state, reason=st.reason))
+        self.pub.publish(
+            topics.risk_state(scope, key),
+            RiskState(scope=scope, key=key, state=st.state, reason=st.reason),
+        )
 
     def _on_changes(self, changes: list[StateChange]) -> None:
         for ch in changes:
             self.state_changes += 1
-            self.log.warning("risk state changed", scope=ch.scope, key=ch.key, old=ch.old.value,
-                             new=ch.new.value, reason=ch.reason)
+            self.log.warning(
+                "risk state changed",
+                scope=ch.scope,
+                key=ch.key,
+                old=ch.old.value,
+                new=ch.new.value,
+                reason=ch.reason,
+            )
             self._publish_state(ch.scope, ch.key)
 
     def persist(self, force: bool = False) -> None:
@@ -246,7 +276,8 @@ class RiskMonitor:
         if m is not None:
             out["pnl_in_usd_since_running"] = str(m.pnl_in_usd_since_running)
             out["asset_value_change_in_usd_since_running"] = str(
-                m.asset_value_change_in_usd_since_running)
+                m.asset_value_change_in_usd_since_running
+            )
         for (scope, key), st in self.core.states.items():
             out[f"state.{scope}.{key}"] = f"{st.state.value} {st.reason}".strip()
         for name, sub in self.subs.items():
@@ -275,8 +306,13 @@ class RiskMonitor:
             self._publish_state(scope, key)
         for st in self.core.states.values():
             if st.state.value != "ACTIVE":
-                self.log.warning("risk state at start", scope=st.scope, key=st.key,
-                                 state=st.state.value, reason=st.reason)
+                self.log.warning(
+                    "risk state at start",
+                    scope=st.scope,
+                    key=st.key,
+                    state=st.state.value,
+                    reason=st.reason,
+                )
         try:
             # concurrently: each start waits (bounded) for its publisher's snapshot
             await asyncio.gather(*(sub.start() for sub in self.subs.values()))

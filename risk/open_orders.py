@@ -39,7 +39,13 @@ class OpenOrders:
         self._max_closed = max_closed
 
     def on_order(
-        self, key: str, inst: str, side: str, state: str, sz: Decimal, acc_fill_sz: Decimal,
+        self,
+        key: str,
+        inst: str,
+        side: str,
+        state: str,
+        sz: Decimal,
+        acc_fill_sz: Decimal,
         strategy: str = "",
     ) -> None:
         if not key:

@@ -44,14 +44,25 @@ class PersistedSnap(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, snap: RiskSnap) -> PersistedSnap:
-        return cls(snap.ts_ms, snap.asset_usd_value, snap.price, snap.cash, snap.delta_usd,
-                   list(snap.positions.values()), snap.mark)
+        return cls(
+            snap.ts_ms,
+            snap.asset_usd_value,
+            snap.price,
+            snap.cash,
+            snap.delta_usd,
+            list(snap.positions.values()),
+            snap.mark,
+        )
 
     def to_snap(self) -> RiskSnap:
         return RiskSnap(
-            ts_ms=self.ts_ms, asset_usd_value=self.asset_usd_value, price=dict(self.price),
-            cash=dict(self.cash), delta_usd=self.delta_usd,
-            positions={pv.row.key: pv for pv in self.positions}, mark=dict(self.mark),
+            ts_ms=self.ts_ms,
+            asset_usd_value=self.asset_usd_value,
+            price=dict(self.price),
+            cash=dict(self.cash),
+            delta_usd=self.delta_usd,
+            positions={pv.row.key: pv for pv in self.positions},
+            mark=dict(self.mark),
         )
 
 
@@ -124,4 +135,3 @@ def load_state(path: str | Path) -> PersistedState | None:
         raise ValueError(f"risk state {p} is unreadable: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ValueError(f"risk state {p} is unreadable: {exc}") from None
-

@@ -201,8 +201,9 @@ class PnlLedger:
             self._books = books
         return self._books
 
-    def _book_for(self, books: dict[tuple[str, str], PnlBook], f: FillRecord,
-                  spec_of: SpecLookup) -> PnlBook:
+    def _book_for(
+        self, books: dict[tuple[str, str], PnlBook], f: FillRecord, spec_of: SpecLookup
+    ) -> PnlBook:
         k = (self.owner(f.cl_ord_id), f.inst)
         book = books.get(k)
         if book is None:

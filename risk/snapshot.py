@@ -133,8 +133,9 @@ def position_exposure(
     return base, row.signed_pos * spec.multiplier
 
 
-def at_latest_mark(row: PositionRow, spec: InstrumentSpec | None, mark: Decimal | None
-                   ) -> PositionRow:
+def at_latest_mark(
+    row: PositionRow, spec: InstrumentSpec | None, mark: Decimal | None
+) -> PositionRow:
     """The row with ``upl`` recomputed at the market's latest mark.
 
     Beyond the original: OKX pushes positions on account events (and only every few seconds
@@ -142,8 +143,13 @@ def at_latest_mark(row: PositionRow, spec: InstrumentSpec | None, mark: Decimal 
     used them as pushed. For SWAP/FUTURES (the formula OKX uses for upl):
     linear ``pos × mult × (m − avgPx)``, inverse ``pos × mult × (1/avgPx − 1/m)``."""
     kind = row.inst_type or (spec.inst_type if spec is not None else "")
-    if (mark is None or mark == row.mark_px or spec is None or row.avg_px == 0
-            or kind not in ("SWAP", "FUTURES")):
+    if (
+        mark is None
+        or mark == row.mark_px
+        or spec is None
+        or row.avg_px == 0
+        or kind not in ("SWAP", "FUTURES")
+    ):
         return row
     pos = row.signed_pos
     if spec.inverse:
