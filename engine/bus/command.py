@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from typing import cast
 
 import zmq
 import zmq.asyncio
@@ -29,7 +28,6 @@ from engine.bus.sockets import (
     drain_frames,
     recv_frames,
     send_nowait,
-    sync_view,
 )
 from engine.clock import Clock
 from engine.codec import Codec
@@ -46,14 +44,7 @@ class CommandSendError(OkxmmError):
 
 
 class CommandClient:
-    """DEALER side: ``send`` (non-blocking), ``request`` (await the reply), ``recv`` (others).
-
-    No background reader: whoever waits reads. One coroutine at a time owns the socket's receive
-    (``request`` awaiting its reply, or ``recv``); it hands replies to their ``request`` waiters and
-    queues the rest for ``recv``. Awaiting the socket directly saves a task hop per reply (the
-    round trip is the router's command latency). A timeout never loses a message: the pending
-    receive is kept and picked up by the next reader.
-    """
+    """DEALER side: ``send`` (non-blocking), ``request`` (await the reply), ``recv`` (others)."""
 
     def __init__(
         self,
@@ -77,11 +68,8 @@ class CommandClient:
         self._monitor: ConnectMonitor | None = None
         self._waiters: dict[int, asyncio.Future[Envelope]] = {}
         self._hello_waiter: asyncio.Future[Envelope] | None = None
-        self._inbox: deque[Envelope] = deque()
-        self._rx: asyncio.Future[list[bytes]] | None = None  # the pending socket receive
-        self._reading = False  # a coroutine owns the receive
-        self._wake = asyncio.Event()  # inbox grew or the receive was released
-        self._closed = False
+        self._inbox: asyncio.Queue[Envelope] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> asyncio.Event:
@@ -94,6 +82,7 @@ class CommandClient:
         self._monitor = ConnectMonitor(self._sock, self._endpoint, self._codec.name)
         self._monitor.start()
         self._sock.connect(self._endpoint)
+        self._reader = asyncio.get_running_loop().create_task(self._read(), name="cmd-reader")
 
     async def wait_connected(self, timeout_s: float) -> None:
         """Wait until the server is connected; raises TimeoutError."""
@@ -119,22 +108,9 @@ class CommandClient:
             self._hello_waiter = fut
         seq = self.send(msg)
         self._waiters[seq] = fut  # a Hello may also be answered by a Reject with its seq
-        deadline = loop.time() + timeout_s
         try:
-            while not fut.done():
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError
-                if not self._reading:
-                    await self._read_once(remaining)
-                    continue
-                # another coroutine owns the receive: it resolves our future, then lets go
-                # (which sets _wake; nothing can run between the check above and clear())
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(remaining):
-                        await self._wake.wait()
-            return fut.result()
+            async with asyncio.timeout(timeout_s):
+                return await fut
         finally:
             self._waiters.pop(seq, None)
             if self._hello_waiter is fut:
@@ -142,103 +118,41 @@ class CommandClient:
 
     async def recv(self, timeout_s: float | None) -> Envelope | None:
         """Next reply nobody awaited (Fenced, late Acks/Rejects, relayed messages)."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_s is None else loop.time() + timeout_s
-        while True:
-            if self._inbox:
-                return self._inbox.popleft()
-            remaining = None if deadline is None else deadline - loop.time()
-            if (remaining is not None and remaining <= 0) or self._closed:
-                return None
-            if not self._reading:
-                await self._read_once(remaining)
-                continue
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(remaining):
-                    await self._wake.wait()
-            except TimeoutError:
-                return self._inbox.popleft() if self._inbox else None
-
-    async def _read_once(self, timeout_s: float | None) -> None:
-        """Own the receive until one message came (dispatched) or ``timeout_s`` passed."""
-        if self._sock is None:  # closed (or never started): nothing will ever come
-            raise CommandSendError("command client closed")
-        self._reading = True
         try:
-            frames = await self._receive(timeout_s)
-            if frames is not None:
-                self._dispatch(frames)
-                # take whatever else already arrived without another wake-up
-                view = sync_view(self._sock)
-                while True:
-                    try:
-                        self._dispatch(view.recv_multipart(zmq.NOBLOCK))
-                    except zmq.Again:
-                        break
-        finally:
-            self._reading = False
-            self._wake.set()
+            async with asyncio.timeout(timeout_s):
+                return await self._inbox.get()
+        except TimeoutError:
+            return None
 
-    async def _receive(self, timeout_s: float | None) -> list[bytes] | None:
-        """The next message, awaiting the socket's receive itself (no extra hop).
-
-        Never loses a message: on our own timeout the receive is cancelled only if it has not
-        completed; if the caller is cancelled after it completed, it stays in ``_rx`` and the
-        next reader takes it."""
+    async def _read(self) -> None:
         assert self._sock is not None
-        rx = self._rx
-        if rx is None or rx.cancelled():
-            rx = self._rx = cast("asyncio.Future[list[bytes]]", self._sock.recv_multipart())
-        if not rx.done():
-            expired = False
-
-            def expire() -> None:
-                nonlocal expired
-                if not rx.done():
-                    expired = True
-                    rx.cancel()  # pending: nothing received into it yet
-
-            timer = None
-            if timeout_s is not None:
-                timer = asyncio.get_running_loop().call_later(max(0.0, timeout_s), expire)
-            try:
-                await rx
-            except asyncio.CancelledError:
-                if expired or self._closed:  # our timeout, or close() while we waited
-                    self._rx = None
-                    return None
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-        self._rx = None
-        return rx.result()
-
-    def _dispatch(self, frames: list[bytes]) -> None:
-        if not frames or frames[-1] == _PROBE:
-            return
-        env = self._codec.decode(frames[-1], origin="router")
-        if env is None:
-            return
-        msg = env.msg
-        waiter: asyncio.Future[Envelope] | None = None
-        if isinstance(msg, Ack | Reject):
-            waiter = self._waiters.pop(msg.cmd_seq, None)
-        elif isinstance(msg, Welcome | Fenced) and self._hello_waiter is not None:
-            waiter, self._hello_waiter = self._hello_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(env)
-            if not isinstance(msg, Fenced):
-                return
-        self._inbox.append(env)
-        self._wake.set()
+        sock = self._sock
+        while True:
+            # A plain awaited recv in this one long-lived reader is the cheapest path measured
+            # (poll + NOBLOCK per message costs a second wake-up).
+            frames: list[bytes] = await sock.recv_multipart()
+            if not frames or frames[-1] == _PROBE:
+                continue
+            env = self._codec.decode(frames[-1], origin="router")
+            if env is None:
+                continue
+            msg = env.msg
+            waiter: asyncio.Future[Envelope] | None = None
+            if isinstance(msg, Ack | Reject):
+                waiter = self._waiters.pop(msg.cmd_seq, None)
+            elif isinstance(msg, Welcome | Fenced) and self._hello_waiter is not None:
+                waiter, self._hello_waiter = self._hello_waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(env)
+                if not isinstance(msg, Fenced):
+                    continue
+            self._inbox.put_nowait(env)
 
     async def close(self) -> None:
-        self._closed = True
-        if self._rx is not None and not self._rx.done():
-            self._rx.cancel()
-        self._rx = None
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
         if self._monitor is not None:
             await self._monitor.close()
         if self._sock is not None:

@@ -251,8 +251,7 @@ async def test_server_keeps_reading_while_replies_and_peeks_interleave(
 async def test_short_recv_timeouts_never_lose_a_reply(
     pair: tuple[CommandServer, CommandClient],
 ) -> None:
-    """The client reads only while someone waits; a wait that times out leaves the pending
-    receive for the next one. Many tiny timeouts racing many replies: none lost, none twice."""
+    """Many tiny recv timeouts racing many replies: none lost, none twice."""
     server, client = pair
     n = 500
     client.send(Cancel(cl_ord_id="hello", inst="X"))
@@ -276,14 +275,3 @@ async def test_short_recv_timeouts_never_lose_a_reply(
                 seen.append(env.msg.cmd_seq)
     await task
     assert seen == [10_000 + i for i in range(n)]
-
-
-async def test_close_while_a_reader_waits_returns_none(
-    pair: tuple[CommandServer, CommandClient],
-) -> None:
-    _server, client = pair
-    waiting = asyncio.create_task(client.recv(None))
-    await asyncio.sleep(0.01)  # let it start waiting on the socket
-    await client.close()
-    assert await asyncio.wait_for(waiting, 2) is None
-    assert await client.recv(0.1) is None
