@@ -77,7 +77,7 @@ class Publisher:
         self._pub = self._ctx.socket(zmq.PUB)
         configure_pub(self._pub)
         self._pub.bind(self._endpoint)
-        self._send = sync_view(self._pub).send
+        self._send = sync_view(self._pub).send  # PUB: nobody awaits a receive, no wake-up
         loop = asyncio.get_running_loop()
         if self._snap_endpoint:
             self._snap = self._ctx.socket(zmq.ROUTER)

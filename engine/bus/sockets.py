@@ -76,8 +76,9 @@ def sync_view(sock: zmq.Socket[Any]) -> zmq.Socket[bytes]:
 
     Non-blocking sends and receives on it skip the Future that every zmq.asyncio call creates
     (measured: ~2.5 µs of ~5 µs per message each way). Only ever used with NOBLOCK, so the
-    event loop never blocks; waiting is still done by the asyncio socket's ``poll``, which
-    re-checks ZMQ_EVENTS before it sleeps, so no edge-triggered wake-up is lost.
+    event loop never blocks; waiting is still done by the asyncio socket (``poll`` or an awaited
+    receive), which re-checks ZMQ_EVENTS before it sleeps. A send on the twin must be followed
+    by :func:`wake_waiters` when a coroutine may be awaiting a receive on the same socket.
     """
     view = getattr(sock, "_shadow_sock", None)  # zmq.asyncio keeps one; plain sockets are it
     return cast("zmq.Socket[bytes]", view if view is not None else sock)
@@ -115,24 +116,10 @@ def _recv_now(view: zmq.Socket[bytes]) -> list[bytes]:
 
 
 async def recv_frames(sock: zmq.asyncio.Socket, timeout_s: float | None) -> list[bytes] | None:
-    """One message: taken at once if ready, else after polling up to ``timeout_s`` (None:
+    """One message: taken at once if ready, else waited for up to ``timeout_s`` (None:
     forever); None if nothing came."""
-    view = sync_view(sock)
-    try:
-        return _recv_now(view)
-    except zmq.Again:
-        if timeout_s is None:
-            frames: list[bytes] = await sock.recv_multipart()
-            return frames
-        if timeout_s <= 0:
-            return None
-    poll = cast("Callable[[int | None, int], Awaitable[int]]", sock.poll)
-    if not await poll(max(1, int(timeout_s * 1000)), zmq.POLLIN) & zmq.POLLIN:
-        return None
-    try:
-        return _recv_now(view)
-    except zmq.Again:
-        return None
+    batch = await drain_frames(sock, timeout_s, limit=1)
+    return batch[0] if batch else None
 
 
 async def drain_frames(

@@ -26,12 +26,10 @@ import pytest
 import yaml
 import zmq.asyncio
 
-from engine.bus.ctl import ctl_call
-from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import CtlRequest
 from engine.orders.clordid import decode
 from ops.exchange.testing import running_exchange
+from tests.gateway.harness import ctl
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -79,14 +77,7 @@ def _by_inst(orders: list[dict[str, Any]]) -> dict[str, set[tuple[str, int]]]:
 
 
 async def _children(ctx: zmq.asyncio.Context, bus: BusConfig) -> dict[str, str]:
-    reply = await ctl_call(
-        ctx,
-        bus.connect_endpoint("ctl.supervisor"),
-        CtlRequest(cmd="children"),
-        clock=SystemClock(),
-        timeout_s=2.0,
-        src="test",
-    )
+    reply = await ctl(ctx, bus.connect_endpoint("ctl.supervisor"), "children")
     assert reply.ok
     return {k: str(v) for k, v in reply.status.items()}
 

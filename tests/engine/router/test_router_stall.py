@@ -18,10 +18,7 @@ from pathlib import Path
 import pytest
 import zmq.asyncio
 
-from engine.bus.ctl import ctl_call
-from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import CtlRequest
 from ops.exchange.testing import running_exchange
 from tests.engine.router.procs import (
     best_bid,
@@ -31,20 +28,9 @@ from tests.engine.router.procs import (
     wait_log,
     write_config,
 )
+from tests.gateway.harness import ctl
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-async def _ping(ctx: zmq.asyncio.Context, bus: BusConfig) -> None:
-    reply = await ctl_call(
-        ctx,
-        bus.connect_endpoint("ctl.router"),
-        CtlRequest(cmd="ping"),
-        clock=SystemClock(),
-        timeout_s=5.0,
-        src="test",
-    )
-    assert reply.ok
 
 
 async def test_router_stall_does_not_fence_a_heartbeating_strategy(
@@ -72,7 +58,7 @@ async def test_router_stall_does_not_fence_a_heartbeating_strategy(
                 router.send_signal(signal.SIGCONT)
                 # caught up: it answers ctl, then several liveness ticks go by
                 for _ in range(20):
-                    await _ping(ctx, bus_config)
+                    assert (await ctl(ctx, bus_config.connect_endpoint("ctl.router"), "ping")).ok
             assert "strategy fenced" not in log.read_text()
             assert keeper.proc.returncode is None
             assert sorted(owned_by(await ex.live_orders(), keeper.short_id)) == before
