@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -18,11 +20,13 @@ from zmq.utils.monitor import parse_monitor_message
 
 __all__ = [
     "ConnectMonitor",
+    "close_monitor",
     "configure_dealer",
     "configure_pub",
     "configure_router",
     "configure_sub",
     "drain_frames",
+    "open_monitor",
     "recv_frames",
     "send_nowait",
     "sync_view",
@@ -30,6 +34,7 @@ __all__ = [
 ]
 
 LINGER_MS = 0
+_monitor_ids = itertools.count(1)
 _NOWAIT = int(zmq.NOBLOCK)  # plain ints: flag enums cost a Python call per operation
 ZMTP_HEARTBEAT_IVL_MS = 100
 ZMTP_HEARTBEAT_TIMEOUT_MS = 300
@@ -87,9 +92,14 @@ def sync_view(sock: zmq.Socket[Any]) -> zmq.Socket[bytes]:
 def send_nowait(sock: zmq.Socket[Any], frames: list[bytes]) -> None:
     """Send without blocking; raises ``zmq.Again`` at HWM or ``zmq.ZMQError`` (EHOSTUNREACH)."""
     view = sync_view(sock)
-    view.send_multipart(frames, flags=_NOWAIT)
-    if view is not sock:
-        wake_waiters(sock)
+    try:
+        view.send_multipart(frames, flags=_NOWAIT)
+    finally:
+        # a send that fails (EHOSTUNREACH to a vanished peer, EAGAIN) has processed the
+        # mailbox too: without this a command that arrived meanwhile sat unread (found by a
+        # stress test: a probe to a closed client while the next client's Hello arrived)
+        if view is not sock:
+            wake_waiters(sock)
 
 
 def wake_waiters(sock: zmq.Socket[Any]) -> None:
@@ -153,6 +163,33 @@ async def drain_frames(
     return out
 
 
+def open_monitor(sock: zmq.asyncio.Socket, events: int) -> zmq.asyncio.Socket:
+    """A PAIR receiving ``sock``'s monitor events, on a pipe with no high-water mark.
+
+    Not pyzmq's ``get_monitor_socket``: libzmq writes monitor events with a *blocking* send from
+    its I/O thread, so a monitor queue at HWM (1000 + 1000 by default) freezes every socket of
+    the context — found by a stress test where the router stopped talking after 2000 clients
+    had come and gone. RCVHWM 0 on our end makes the pipe unbounded (events are ~100 bytes; a
+    stalled reader costs memory, never the I/O thread). The endpoint name is unique per call
+    (pyzmq derives it from the FD number, which the OS reuses).
+    """
+    addr = f"inproc://okxmm-monitor-{os.getpid()}-{next(_monitor_ids)}"
+    sock.monitor(addr, events)
+    msock = cast("zmq.asyncio.Socket", sock.context.socket(zmq.PAIR))
+    msock.setsockopt(zmq.LINGER, LINGER_MS)
+    msock.setsockopt(zmq.RCVHWM, 0)
+    msock.connect(addr)
+    return msock
+
+
+def close_monitor(sock: zmq.asyncio.Socket, msock: zmq.asyncio.Socket) -> None:
+    """Stop ``sock``'s monitor (if it is still open) and close the PAIR."""
+    with contextlib.suppress(zmq.ZMQError):
+        if not sock.closed:
+            sock.disable_monitor()
+    msock.close(linger=0)
+
+
 class ConnectMonitor:
     """Watches a connecting socket; logs "not connected after N s" while it has no peer.
 
@@ -173,9 +210,7 @@ class ConnectMonitor:
         """Start watching; call BEFORE ``connect()`` so the first CONNECTED event is seen."""
         # HANDSHAKE_SUCCEEDED, not CONNECTED: with IMMEDIATE a send fails until the ZMTP
         # handshake is done, so only then is the peer really there.
-        msock = self._sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-        )
+        msock = open_monitor(self._sock, zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
         self._task = asyncio.get_running_loop().create_task(
             self._run(msock), name=f"mon-{self._name}"
         )
@@ -202,9 +237,7 @@ class ConnectMonitor:
                 elif event == zmq.EVENT_DISCONNECTED:
                     self.connected.clear()
         finally:
-            with contextlib.suppress(zmq.ZMQError):
-                self._sock.disable_monitor()
-            msock.close(linger=0)
+            close_monitor(self._sock, msock)
 
     async def close(self) -> None:
         if self._task is not None:

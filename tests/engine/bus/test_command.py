@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import zmq.asyncio
 from engine.bus.command import CommandClient, CommandSendError, CommandServer
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import Ack, Cancel, Hello, Reject, StrategyLimits, Welcome
+from engine.messages import Ack, Cancel, Fenced, Hello, Reject, StrategyLimits, Welcome
 
 PEER = Path(__file__).with_name("peer.py")
 
@@ -275,3 +276,190 @@ async def test_short_recv_timeouts_never_lose_a_reply(
                 seen.append(env.msg.cmd_seq)
     await task
     assert seen == [10_000 + i for i in range(n)]
+
+
+async def test_reply_that_arrives_during_a_later_send_is_still_read(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path
+) -> None:
+    """The client reads replies from a callback on the edge-triggered ZMQ_FD. A reply that lands
+    while the loop is busy, followed by a send before the loop polls again, has its wake-up
+    consumed by that send: the request must still resolve although no later reply comes."""
+    err = (tmp_path / "acker.err").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, str(PEER), "acker", bus_config.ipc_dir],
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+    )
+    assert proc.stdout is not None
+    client = CommandClient(
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:edge:1",
+        src="edge",
+        epoch=1,
+        clock=SystemClock(),
+    )
+    try:
+        assert (await asyncio.to_thread(proc.stdout.readline)).strip() == "ready"
+        await client.start()
+        await client.wait_connected(5)
+        for i in range(50):
+            pending = asyncio.create_task(client.request(Cancel(cl_ord_id=f"a{i}", inst="X"), 2))
+            await asyncio.sleep(0)  # the request task runs up to its await: command sent
+            # Block the loop (on purpose) until the acker has sent the reply, then send a
+            # command nobody answers: that send processes the socket's mailbox, as it would in
+            # a busy strategy that sends again before its loop polls.
+            assert proc.stdout.readline().startswith("acked")
+            client.send(Cancel(cl_ord_id=f"silent{i}", inst="X"))
+            reply = await pending
+            assert isinstance(reply.msg, Ack)
+            assert (await asyncio.to_thread(proc.stdout.readline)).startswith("silent")
+    finally:
+        await client.close()
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        err.close()
+
+
+async def test_unread_replies_are_bounded_newest_kept(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """A caller that never reads its unawaited replies (the supervisor) cannot grow the inbox
+    without end: the oldest are dropped and counted."""
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    client = CommandClient(
+        ctx,
+        bus_config.connect_endpoint("ord.cmd"),
+        identity=b"S:b:1",
+        src="b",
+        epoch=1,
+        clock=clock,
+        inbox_max=5,
+    )
+    await client.start()
+    try:
+        await client.wait_connected(2)
+        client.send(Cancel(cl_ord_id="hello", inst="X"))
+        got = await server.recv(2)
+        assert got is not None
+        for i in range(20):
+            assert server.reply(got[0], Ack(cmd_seq=100 + i))
+        async with asyncio.timeout(2):
+            # the FD callback has no awaitable of its own: watch its counter
+            while client.inbox_dropped < 15:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+        kept = [await client.recv(0) for _ in range(5)]
+        assert [e.msg.cmd_seq for e in kept if e is not None and isinstance(e.msg, Ack)] == [
+            115,
+            116,
+            117,
+            118,
+            119,
+        ]
+        assert await client.recv(0) is None
+        assert client.inbox_dropped == 15
+    finally:
+        await client.close()
+        await server.close()
+
+
+async def test_server_keeps_answering_while_thousands_of_clients_come_and_go(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """Workers rejoin and restart for the router's whole life. Two ways this once went silent:
+    a probe to a just-closed client raised before the server re-armed its receive (the next
+    client's Hello sat unread), and after 2000 disconnects the monitor queue filled, which
+    blocks libzmq's I/O thread. 2100 join/leave cycles must each be answered at once."""
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+
+    async def serve() -> None:
+        while True:
+            got = await server.recv(None)
+            assert got is not None
+            identity, env = got
+            if isinstance(env.msg, Hello):
+                assert server.reply(identity, Welcome("w", env.msg.epoch, "001", limits()))
+                assert server.reply(identity, Fenced("w", env.msg.epoch, "next"))
+
+    serving = asyncio.create_task(serve())
+    previous: CommandClient | None = None
+    try:
+        for epoch in range(1, 2101):
+            client = CommandClient(
+                ctx,
+                bus_config.connect_endpoint("ord.cmd"),
+                identity=f"S:w:{epoch}".encode(),
+                src="w",
+                epoch=epoch,
+                clock=clock,
+            )
+            await client.start()
+            if previous is not None:
+                await previous.close()  # after the new one exists: what a rejoin does
+            previous = client
+            await client.wait_connected(2)
+            reply = await client.request(Hello(strategy="w", epoch=epoch, inst="X"), 2)
+            assert isinstance(reply.msg, Welcome), epoch
+            fenced = await client.recv(2)
+            assert fenced is not None
+            assert isinstance(fenced.msg, Fenced), epoch
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        if previous is not None:
+            await previous.close()
+        await server.close()
+
+
+async def test_a_stalled_server_loop_never_blocks_its_io_thread_on_monitor_events(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path
+) -> None:
+    """libzmq writes monitor events with a blocking send from its I/O thread. While the
+    router's loop is stalled, 2100 clients connect and leave (more than the 2000 events a
+    default monitor pipe holds): every one must still get through, and the router answer a
+    new client afterwards."""
+    clock = SystemClock()
+    server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
+    await server.start()
+    err = (tmp_path / "churn.err").open("w")
+    try:
+        # run synchronously on purpose: this loop (the server's) does nothing meanwhile
+        churn = subprocess.run(
+            [sys.executable, str(PEER), "churn", bus_config.ipc_dir, "2100"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert churn.returncode == 0, (tmp_path / "churn.err").read_text()[-2000:]
+        assert churn.stdout.strip() == "done"
+        client = CommandClient(
+            ctx,
+            bus_config.connect_endpoint("ord.cmd"),
+            identity=b"S:after:1",
+            src="after",
+            epoch=1,
+            clock=clock,
+        )
+        await client.start()
+        await client.wait_connected(5)
+        client.send(Cancel(cl_ord_id="after", inst="X"))
+        async with asyncio.timeout(10):
+            while True:  # the churners' probes come first: servers skip them
+                got = await server.recv(None)
+                assert got is not None
+                if got[0] == b"S:after:1":
+                    break
+        assert isinstance(got[1].msg, Cancel)
+        await client.close()
+    finally:
+        err.close()
+        await server.close()
