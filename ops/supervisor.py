@@ -27,7 +27,7 @@ from engine.actor import Actor, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.ctl import ctl_call
 from engine.config import OkxmmConfig, SupervisorConfig
-from engine.messages import CancelAll, CtlReply, CtlRequest
+from engine.messages import CancelAll, CtlReply, CtlRequest, Reject
 
 __all__ = ["ChildSpec", "RestartPolicy", "build_specs", "run_supervisor"]
 
@@ -175,7 +175,7 @@ class Supervisor:
             child.last_exit = code
             child.state = "exited"
             if child.spec.kind == "strategy":
-                self._notify_router(child.spec.name, code)
+                await self._notify_router(child.spec.name, code)
             if self._stopping:
                 return
             self._actor.log.warning("child exited", child=child.spec.name, code=code)
@@ -194,14 +194,26 @@ class Supervisor:
     def stopping(self) -> bool:
         return self._stopping
 
-    def _notify_router(self, name: str, code: int) -> None:
-        """Layer 4 of death detection: tell the router the worker is gone."""
+    async def _notify_router(self, name: str, code: int) -> None:
+        """Layer 4 of death detection: tell the router the worker is gone, and log its answer
+        (awaited, so a restart never races the cancel of the previous instance's orders)."""
         if self._router is None:
             return
+        cancel = CancelAll(strategy=name, reason=f"supervisor: exited with {code}")
         try:
-            self._router.send(CancelAll(strategy=name, reason=f"supervisor: exited with {code}"))
+            env = await self._router.request(cancel, timeout_s=1.0)
         except CommandSendError as exc:
             self._actor.log.warning("router not told of worker exit", worker=name, error=str(exc))
+            return
+        except TimeoutError:
+            self._actor.log.warning("router did not answer worker-exit cancel", worker=name)
+            return
+        if isinstance(env.msg, Reject):
+            self._actor.log.warning(
+                "router refused worker-exit cancel", worker=name, reason=env.msg.reason
+            )
+        else:
+            self._actor.log.info("router cancelled exited worker's orders", worker=name)
 
     async def _stop_child(self, child: _Child, timeout_s: float) -> None:
         proc = child.proc

@@ -178,6 +178,11 @@ async def test_up_kill_one_worker_cancels_only_its_orders(
             assert "restarts=0" in status["skew-eth"], status
             assert _pid(status["md-feed"]) == feed_pid, "the feed was restarted"
             assert all(s.startswith("running") for s in status.values()), status
+            sup_log = (log_dir / "supervisor.jsonl").read_text()
+            assert any(
+                "router cancelled exited worker's orders" in line and "mm-btc" in line
+                for line in sup_log.splitlines()
+            ), "the supervisor's worker-exit CancelAll was not acknowledged"
             router_log = (log_dir / "router.jsonl").read_text()
             assert '"strategy": "skew-eth"' not in "".join(
                 line for line in router_log.splitlines() if "strategy fenced" in line
