@@ -249,42 +249,27 @@ def _echo_okxmm(ipc: str, n: int, ready: MpEvent) -> None:
     _run(run())
 
 
-def bench_rtt(n: int) -> list[list[str]]:
+def bench_rtt(n: int, rounds: int = 10) -> list[list[str]]:
+    """Raw and okxmm round trips in alternating blocks of ``n / rounds`` against two live echo
+    processes, so drift in this VM's speed lands on both sides alike."""
     mpc = mp.get_context("spawn")
     ipc = tempfile.mkdtemp(prefix="okxb-")
     ep = f"ipc://{ipc}/rtt.sock"
-    ready = mpc.Event()
-    proc = mpc.Process(target=_echo_raw, args=(ep, n, ready))
-    proc.start()
+    ready, ready2 = mpc.Event(), mpc.Event()
+    procs = [
+        mpc.Process(target=_echo_raw, args=(ep, n, ready)),
+        mpc.Process(target=_echo_okxmm, args=(ipc, n, ready2)),
+    ]
+    for proc in procs:
+        proc.start()
     ready.wait(10)
+    ready2.wait(10)
 
-    async def raw() -> list[int]:
+    async def both() -> tuple[list[int], list[int]]:
         ctx = zmq.asyncio.Context()
         d = ctx.socket(zmq.DEALER)
         d.connect(ep)
-        body = b"x" * 200
-        out = []
-        for _ in range(n):
-            t0 = time.perf_counter_ns()
-            await d.send(body)
-            await d.recv()
-            out.append(time.perf_counter_ns() - t0)
-        ctx.destroy(linger=0)
-        return out
-
-    raw_ns = sorted(_run(raw()))
-    proc.terminate()
-    proc.join()
-
-    ipc2 = tempfile.mkdtemp(prefix="okxb-")
-    ready2 = mpc.Event()
-    proc2 = mpc.Process(target=_echo_okxmm, args=(ipc2, n, ready2))
-    proc2.start()
-    ready2.wait(10)
-
-    async def ours() -> list[int]:
-        ctx = zmq.asyncio.Context()
-        bus = BusConfig(transport="ipc", ipc_dir=ipc2)
+        bus = BusConfig(transport="ipc", ipc_dir=ipc)
         c = CommandClient(
             ctx,
             bus.connect_endpoint("ord.cmd"),
@@ -295,19 +280,29 @@ def bench_rtt(n: int) -> list[list[str]]:
         )
         await c.start()
         await c.wait_connected(10)
+        body = b"x" * 200
         msg = Cancel(cl_ord_id="b1x0000000001", inst="BTC-USDT-SWAP")
-        out = []
-        for _ in range(n):
-            t0 = time.perf_counter_ns()
-            await c.request(msg, 5)
-            out.append(time.perf_counter_ns() - t0)
+        raw: list[int] = []
+        ours: list[int] = []
+        block = max(1, n // rounds)
+        for _ in range(rounds):
+            for _ in range(block):
+                t0 = time.perf_counter_ns()
+                await d.send(body)
+                await d.recv()
+                raw.append(time.perf_counter_ns() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter_ns()
+                await c.request(msg, 5)
+                ours.append(time.perf_counter_ns() - t0)
         await c.close()
         ctx.destroy(linger=0)
-        return out
+        return raw, ours
 
-    our_ns = sorted(_run(ours()))
-    proc2.terminate()
-    proc2.join()
+    raw_ns, our_ns = (sorted(x) for x in _run(both()))
+    for proc in procs:
+        proc.terminate()
+        proc.join()
     rows = []
     for q in (50, 99):
         o, r = pct(our_ns, q) / 1e3, pct(raw_ns, q) / 1e3

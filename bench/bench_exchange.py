@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------- floor
-def _echo_server(port: int, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+def _echo_server(port: int, ready: mp.synchronize.Event) -> None:
     from aiohttp import web
 
     ack = json.dumps(
@@ -119,7 +119,7 @@ def _batch(i: int) -> str:
 async def _acks(ws: websockets.ClientConnection, n: int) -> None:
     got = 0
     while got < n:
-        raw = await ws.recv()
+        raw = str(await ws.recv())
         if '"op"' in raw[:40] or raw.startswith('{"id"'):
             got += 1
 
@@ -160,7 +160,7 @@ async def latency(url: str, n: int, login: bool, offset: int) -> list[float]:
             t0 = time.perf_counter_ns()
             await ws.send(m)
             while True:
-                raw = await ws.recv()
+                raw = str(await ws.recv())
                 if raw.startswith('{"id"'):
                     break
             out.append((time.perf_counter_ns() - t0) / 1000)

@@ -515,9 +515,9 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int, list[int
                 p.kill()
     warm = sorted(sent)[warm_n] if len(sent) > warm_n else 0
     lat = sorted(
-        t_v - sent[p.counter]
+        t_v - sent[parts.counter]
         for cid, t_v in got.items()
-        if (p := decode(cid)) is not None and p.counter in sent and p.counter >= warm
+        if (parts := decode(cid)) is not None and parts.counter in sent and parts.counter >= warm
     )
     hop = sorted(t_v - strat_sent[c] for c, t_v in got.items() if c in strat_sent)
     return lat, sorted(acks), len(sent), hop
