@@ -185,7 +185,11 @@ class CommandClient:
                 frame = view.recv(_NOWAIT, copy=False)
                 while frame.more:  # a DEALER reply is one frame; keep the last if not
                     frame = view.recv(_NOWAIT, copy=False)
-                self._dispatch(frame.bytes)
+                try:
+                    self._dispatch(frame.bytes)
+                except Exception:  # noqa: BLE001 — a bug in one reply must not leave the rest unread
+                    self.read_errors += 1
+                    logger.exception("command reply dropped", socket=self._codec.name)
         except zmq.ZMQError as exc:
             # a closed or broken socket: log once per failure, never raise into the loop
             self.read_errors += 1
