@@ -34,6 +34,21 @@ def limits() -> StrategyLimits:
     return StrategyLimits(Decimal(1), Decimal(1), 1, 1)
 
 
+def new_client(
+    ctx: zmq.asyncio.Context, bus: BusConfig, name: str, epoch: int = 1, **kw: int
+) -> CommandClient:
+    """A client of ``ord.cmd`` named like a strategy worker (``S:name:epoch``), not started."""
+    return CommandClient(
+        ctx,
+        bus.connect_endpoint("ord.cmd"),
+        identity=f"S:{name}:{epoch}".encode(),
+        src=name,
+        epoch=epoch,
+        clock=SystemClock(),
+        **kw,
+    )
+
+
 @pytest.fixture
 async def pair(
     ctx: zmq.asyncio.Context, bus_config: BusConfig
@@ -42,14 +57,7 @@ async def pair(
     clock = SystemClock()
     server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
     await server.start()
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:a:1",
-        src="a",
-        epoch=1,
-        clock=clock,
-    )
+    client = new_client(ctx, bus_config, "a")
     await client.start()
     await client.wait_connected(2)
     yield server, client
@@ -94,14 +102,7 @@ async def test_no_commands_queued_while_server_is_down(
 ) -> None:
     """IMMEDIATE: with no server, send fails at once; a server started later receives nothing."""
     clock = SystemClock()
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:a:1",
-        src="a",
-        epoch=1,
-        clock=clock,
-    )
+    client = new_client(ctx, bus_config, "a")
     await client.start()
     with pytest.raises(CommandSendError):
         client.send(Cancel(cl_ord_id="stale", inst="X"))
@@ -292,14 +293,7 @@ async def test_reply_that_arrives_during_a_later_send_is_still_read(
         text=True,
     )
     assert proc.stdout is not None
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:edge:1",
-        src="edge",
-        epoch=1,
-        clock=SystemClock(),
-    )
+    client = new_client(ctx, bus_config, "edge")
     try:
         assert (await asyncio.to_thread(proc.stdout.readline)).strip() == "ready"
         await client.start()
@@ -331,15 +325,7 @@ async def test_unread_replies_are_bounded_newest_kept(
     clock = SystemClock()
     server = CommandServer(ctx, bus_config.bind_endpoint("ord.cmd"), src="router", clock=clock)
     await server.start()
-    client = CommandClient(
-        ctx,
-        bus_config.connect_endpoint("ord.cmd"),
-        identity=b"S:b:1",
-        src="b",
-        epoch=1,
-        clock=clock,
-        inbox_max=5,
-    )
+    client = new_client(ctx, bus_config, "b", inbox_max=5)
     await client.start()
     try:
         await client.wait_connected(2)
@@ -391,14 +377,7 @@ async def test_server_keeps_answering_while_thousands_of_clients_come_and_go(
     previous: CommandClient | None = None
     try:
         for epoch in range(1, 2101):
-            client = CommandClient(
-                ctx,
-                bus_config.connect_endpoint("ord.cmd"),
-                identity=f"S:w:{epoch}".encode(),
-                src="w",
-                epoch=epoch,
-                clock=clock,
-            )
+            client = new_client(ctx, bus_config, "w", epoch)
             await client.start()
             if previous is not None:
                 await previous.close()  # after the new one exists: what a rejoin does
@@ -441,14 +420,7 @@ async def test_a_stalled_server_loop_never_blocks_its_io_thread_on_monitor_event
         )
         assert churn.returncode == 0, (tmp_path / "churn.err").read_text()[-2000:]
         assert churn.stdout.strip() == "done"
-        client = CommandClient(
-            ctx,
-            bus_config.connect_endpoint("ord.cmd"),
-            identity=b"S:after:1",
-            src="after",
-            epoch=1,
-            clock=clock,
-        )
+        client = new_client(ctx, bus_config, "after")
         await client.start()
         await client.wait_connected(5)
         client.send(Cancel(cl_ord_id="after", inst="X"))
