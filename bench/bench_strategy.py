@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,7 +185,9 @@ def router_proc(bus_dir: str, levels: int, placed: Any, stop: Any, conn: Connect
         loop = asyncio.get_running_loop()
         stopper = loop.run_in_executor(None, stop.wait)
         while not stopper.done():
-            item = await server.recv(0.2)
+            # like the real router: an untimed receive (the worker's heartbeats, every 50 ms,
+            # bring the loop back to the stop check)
+            item = await server.recv(None)
             if item is None:
                 continue
             t = time.monotonic_ns()
@@ -409,41 +412,63 @@ def main() -> None:
     parser.add_argument("--ladder-rate", type=int, default=100, help="ticks/s of the ladder run")
     args = parser.parse_args()
     secs = 2.0 if args.quick else 5.0
-    floor = run_floor(args.rate, max(secs, 1000 / args.rate))
-    one, _, ticks1 = run_pipeline(args.rate, int(args.rate * secs), levels=1, move_ask=False)
+    # Run A and the floor in alternating rounds: this VM's speed drifts between runs, and one
+    # lucky floor run alone once made the same strategy figure look 1.5x or 2.3x
+    rounds = 1 if args.quick else 3
+    one: list[float] = []
+    ticks1 = 0
+    paired: list[tuple[float, float]] = []  # per round: our p50 / floor p50, our p99 / floor p99
+    floors: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        floor = run_floor(args.rate, max(secs, 1000 / args.rate))
+        got, _, ticks = run_pipeline(args.rate, int(args.rate * secs), levels=1, move_ask=False)
+        one += got
+        ticks1 += ticks
+        if floor is not None and got:
+            floors.append(floor)
+            paired.append((pct(got, 50) / floor["e2e.p50_us"], pct(got, 99) / floor["e2e.p99_us"]))
+    one.sort()
     first, last, ticks2 = run_pipeline(args.ladder_rate, int(args.ladder_rate * secs))
     cost = decision_cost(2000 if args.quick else 10000)
     print("## tick → order with the real strategy worker (SampleMM decision + diff)\n")
     print(
-        f"Run A: {ticks1} books at {args.rate}/s, only the bid moving (one tick each time), one "
-        "level a side: each tick → health, decision, diff → one Amend (like the floor: one "
-        f"message per tick). Run B: {ticks2} books at {args.ladder_rate}/s, the whole book "
-        f"moving: {2 * LEVELS} Amends per tick (5 levels a side). Ticks that arrive while the "
-        "worker is busy are conflated (it decides on the latest book), so n < ticks.\n"
+        f"Run A: {ticks1} books at {args.rate}/s in {rounds} round(s), each right after a floor "
+        "run, only the bid moving (one tick each time), one level a side: each tick → health, "
+        "decision, diff → one Amend (like the floor: one message per tick). Run B: "
+        f"{ticks2} books at {args.ladder_rate}/s, the whole book moving: {2 * LEVELS} Amends per "
+        "tick (5 levels a side). Ticks that arrive while the worker is busy are conflated (it "
+        "decides on the latest book), so n < ticks.\n"
     )
     rows = [
         _row("A: book publish → Amend at the router (1 level)", one),
         _row("B: book publish → first Amend (level-1 bid)", first),
         _row(f"B: book publish → last Amend (level-{LEVELS} ask)", last),
     ]
-    if floor is not None:
+    if floors:
+
+        def mid(key: str) -> float:
+            return float(statistics.median(f[key] for f in floors))
+
         rows.append(
             [
-                "floor: bare 3-process pipeline (feed work, uvloop-fd, ipc)",
-                f"{floor['e2e.p50_us']:.0f}",
-                f"{floor['e2e.p90_us']:.0f}",
-                f"{floor['e2e.p99_us']:.0f}",
-                f"{floor['e2e.max_us']:.0f}",
-                str(floor.get("received", "")),
+                "floor: bare 3-process pipeline (feed work, uvloop-fd, ipc), median of rounds",
+                f"{mid('e2e.p50_us'):.0f}",
+                f"{mid('e2e.p90_us'):.0f}",
+                f"{mid('e2e.p99_us'):.0f}",
+                f"{mid('e2e.max_us'):.0f}",
+                str(sum(int(f.get("received", 0)) for f in floors)),
             ]
         )
     print(table(["path", "p50 µs", "p90 µs", "p99 µs", "max µs", "n"], rows))
-    if floor is not None and one:
+    if paired:
+        p50s = sorted(r[0] for r in paired)
+        p99s = sorted(r[1] for r in paired)
         print(
-            f"Run A against the floor: p50 {pct(one, 50) / floor['e2e.p50_us']:.2f}×, p99 "
-            f"{pct(one, 99) / floor['e2e.p99_us']:.2f}× (target ≤ 1.5× / 2×). The floor's "
-            "strategy does no decision and reads no order replies; the floor's feed parses OKX "
-            "JSON, ours publishes a ready BookTop.\n"
+            f"Run A against the floor (median of {len(paired)} paired round(s), range in "
+            f"brackets): p50 {statistics.median(p50s):.2f}× [{p50s[0]:.2f}–{p50s[-1]:.2f}], "
+            f"p99 {statistics.median(p99s):.2f}× [{p99s[0]:.2f}–{p99s[-1]:.2f}] (target ≤ 1.5× "
+            "/ 2×). The floor's strategy does no decision and reads no order replies; the "
+            "floor's feed parses OKX JSON, ours publishes a ready BookTop.\n"
         )
     else:
         print("Floor script not found (../shared/perf/floors); no ratio.\n")
