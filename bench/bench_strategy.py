@@ -366,8 +366,11 @@ def run_pipeline(
             worker.send_signal(signal.SIGTERM)
             worker.wait(10)
             stop.set()
-            feed.join(10)
-            router.join(10)
+            for proc in (feed, router):
+                proc.join(10)
+                if proc.is_alive():  # the router's untimed receive ends only with a message
+                    proc.terminate()
+                    proc.join(5)
     first_px = _unique({k: str(floor_to_step(float(_bid(k)) * (1 - STEP), TICK)) for k in sent})
     last_px = _unique(
         {k: str(ceil_to_step(float(_ask(k)) * (1 + STEP * levels), TICK)) for k in sent}
