@@ -5,6 +5,10 @@ state, then deliver updates, dropping any with ``seq <= snapshot seq``. A seq ju
 heartbeat announcing a seq we never received, or a new publisher epoch (restart) triggers a fresh
 snapshot; snapshot items are delivered with ``from_snapshot=True`` and must be applied as state.
 If the publisher is down the snapshot is retried with backoff; updates keep flowing meanwhile.
+
+Bound: the per-topic seq map holds only topics the publisher's heartbeats still list (live ones
+and those forgotten within the publisher's tail window); a topic a heartbeat no longer lists is
+dropped, so the map is as small as the publisher's live state whatever was published before.
 """
 
 from __future__ import annotations
@@ -90,6 +94,11 @@ class Subscriber:
         self.resyncs = 0
         self.delivered = 0
         self.dropped_old = 0
+
+    @property
+    def tracked_topics(self) -> int:
+        """Size of the per-topic seq map (bounded by the publisher's heartbeats)."""
+        return len(self._last_seq)
 
     def _wants(self, topic: str) -> bool:
         return topic.startswith(self._prefix_tuple)
@@ -197,7 +206,11 @@ class Subscriber:
             logger.warning("gap detected", sub=self.name, topic=topic, last=0, got=env.seq)
             self._schedule_resync("gap on a new topic")
         elif last is not None:
-            if env.seq <= last:
+            if env.seq == 1 and last > 1:
+                # the publisher forgot this topic long ago and started it afresh (ZeroMQ never
+                # duplicates a message, so a seq of 1 after a higher one is never a repeat)
+                last = 0
+            elif env.seq <= last:
                 self.dropped_old += 1
                 return None
             if env.seq != last + 1:
@@ -209,7 +222,11 @@ class Subscriber:
         return Delivery(topic, env)
 
     def _check_heartbeat(self, hb: PubHeartbeat) -> None:
-        for topic, seq in hb.seq_by_topic.items():
+        listed = hb.seq_by_topic
+        gone = [t for t in self._last_seq if t not in listed]
+        for topic in gone:  # forgotten by the publisher and past its tail window
+            del self._last_seq[topic]
+        for topic, seq in listed.items():
             if topic == topics.HEARTBEAT or not self._wants(topic):
                 continue
             last = self._last_seq.get(topic)
