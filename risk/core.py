@@ -1,6 +1,7 @@
 """The risk monitor's pure core: bus messages in; measurements, snapshots and states out.
 
-Inbox (``on_message``): AccountUpdate, Position, OrderUpdate, Fill, StreamStatus (private-gw);
+Inbox (``on_message``): AccountUpdate, Position, OrderUpdate, Fill, RecentFills (the ring of
+recent fills, replayed after a restart), StreamStatus (private-gw);
 BookTop, BookStatus, Ticker, MarkPrice, InstrumentInfo, StreamStatus (md-feed); OrderEvent,
 StrategyStatus (router). ``evaluate(mono_ns, wall_ms)`` recomputes what changed and returns a
 :class:`Report`: the ``RiskSnapshot`` message (when the numbers changed), every ``RiskState``
@@ -38,6 +39,7 @@ from engine.messages import (
     OrderState,
     OrderUpdate,
     Position,
+    RecentFills,
     RiskLimits,
     RiskSnapshot,
     StrategyStatus,
@@ -45,6 +47,8 @@ from engine.messages import (
     Ticker,
     TradingState,
 )
+from risk import durable
+from risk.books import StrategyPnl, strategy_books, strategy_net
 from risk.caches import AccountCache, MarketCache, PositionCache
 from risk.config import RiskConfig
 from risk.convert import balance_row, fill_record, instrument_spec, position_row
@@ -53,8 +57,8 @@ from risk.inputs import ZERO, base_of, quote_of
 from risk.limits import InstView, LimitInputs, Severity, evaluate
 from risk.measurement import Measurement, StrategyMeasurement, measure
 from risk.open_orders import OpenOrders, OrderRate
-from risk.persist import BaseBook, BaseTotals, HaltRecord, PersistedSnap, PersistedState
-from risk.pnl import PnlLedger, pnl_ccy
+from risk.persist import HaltRecord, PersistedState
+from risk.pnl import FillRecord, PnlLedger
 from risk.prices import PriceSource
 from risk.snapshot import RiskSnap, build_snapshot
 from risk.state import ScopeState, StateChange, StateEvent
@@ -62,28 +66,11 @@ from risk.state import ScopeState, StateChange, StateEvent
 __all__ = ["ACCOUNT", "Report", "RiskCore", "Source", "StrategyPnl"]
 
 ACCOUNT = ("account", "*")
-UNATTRIBUTED = "unattributed"
 INSTRUMENT_GRACE_NS = 10_000_000_000  # inception waits this long for missing instrument rules
 _NS_PER_MS = 1_000_000
 Source = str  # "md", "acct", "ord"
-PERSISTED_CLOSED = 5000  # recent terminal orders kept across a restart (replays not recounted)
 VENUE_TERMINAL = frozenset({"filled", "canceled", "mmp_canceled"})
 ROUTER_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyPnl:
-    """Realised/unrealised P&L and fees of one (strategy, instrument) book, in USD."""
-
-    strategy: str
-    inst: str
-    realised_usd: Decimal
-    unrealised_usd: Decimal
-    fees_usd: Decimal
-
-    @property
-    def net_usd(self) -> Decimal:
-        return self.realised_usd + self.unrealised_usd + self.fees_usd
 
 
 @dataclass(slots=True)
@@ -172,9 +159,11 @@ class RiskCore:
             self.market.on_instrument(instrument_spec(msg))
             self.ledger.invalidate()
         elif isinstance(msg, Fill):
-            rec = fill_record(msg)
-            if rec is not None:
-                self.ledger.on_fill(rec, authoritative=True)
+            return self._on_fill(msg)
+        elif isinstance(msg, RecentFills):
+            # private-gw's ring of recent fills: the ones missed while risk was down count
+            changed = [self._on_fill(f) for f in msg.fills]
+            return any(changed)
         elif isinstance(msg, OrderUpdate):
             self._on_order_update(msg)
         elif isinstance(msg, OrderEvent):
@@ -215,7 +204,19 @@ class RiskCore:
         self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state, msg.sz, msg.acc_fill_sz)
         rec = fill_record(msg)
         if rec is not None:
-            self.ledger.on_fill(rec, authoritative=True)
+            self._book(rec, msg.ord_id)
+
+    def _on_fill(self, msg: Fill) -> bool:
+        rec = fill_record(msg)
+        return rec is not None and self._book(rec, msg.ord_id)
+
+    def _book(self, rec: FillRecord, ord_id: str) -> bool:
+        """One fill of the account's own reports: into the ledger once per tradeId, and into
+        the counters (which then count fills whose order updates were missed)."""
+        if not self.ledger.on_fill(rec, authoritative=True):
+            return False
+        self.counters.on_fill(rec.cl_ord_id, ord_id, rec.inst, rec.side, rec.sz)
+        return True
 
     def _on_order_event(self, msg: OrderEvent, mono_ns: int, from_snapshot: bool) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)
@@ -307,29 +308,10 @@ class RiskCore:
         return mono_ns - started >= INSTRUMENT_GRACE_NS
 
     def _strategy_books(self, prices: PriceSource) -> list[StrategyPnl]:
-        out = []
-        for (strategy, inst), book in sorted(self.ledger.books(self.market.instrument).items()):
-            spec = self.market.instrument(inst)
-            ccy = pnl_ccy(inst, spec)
-            mark = self.market.marks.get(inst) or self.market.mid(inst)
-            p = prices.usd(ccy)
-            fees = sum((amt * prices.usd(c) for c, amt in book.fees.items()), ZERO)
-            out.append(
-                StrategyPnl(
-                    strategy or UNATTRIBUTED,
-                    inst,
-                    book.realised * p,
-                    book.unrealised(mark) * p,
-                    fees,
-                )
-            )
-        return out
+        return strategy_books(self.ledger, self.market, prices)
 
     def _strategy_net(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = {}
-        for sp in self._strategy_books(PriceSource(self.market)):
-            out[sp.strategy] = out.get(sp.strategy, ZERO) + sp.net_usd
-        return out
+        return strategy_net(self.ledger, self.market)
 
     def _measure(self, mono_ns: int, wall_ms: int) -> RiskSnapshot | None:
         if not self._dirty or not self._inception_ready(mono_ns):
@@ -485,42 +467,10 @@ class RiskCore:
 
     # ---------------------------------------------------------------------------- persist
     def persisted(self) -> PersistedState:
-        return PersistedState(
-            inception=PersistedSnap.of(self.inception) if self.inception is not None else None,
-            peak_pnl_usd=self.peak_pnl_usd,
-            strategy_peaks=dict(self.strategy_peaks),
-            halts=list(self.halts.values()),
-            fills=self.ledger.fills,
-            claims=self.ledger.claims,
-            orders=dict(self.counters.orders),
-            counter_base=[
-                BaseTotals(s, i, t.buy_filled_qty, t.sell_filled_qty)
-                for (s, i), t in self.counters.base.items()
-            ],
-            ledger_base=[BaseBook(s, b) for (s, _), b in self.ledger.base.items()],
-            epoch_owners=self.ledger.epoch_owners,
-            closed_orders=dict(list(self.counters.closed.items())[-PERSISTED_CLOSED:]),
-        )
+        """What survives a restart (bounded: :mod:`risk.durable`)."""
+        return durable.state_of(self)
 
     def _restore(self, st: PersistedState) -> None:
-        if st.inception is not None:
-            self.inception = st.inception.to_snap()
-        self.peak_pnl_usd = st.peak_pnl_usd
-        self.strategy_peaks = dict(st.strategy_peaks)
-        self.halts = {(h.scope, h.key): h for h in st.halts}
-        for f in st.fills:
-            self.ledger.on_fill(f)
-        for cl, strategy in st.claims.items():
-            self.ledger.claim(cl, strategy)
-        for epoch, strategy in st.epoch_owners.items():
-            self.ledger.claim_epoch(epoch, strategy)
-        self.counters.orders.update(st.orders)
-        for t in st.counter_base:
-            self.counters.base[(t.strategy, t.inst)] = FillTotals(
-                t.buy_filled_qty, t.sell_filled_qty
-            )
-        self.counters.closed.update(st.closed_orders)
-        for b in st.ledger_base:
-            self.ledger.restore_base(b.strategy, b.book)
+        durable.restore(self, st)
         for scope, key in self.halts:
             self._scope(scope, key)
