@@ -168,7 +168,7 @@ async def test_risk_and_private_gw_heal_fills_made_while_they_were_dead(
     async with running_exchange(tmp_path, port=free_port, seed=7) as ex:
         cfg_path = write_config(tmp_path, bus_config, free_port)
         k, s, p = ex.accounts[0]
-        creds = Credentials(api_key=k, secret=s, passphrase=p)  # type: ignore[arg-type]
+        creds = Credentials(api_key=k, secret=s, passphrase=p)
         mods = ["gateway.md_feed", "gateway.private_gw", "risk.monitor"]
         async with OkxRestClient(ex.rest_url, creds, simulated=True, clock=CLOCK) as rest:
             with actors(cfg_path, tmp_path, mods) as a:
