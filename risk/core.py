@@ -144,7 +144,14 @@ class RiskCore:
                 msg.snapshot,
             )
         elif isinstance(msg, Position):
-            self.positions.on_position(position_row(msg))
+            row = position_row(msg)
+            self.positions.on_position(row)
+            # the mark when the position changed (or, closed without one, the mid then): what a
+            # closed inception position is revalued at when no live mark of it comes any more
+            px = row.mark_px if row.mark_px > 0 else None
+            if px is None and row.pos == 0:
+                px = self.market.mid(row.inst)
+            self.market.remember_price(row.inst, px, row.u_time_ms)
         elif isinstance(msg, MarkPrice):
             self.market.on_mark(msg.inst, msg.mark_px, msg.ts_ms)
             self._md_seen_ns[msg.inst] = mono_ns
