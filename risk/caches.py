@@ -12,6 +12,10 @@ Rules (the original's §6.1 caches, made independent of arrival order):
   instruments by instId.
 Because every cache keeps the newest version of each key, the same set of updates gives the
 same state whatever order they arrive in.
+
+Bounded: one entry (tombstones included) per currency, per position key and per (kind,
+instrument) — the account's currencies and positions and the instruments md-feed serves, not
+the number of updates.
 """
 
 from __future__ import annotations

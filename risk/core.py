@@ -18,6 +18,15 @@ account, the positions (a Clone snapshot of private-gw) and the positions' instr
 becomes the inception; it is persisted and restored at start (:mod:`risk.persist`), so a restart
 keeps measuring from the same start. The loss limit is measured from the P&L's peak; resume
 re-bases the peak at the current P&L so a resumed account is not re-halted by the same loss.
+
+Bounded: per-instrument maps (``_md_seen_ns``, ``_book_state``) hold the configured and served
+instruments, per-strategy ones (states, peaks) the strategies seen, halts one per scope; the
+fill ledger, counters and open orders name their own windows (:mod:`risk.pnl`,
+:mod:`risk.fills`, :mod:`risk.open_orders`), the persisted state its (:mod:`risk.durable`).
+Fills missed while risk was down come back from private-gw's ring of recent fills
+(``RecentFills``, replayed from its Clone snapshot); the ring (1000 fills) must stay within
+the fills the ledger keeps unfolded per instrument (at least ``keep_fills // 2`` = 1000) so
+every replayed fill is either known by tradeId or below the fold watermark.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from engine.messages import (
     TradingState,
 )
 from risk import durable
-from risk.books import StrategyPnl, strategy_books, strategy_net
+from risk.books import StrategyPnl, snapshot_message, strategy_books, strategy_net
 from risk.caches import AccountCache, MarketCache, PositionCache
 from risk.config import RiskConfig
 from risk.convert import balance_row, fill_record, instrument_spec, position_row
@@ -342,42 +351,14 @@ class RiskCore:
         self.measurement = m
         self.peak_pnl_usd = max(self.peak_pnl_usd, m.pnl_in_usd_since_running)
         books = self._strategy_books(prices)
-        by_strategy: dict[str, Decimal] = {}
-        by_inst: dict[str, Decimal] = {}
         fees: dict[str, Decimal] = {}
-        for sp in books:
-            by_strategy[sp.strategy] = by_strategy.get(sp.strategy, ZERO) + sp.net_usd
-            by_inst[sp.inst] = by_inst.get(sp.inst, ZERO) + sp.net_usd
         for book in self.ledger.books(self.market.instrument).values():
             for c, amt in book.fees.items():
                 fees[c] = fees.get(c, ZERO) + amt
-        for s, pnl in by_strategy.items():
+        out = snapshot_message(m, snap, books, fees, self.counters.by_inst(), self.peak_pnl_usd)
+        for s, pnl in out.pnl_by_strategy_usd.items():
             self.strategy_peaks[s] = max(self.strategy_peaks.get(s, ZERO), pnl)
-        totals = self.counters.by_inst()
-        return RiskSnapshot(
-            pnl_in_usd_since_running=m.pnl_in_usd_since_running,
-            asset_value_change_in_usd_since_running=m.asset_value_change_in_usd_since_running,
-            inception_ts_ms=m.inception_ts_ms,
-            current_ts_ms=m.current_ts_ms,
-            exposures_base={i: e.in_base for i, e in m.exposures.items()},
-            exposures_quote={
-                i: e.in_quote for i, e in m.exposures.items() if e.in_quote is not None
-            },
-            net_filled_qty={i: t.net_filled_qty for i, t in totals.items()},
-            trading_volume={i: t.trading_volume for i, t in totals.items()},
-            fees_by_ccy=fees,
-            realized_pnl_usd=sum((b.realised_usd for b in books), ZERO),
-            unrealized_pnl_usd=sum((b.unrealised_usd for b in books), ZERO),
-            peak_pnl_usd=self.peak_pnl_usd,
-            price_usd=dict(snap.price),
-            pnl_by_strategy_usd=by_strategy,
-            pnl_by_inst_usd=by_inst,
-            buy_filled_qty={i: t.buy_filled_qty for i, t in totals.items()},
-            sell_filled_qty={i: t.sell_filled_qty for i, t in totals.items()},
-            asset_usd_value=snap.asset_usd_value,
-            delta_usd_value=snap.delta_usd,
-            pnl_by_ccy=dict(m.pnl_by_ccy),
-        )
+        return out
 
     def _inst_view(self, inst: str, mono_ns: int) -> InstView:
         spec = self.market.instrument(inst)

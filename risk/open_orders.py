@@ -88,7 +88,10 @@ class OpenOrders:
 
 
 class OrderRate:
-    """New orders per strategy in a sliding window (times from the caller)."""
+    """New orders per strategy in a sliding window (times from the caller).
+
+    Bounded: the window's times per strategy (pruned at every ``rate``) and the last
+    ``remember`` order keys."""
 
     def __init__(self, window_ns: int = 1_000_000_000, remember: int = 100_000) -> None:
         self._window_ns = window_ns
