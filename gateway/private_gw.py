@@ -250,7 +250,7 @@ class PrivateGw:
             "open_orders": len(self.state.open_orders),
             "fills_published": self.state.fills_published,
             "fills_duplicate": self.state.fills_duplicate,
-            "recent_fills": len(self.state.recent_fills),
+            **{f"size.{k}": v for k, v in self.state.sizes().items()},
             "orders_stale_dropped": self.state.orders_stale,
             "ws_errors": self.ws_errors,
             "last_error_code": self.last_error_code,

@@ -118,6 +118,17 @@ class PrivateState:
         n = len(self._ring)
         return [f for k in range(1, n + 1) for f in self._ring[(self._slot + k) % n]]
 
+    def sizes(self) -> dict[str, int]:
+        """The size of every table (each bounded: module docstring), for status and tests."""
+        return {
+            "seen_fills": len(self._seen_fills),
+            "order_utimes": len(self._order_utime),
+            "open_orders": len(self.open_orders),
+            "positions": len(self._positions),
+            "balances": len(self._balances),
+            "recent_fills": sum(len(slot) for slot in self._ring),
+        }
+
     @property
     def ring_capacity(self) -> int:
         return len(self._ring) * self._slot_size

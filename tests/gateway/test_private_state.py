@@ -201,3 +201,16 @@ def test_rest_fills_of_a_reconcile_enter_the_ring_once() -> None:
     assert isinstance(slot.msg, RecentFills)
     assert [f.trade_id for f in slot.msg.fills] == ["t1", "t2", "t3", "t4"]
     assert st.seen_fill(INST, "t4")
+
+
+def test_tables_stay_bounded_over_many_orders_and_fills() -> None:
+    st = PrivateState(fill_dedup_size=100, ring_slots=2, slot_size=10)
+    for i in range(2_000):
+        st.on_orders([_order(f"o{i}", "live", i + 1)])
+        st.on_orders([_order(f"o{i}", "filled", i + 2, f"t{i}", "2", "2")])
+    sizes = st.sizes()
+    assert sizes["seen_fills"] <= 100
+    assert sizes["order_utimes"] <= 100
+    assert sizes["open_orders"] == 0
+    assert sizes["recent_fills"] <= 20
+    assert st.fills_published == 2_000
