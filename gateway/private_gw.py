@@ -5,6 +5,7 @@ OKX REST for reconciliation (balance, positions, orders-pending, order, fills), 
 Outbox (``acct.pub`` + Clone snapshots on ``acct.snap``): ``acct|`` ``AccountUpdate`` (whole
 account), ``pos|<inst>|<mgnMode>|<posSide>|`` ``Position``, ``order|<inst>|`` ``OrderUpdate``
 (retained only while not terminal), ``fill|<inst>|`` ``Fill`` (not retained, once per tradeId),
+``recentfills|<slot>|`` ``RecentFills`` (the ring of recent fills, retained),
 ``stream|private|`` ``StreamStatus``.
 
 On every (re)connected session the gateway first reconciles by REST and publishes that state,
