@@ -98,6 +98,7 @@ class RiskCore:
         instruments: Iterable[str],
         strategies: Iterable[str] = (),
         persisted: PersistedState | None = None,
+        started_ms: int = 0,
     ) -> None:
         self.cfg = cfg
         self.account = AccountCache()
@@ -126,6 +127,9 @@ class RiskCore:
         self._first_data_ns: int | None = None
         self._dirty = True
         self._limits_sent = False
+        # A fresh start measures from now: the ring's older fills are in the inception already.
+        # A restart from persisted state books every ring fill it has not accounted.
+        self.ring_cut_ms = started_ms if persisted is None or persisted.inception is None else 0
         if persisted is not None:
             self._restore(persisted)
         for scope, key in [
@@ -178,7 +182,7 @@ class RiskCore:
             return self._on_fill(msg)
         elif isinstance(msg, RecentFills):
             # private-gw's ring of recent fills: the ones missed while risk was down count
-            changed = [self._on_fill(f) for f in msg.fills]
+            changed = [self._on_fill(f) for f in msg.fills if f.ts_ms >= self.ring_cut_ms]
             return any(changed)
         elif isinstance(msg, OrderUpdate):
             self._on_order_update(msg)

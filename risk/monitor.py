@@ -64,7 +64,11 @@ class RiskMonitor:
         self.log = actor.log
         persisted, problem = self._load()
         self.core = RiskCore(
-            self.rc, _instruments(cfg), [s.name for s in cfg.strategies], persisted
+            self.rc,
+            _instruments(cfg),
+            [s.name for s in cfg.strategies],
+            persisted,
+            started_ms=self._wall_ms(),
         )
         if problem:
             self.core.halt(problem, self._wall_ms())

@@ -156,3 +156,17 @@ def test_restart_replays_the_fill_ring_without_double_counting() -> None:
     assert snap.buy_filled_qty[BTC] == 65  # odd i in 1..130
     assert snap.sell_filled_qty[BTC] == 65
     assert restored.ledger.booked(restored.market.instrument) == 130
+
+
+def test_a_fresh_start_does_not_book_the_rings_older_fills() -> None:
+    """No persisted state: the account before the start is the inception, so the ring's fills
+    from before are in it already; fills after the start count."""
+    c = RiskCore(RiskConfig(), [BTC], ["mm"], started_ms=1_000)
+    for m in (BTC_SWAP_INFO, mark(BTC, "40000", 1), account("10000", 1, USDT="10000")):
+        c.on_message("acct", m, 0, True)
+    c.positions_synced = True
+    ring = [fill(BTC, f"t{i}", "buy", "40000", "1", "0", 990 + i) for i in range(20)]
+    c.on_message("acct", RecentFills(slot=0, fills=ring), 0, True)
+    snap = c.evaluate(S, 1_100).snapshot
+    assert snap is not None
+    assert snap.buy_filled_qty[BTC] == 10  # ts 1000..1009
