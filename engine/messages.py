@@ -580,6 +580,15 @@ class ActorStatus(Msg, frozen=True):
     detail: str = ""
 
 
+class RecentFills(Msg, frozen=True):
+    """One slot of private-gw's bounded ring of the account's recent fills (topic
+    ``recentfills|<slot>|``, retained), so a subscriber that was down replays them from the
+    Clone snapshot; fills are de-duplicated by ``(inst, trade_id)`` like every ``Fill``."""
+
+    slot: int
+    fills: list[Fill]
+
+
 AnyMsg = (
     BookTop
     | BookStatus
@@ -616,6 +625,7 @@ AnyMsg = (
     | CtlRequest
     | CtlReply
     | ActorStatus
+    | RecentFills
 )
 
 

@@ -5,11 +5,17 @@ OKX REST for reconciliation (balance, positions, orders-pending, order, fills), 
 Outbox (``acct.pub`` + Clone snapshots on ``acct.snap``): ``acct|`` ``AccountUpdate`` (whole
 account), ``pos|<inst>|<mgnMode>|<posSide>|`` ``Position``, ``order|<inst>|`` ``OrderUpdate``
 (retained only while not terminal), ``fill|<inst>|`` ``Fill`` (not retained, once per tradeId),
+``recentfills|<slot>|`` ``RecentFills`` (the ring of recent fills, retained),
 ``stream|private|`` ``StreamStatus``.
 
 On every (re)connected session the gateway first reconciles by REST and publishes that state,
-while WS pushes are buffered; then it replays the buffer and marks the stream up. Login errors
-are logged once per attempt with the OKX code and retried with backoff by the WS client.
+while WS pushes are buffered; then it replays the buffer and marks the stream up. The REST
+fills are paged back (``after`` = billId) until a fill already published, or the fill ring's
+capacity, so fills made while the gateway was down reach the bus. The last fills published are
+retained in a bounded ring (``recentfills|<slot>|``, :mod:`gateway.private_state`) that is
+republished every ``RING_FLUSH_S`` when it changed: risk replays it after its own restart.
+Login errors are logged once per attempt with the OKX code and retried with backoff by the WS
+client.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
 from gateway.okx.codes import is_auth_code
 from gateway.okx.rest import OkxRestClient
-from gateway.okx.schemas import OrderData, PushArg
+from gateway.okx.schemas import FillData, OrderData, PushArg
 from gateway.okx.ws import OkxWsClient
 from gateway.okx.ws_protocol import (
     AccountPush,
@@ -49,6 +55,7 @@ __all__ = ["STREAM", "PrivateGw", "main"]
 STREAM = "private"
 _MAX_BUFFER = 50_000
 _MAX_FINAL_QUERIES = 50
+RING_FLUSH_S = 0.2  # a changed fill-ring slot is republished at most this often
 
 _Push = AccountPush | PositionsPush | OrdersPush | BalanceAndPositionPush
 
@@ -96,6 +103,13 @@ class PrivateGw:
             self.pub.publish(e.topic, e.msg, retain=e.retain)
             if e.forget:
                 self.pub.forget(e.topic)
+
+    async def flush_ring(self) -> None:
+        """Republish changed fill-ring slots, at most every ``RING_FLUSH_S``."""
+        while True:
+            await asyncio.sleep(RING_FLUSH_S)  # the flush period itself, not a synchronisation
+            if not self._closed:
+                self.emit(self.state.flush_ring())
 
     def _status(self, up: bool, reason: str) -> None:
         self.pub.publish(topics.stream(STREAM), StreamStatus(STREAM, up, reason))
@@ -175,6 +189,7 @@ class PrivateGw:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
         self.emit(effects)
+        self.emit(self.state.flush_ring())
         buffered, self._buffer = self._buffer, []
         for ev in buffered:
             self.apply(ev)
@@ -200,8 +215,30 @@ class PrivateGw:
                 finals.append(await rest.get_order(o.instId, ord_id=o.ordId))
             except OkxmmError as exc:
                 logger.warning("final order state unknown", ordId=o.ordId, error=str(exc))
-        fills = await rest.fills(limit=self.gw.reconcile_fills_limit)
+        fills = await self._recent_fills()
         return self.state.reconcile(balance, positions, pending, finals, fills)
+
+    async def _recent_fills(self) -> list[FillData]:
+        """The venue's fills, newest first, paged back until one already published (or the
+        fill ring's capacity): what was missed while this gateway was down or disconnected."""
+        limit = self.gw.reconcile_fills_limit
+        out: list[FillData] = []
+        seen: set[tuple[str, str]] = set()
+        after = ""
+        while len(out) < self.state.ring_capacity:
+            params = {"limit": str(limit)}
+            if after:
+                params["after"] = after
+            page = (await self.rest.request("fills", FillData, params=params)).data
+            new = [f for f in page if (f.instId, f.tradeId) not in seen]
+            out.extend(new)
+            seen.update((f.instId, f.tradeId) for f in new)
+            if not new or len(page) < limit or not page[-1].billId:
+                break
+            if any(self.state.seen_fill(f.instId, f.tradeId) for f in new):
+                break  # reached what was published before
+            after = page[-1].billId
+        return out
 
     # -------------------------------------------------------------------------------- status
     def status(self) -> dict[str, StatusValue]:
@@ -214,6 +251,7 @@ class PrivateGw:
             "open_orders": len(self.state.open_orders),
             "fills_published": self.state.fills_published,
             "fills_duplicate": self.state.fills_duplicate,
+            **{f"size.{k}": v for k, v in self.state.sizes().items()},
             "orders_stale_dropped": self.state.orders_stale,
             "ws_errors": self.ws_errors,
             "last_error_code": self.last_error_code,
@@ -260,6 +298,7 @@ async def _run(actor: Actor) -> None:
                 delay = min(delay * 2, 30.0)
     gw.ws.subscribe(gw.subscriptions())
     actor.spawn(gw.ws.run(), "ws-private")
+    actor.spawn(gw.flush_ring(), "fill-ring")
     try:
         await actor.stopping.wait()
     finally:

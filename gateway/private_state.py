@@ -11,6 +11,14 @@ Rules:
 * The account is kept merged per currency and always published whole (``snapshot=True``), so the
   retained ``acct|`` message is complete for late joiners.
 * After reconciliation, a position known before but absent from the REST list is published flat.
+* The last ``ring_slots × slot_size`` fills published (default 10 × 100) are kept in a ring of
+  retained ``recentfills|<slot>|`` topics (:class:`~engine.messages.RecentFills`), so a
+  subscriber that was down (risk) replays them from the Clone snapshot; a changed slot is
+  republished by :meth:`PrivateState.flush_ring` (the shell calls it on a short timer).
+
+Bounded: ``fill_dedup_size`` remembered fills and order ``uTime``s, the fill ring, one position
+per key, one balance per currency, and the open orders the venue reports (an order no longer
+pending is dropped at the next reconciliation).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from decimal import Decimal
 import msgspec
 
 from engine import topics
-from engine.messages import AccountUpdate, AnyMsg, BalanceDetail, Position
+from engine.messages import AccountUpdate, AnyMsg, BalanceDetail, Fill, Position, RecentFills
 from gateway.okx import convert
 from gateway.okx.schemas import (
     Balance,
@@ -32,9 +40,14 @@ from gateway.okx.schemas import (
     PositionData,
 )
 
-__all__ = ["TERMINAL_STATES", "PrivateState", "Publish"]
+__all__ = ["RECENT_FILLS", "TERMINAL_STATES", "PrivateState", "Publish", "recent_fills_topic"]
 
 TERMINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
+RECENT_FILLS = "recentfills|"
+
+
+def recent_fills_topic(slot: int) -> str:
+    return f"{RECENT_FILLS}{slot}|"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +63,13 @@ class Publish:
 class PrivateState:
     """Account, positions, open orders and seen fills of one account."""
 
-    def __init__(self, fill_dedup_size: int = 100_000) -> None:
+    def __init__(
+        self, fill_dedup_size: int = 100_000, ring_slots: int = 10, slot_size: int = 100
+    ) -> None:
+        self._ring: list[list[Fill]] = [[] for _ in range(ring_slots)]
+        self._slot = 0
+        self._slot_size = slot_size
+        self._ring_dirty: set[int] = set()
         self._seen_fills: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._fill_dedup_size = fill_dedup_size
         self._order_utime: OrderedDict[str, int] = OrderedDict()
@@ -75,14 +94,56 @@ class PrivateState:
         self.fills_published += 1
         return True
 
+    def _keep(self, fill: Fill) -> Publish:
+        """Into the ring (the oldest slot is overwritten when the ring is full)."""
+        if len(self._ring[self._slot]) >= self._slot_size:
+            self._slot = (self._slot + 1) % len(self._ring)
+            self._ring[self._slot] = []
+        self._ring[self._slot].append(fill)
+        self._ring_dirty.add(self._slot)
+        return Publish(topics.fill(fill.inst), fill, retain=False)
+
+    def flush_ring(self) -> list[Publish]:
+        """The ring slots changed since the last flush, as retained ``RecentFills``."""
+        out = [
+            Publish(recent_fills_topic(i), RecentFills(slot=i, fills=list(self._ring[i])))
+            for i in sorted(self._ring_dirty)
+        ]
+        self._ring_dirty.clear()
+        return out
+
+    @property
+    def recent_fills(self) -> list[Fill]:
+        """The ring's fills, oldest first."""
+        n = len(self._ring)
+        return [f for k in range(1, n + 1) for f in self._ring[(self._slot + k) % n]]
+
+    def sizes(self) -> dict[str, int]:
+        """The size of every table (each bounded: module docstring), for status and tests."""
+        return {
+            "seen_fills": len(self._seen_fills),
+            "order_utimes": len(self._order_utime),
+            "open_orders": len(self.open_orders),
+            "positions": len(self._positions),
+            "balances": len(self._balances),
+            "recent_fills": sum(len(slot) for slot in self._ring),
+        }
+
+    @property
+    def ring_capacity(self) -> int:
+        return len(self._ring) * self._slot_size
+
     def on_rest_fills(self, fills: list[FillData]) -> list[Publish]:
         """Recent fills (oldest first on output) not seen yet."""
         ordered = sorted(fills, key=lambda x: (convert.ms(x.ts), x.tradeId))
         return [
-            Publish(topics.fill(f.instId), convert.fill_from_rest(f), retain=False)
+            self._keep(convert.fill_from_rest(f))
             for f in ordered
             if f.tradeId and self._fill_once(f.instId, f.tradeId)
         ]
+
+    def seen_fill(self, inst: str, trade_id: str) -> bool:
+        return (inst, trade_id) in self._seen_fills
 
     # --------------------------------------------------------------------------------- orders
     def on_orders(self, orders: list[OrderData], *, derive_fills: bool = True) -> list[Publish]:
@@ -92,7 +153,7 @@ class PrivateState:
         for o in orders:
             fill = convert.fill_from_order(o) if derive_fills else None
             if fill is not None and self._fill_once(o.instId, o.tradeId):
-                out.append(Publish(topics.fill(o.instId), fill, retain=False))
+                out.append(self._keep(fill))
             u = convert.ms(o.uTime)
             known = self._order_utime.get(o.ordId)
             if known is not None and u < known:

@@ -12,6 +12,10 @@ Rules (the original's §6.1 caches, made independent of arrival order):
   instruments by instId.
 Because every cache keeps the newest version of each key, the same set of updates gives the
 same state whatever order they arrive in.
+
+Bounded: one entry (tombstones included) per currency, per position key and per (kind,
+instrument) — the account's currencies and positions and the instruments md-feed serves, not
+the number of updates.
 """
 
 from __future__ import annotations
@@ -102,8 +106,10 @@ class MarketCache:
     book_mids: dict[str, Decimal] = field(default_factory=dict)
     marks: dict[str, Decimal] = field(default_factory=dict)
     instruments: dict[str, InstrumentSpec] = field(default_factory=dict)
-    # Marks ever seen, never removed: the revaluation of an inception position of an instrument
-    # that stopped quoting uses its last mark instead of failing (the original raised).
+    # The newest mark ever seen per instrument (mark stream or a position push's markPx; the mid
+    # when a position closes without one), never removed, one per instId: the revaluation of an
+    # inception position closed since, or of an instrument that stopped quoting, uses the price
+    # current when it was last known instead of a stale inception mark (the original raised).
     last_marks: dict[str, Decimal] = field(default_factory=dict)
 
     _ts: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -139,7 +145,12 @@ class MarketCache:
     def on_mark(self, inst: str, mark_px: Decimal, ts_ms: int = 0) -> None:
         if mark_px > 0 and self._newer("mark", inst, ts_ms):
             self.marks[inst] = mark_px
-            self.last_marks[inst] = mark_px
+            self.remember_price(inst, mark_px, ts_ms)
+
+    def remember_price(self, inst: str, px: Decimal | None, ts_ms: int) -> None:
+        """Record ``px`` as the last known mark of ``inst`` unless a newer one is known."""
+        if px is not None and px > 0 and self._newer("last", inst, ts_ms):
+            self.last_marks[inst] = px
 
     def on_instrument(self, spec: InstrumentSpec) -> None:
         self.instruments[spec.inst] = spec

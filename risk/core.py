@@ -1,6 +1,7 @@
 """The risk monitor's pure core: bus messages in; measurements, snapshots and states out.
 
-Inbox (``on_message``): AccountUpdate, Position, OrderUpdate, Fill, StreamStatus (private-gw);
+Inbox (``on_message``): AccountUpdate, Position, OrderUpdate, Fill, RecentFills (the ring of
+recent fills, replayed after a restart), StreamStatus (private-gw);
 BookTop, BookStatus, Ticker, MarkPrice, InstrumentInfo, StreamStatus (md-feed); OrderEvent,
 StrategyStatus (router). ``evaluate(mono_ns, wall_ms)`` recomputes what changed and returns a
 :class:`Report`: the ``RiskSnapshot`` message (when the numbers changed), every ``RiskState``
@@ -17,6 +18,15 @@ account, the positions (a Clone snapshot of private-gw) and the positions' instr
 becomes the inception; it is persisted and restored at start (:mod:`risk.persist`), so a restart
 keeps measuring from the same start. The loss limit is measured from the P&L's peak; resume
 re-bases the peak at the current P&L so a resumed account is not re-halted by the same loss.
+
+Bounded: per-instrument maps (``_md_seen_ns``, ``_book_state``) hold the configured and served
+instruments, per-strategy ones (states, peaks) the strategies seen, halts one per scope; the
+fill ledger, counters and open orders name their own windows (:mod:`risk.pnl`,
+:mod:`risk.fills`, :mod:`risk.open_orders`), the persisted state its (:mod:`risk.durable`).
+Fills missed while risk was down come back from private-gw's ring of recent fills
+(``RecentFills``, replayed from its Clone snapshot); the ring (1000 fills) must stay within
+the fills the ledger keeps unfolded per instrument (at least ``keep_fills // 2`` = 1000) so
+every replayed fill is either known by tradeId or below the fold watermark.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from engine.messages import (
     OrderState,
     OrderUpdate,
     Position,
+    RecentFills,
     RiskLimits,
     RiskSnapshot,
     StrategyStatus,
@@ -45,6 +56,8 @@ from engine.messages import (
     Ticker,
     TradingState,
 )
+from risk import durable
+from risk.books import StrategyPnl, snapshot_message, strategy_books, strategy_net
 from risk.caches import AccountCache, MarketCache, PositionCache
 from risk.config import RiskConfig
 from risk.convert import balance_row, fill_record, instrument_spec, position_row
@@ -53,8 +66,8 @@ from risk.inputs import ZERO, base_of, quote_of
 from risk.limits import InstView, LimitInputs, Severity, evaluate
 from risk.measurement import Measurement, StrategyMeasurement, measure
 from risk.open_orders import OpenOrders, OrderRate
-from risk.persist import BaseBook, BaseTotals, HaltRecord, PersistedSnap, PersistedState
-from risk.pnl import PnlLedger, pnl_ccy
+from risk.persist import HaltRecord, PersistedState
+from risk.pnl import FillRecord, PnlLedger
 from risk.prices import PriceSource
 from risk.snapshot import RiskSnap, build_snapshot
 from risk.state import ScopeState, StateChange, StateEvent
@@ -62,28 +75,11 @@ from risk.state import ScopeState, StateChange, StateEvent
 __all__ = ["ACCOUNT", "Report", "RiskCore", "Source", "StrategyPnl"]
 
 ACCOUNT = ("account", "*")
-UNATTRIBUTED = "unattributed"
 INSTRUMENT_GRACE_NS = 10_000_000_000  # inception waits this long for missing instrument rules
 _NS_PER_MS = 1_000_000
 Source = str  # "md", "acct", "ord"
-PERSISTED_CLOSED = 5000  # recent terminal orders kept across a restart (replays not recounted)
 VENUE_TERMINAL = frozenset({"filled", "canceled", "mmp_canceled"})
 ROUTER_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyPnl:
-    """Realised/unrealised P&L and fees of one (strategy, instrument) book, in USD."""
-
-    strategy: str
-    inst: str
-    realised_usd: Decimal
-    unrealised_usd: Decimal
-    fees_usd: Decimal
-
-    @property
-    def net_usd(self) -> Decimal:
-        return self.realised_usd + self.unrealised_usd + self.fees_usd
 
 
 @dataclass(slots=True)
@@ -102,6 +98,7 @@ class RiskCore:
         instruments: Iterable[str],
         strategies: Iterable[str] = (),
         persisted: PersistedState | None = None,
+        started_ms: int = 0,
     ) -> None:
         self.cfg = cfg
         self.account = AccountCache()
@@ -130,6 +127,9 @@ class RiskCore:
         self._first_data_ns: int | None = None
         self._dirty = True
         self._limits_sent = False
+        # A fresh start measures from now: the ring's older fills are in the inception already.
+        # A restart from persisted state books every ring fill it has not accounted.
+        self.ring_cut_ms = started_ms if persisted is None or persisted.inception is None else 0
         if persisted is not None:
             self._restore(persisted)
         for scope, key in [
@@ -157,7 +157,14 @@ class RiskCore:
                 msg.snapshot,
             )
         elif isinstance(msg, Position):
-            self.positions.on_position(position_row(msg))
+            row = position_row(msg)
+            self.positions.on_position(row)
+            # the mark when the position changed (or, closed without one, the mid then): what a
+            # closed inception position is revalued at when no live mark of it comes any more
+            px = row.mark_px if row.mark_px > 0 else None
+            if px is None and row.pos == 0:
+                px = self.market.mid(row.inst)
+            self.market.remember_price(row.inst, px, row.u_time_ms)
         elif isinstance(msg, MarkPrice):
             self.market.on_mark(msg.inst, msg.mark_px, msg.ts_ms)
             self._md_seen_ns[msg.inst] = mono_ns
@@ -172,9 +179,11 @@ class RiskCore:
             self.market.on_instrument(instrument_spec(msg))
             self.ledger.invalidate()
         elif isinstance(msg, Fill):
-            rec = fill_record(msg)
-            if rec is not None:
-                self.ledger.on_fill(rec, authoritative=True)
+            return self._on_fill(msg)
+        elif isinstance(msg, RecentFills):
+            # private-gw's ring of recent fills: the ones missed while risk was down count
+            changed = [self._on_fill(f) for f in msg.fills if f.ts_ms >= self.ring_cut_ms]
+            return any(changed)
         elif isinstance(msg, OrderUpdate):
             self._on_order_update(msg)
         elif isinstance(msg, OrderEvent):
@@ -215,7 +224,19 @@ class RiskCore:
         self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state, msg.sz, msg.acc_fill_sz)
         rec = fill_record(msg)
         if rec is not None:
-            self.ledger.on_fill(rec, authoritative=True)
+            self._book(rec, msg.ord_id)
+
+    def _on_fill(self, msg: Fill) -> bool:
+        rec = fill_record(msg)
+        return rec is not None and self._book(rec, msg.ord_id)
+
+    def _book(self, rec: FillRecord, ord_id: str) -> bool:
+        """One fill of the account's own reports: into the ledger once per tradeId, and into
+        the counters (which then count fills whose order updates were missed)."""
+        if not self.ledger.on_fill(rec, authoritative=True):
+            return False
+        self.counters.on_fill(rec.cl_ord_id, ord_id, rec.inst, rec.side, rec.sz)
+        return True
 
     def _on_order_event(self, msg: OrderEvent, mono_ns: int, from_snapshot: bool) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)
@@ -307,29 +328,10 @@ class RiskCore:
         return mono_ns - started >= INSTRUMENT_GRACE_NS
 
     def _strategy_books(self, prices: PriceSource) -> list[StrategyPnl]:
-        out = []
-        for (strategy, inst), book in sorted(self.ledger.books(self.market.instrument).items()):
-            spec = self.market.instrument(inst)
-            ccy = pnl_ccy(inst, spec)
-            mark = self.market.marks.get(inst) or self.market.mid(inst)
-            p = prices.usd(ccy)
-            fees = sum((amt * prices.usd(c) for c, amt in book.fees.items()), ZERO)
-            out.append(
-                StrategyPnl(
-                    strategy or UNATTRIBUTED,
-                    inst,
-                    book.realised * p,
-                    book.unrealised(mark) * p,
-                    fees,
-                )
-            )
-        return out
+        return strategy_books(self.ledger, self.market, prices)
 
     def _strategy_net(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = {}
-        for sp in self._strategy_books(PriceSource(self.market)):
-            out[sp.strategy] = out.get(sp.strategy, ZERO) + sp.net_usd
-        return out
+        return strategy_net(self.ledger, self.market)
 
     def _measure(self, mono_ns: int, wall_ms: int) -> RiskSnapshot | None:
         if not self._dirty or not self._inception_ready(mono_ns):
@@ -353,42 +355,14 @@ class RiskCore:
         self.measurement = m
         self.peak_pnl_usd = max(self.peak_pnl_usd, m.pnl_in_usd_since_running)
         books = self._strategy_books(prices)
-        by_strategy: dict[str, Decimal] = {}
-        by_inst: dict[str, Decimal] = {}
         fees: dict[str, Decimal] = {}
-        for sp in books:
-            by_strategy[sp.strategy] = by_strategy.get(sp.strategy, ZERO) + sp.net_usd
-            by_inst[sp.inst] = by_inst.get(sp.inst, ZERO) + sp.net_usd
         for book in self.ledger.books(self.market.instrument).values():
             for c, amt in book.fees.items():
                 fees[c] = fees.get(c, ZERO) + amt
-        for s, pnl in by_strategy.items():
+        out = snapshot_message(m, snap, books, fees, self.counters.by_inst(), self.peak_pnl_usd)
+        for s, pnl in out.pnl_by_strategy_usd.items():
             self.strategy_peaks[s] = max(self.strategy_peaks.get(s, ZERO), pnl)
-        totals = self.counters.by_inst()
-        return RiskSnapshot(
-            pnl_in_usd_since_running=m.pnl_in_usd_since_running,
-            asset_value_change_in_usd_since_running=m.asset_value_change_in_usd_since_running,
-            inception_ts_ms=m.inception_ts_ms,
-            current_ts_ms=m.current_ts_ms,
-            exposures_base={i: e.in_base for i, e in m.exposures.items()},
-            exposures_quote={
-                i: e.in_quote for i, e in m.exposures.items() if e.in_quote is not None
-            },
-            net_filled_qty={i: t.net_filled_qty for i, t in totals.items()},
-            trading_volume={i: t.trading_volume for i, t in totals.items()},
-            fees_by_ccy=fees,
-            realized_pnl_usd=sum((b.realised_usd for b in books), ZERO),
-            unrealized_pnl_usd=sum((b.unrealised_usd for b in books), ZERO),
-            peak_pnl_usd=self.peak_pnl_usd,
-            price_usd=dict(snap.price),
-            pnl_by_strategy_usd=by_strategy,
-            pnl_by_inst_usd=by_inst,
-            buy_filled_qty={i: t.buy_filled_qty for i, t in totals.items()},
-            sell_filled_qty={i: t.sell_filled_qty for i, t in totals.items()},
-            asset_usd_value=snap.asset_usd_value,
-            delta_usd_value=snap.delta_usd,
-            pnl_by_ccy=dict(m.pnl_by_ccy),
-        )
+        return out
 
     def _inst_view(self, inst: str, mono_ns: int) -> InstView:
         spec = self.market.instrument(inst)
@@ -485,42 +459,10 @@ class RiskCore:
 
     # ---------------------------------------------------------------------------- persist
     def persisted(self) -> PersistedState:
-        return PersistedState(
-            inception=PersistedSnap.of(self.inception) if self.inception is not None else None,
-            peak_pnl_usd=self.peak_pnl_usd,
-            strategy_peaks=dict(self.strategy_peaks),
-            halts=list(self.halts.values()),
-            fills=self.ledger.fills,
-            claims=self.ledger.claims,
-            orders=dict(self.counters.orders),
-            counter_base=[
-                BaseTotals(s, i, t.buy_filled_qty, t.sell_filled_qty)
-                for (s, i), t in self.counters.base.items()
-            ],
-            ledger_base=[BaseBook(s, b) for (s, _), b in self.ledger.base.items()],
-            epoch_owners=self.ledger.epoch_owners,
-            closed_orders=dict(list(self.counters.closed.items())[-PERSISTED_CLOSED:]),
-        )
+        """What survives a restart (bounded: :mod:`risk.durable`)."""
+        return durable.state_of(self)
 
     def _restore(self, st: PersistedState) -> None:
-        if st.inception is not None:
-            self.inception = st.inception.to_snap()
-        self.peak_pnl_usd = st.peak_pnl_usd
-        self.strategy_peaks = dict(st.strategy_peaks)
-        self.halts = {(h.scope, h.key): h for h in st.halts}
-        for f in st.fills:
-            self.ledger.on_fill(f)
-        for cl, strategy in st.claims.items():
-            self.ledger.claim(cl, strategy)
-        for epoch, strategy in st.epoch_owners.items():
-            self.ledger.claim_epoch(epoch, strategy)
-        self.counters.orders.update(st.orders)
-        for t in st.counter_base:
-            self.counters.base[(t.strategy, t.inst)] = FillTotals(
-                t.buy_filled_qty, t.sell_filled_qty
-            )
-        self.counters.closed.update(st.closed_orders)
-        for b in st.ledger_base:
-            self.ledger.restore_base(b.strategy, b.book)
+        durable.restore(self, st)
         for scope, key in self.halts:
             self._scope(scope, key)

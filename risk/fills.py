@@ -12,7 +12,9 @@ are the same whatever order the updates arrive in:
     trading_volume  = buy_filled_qty + sell_filled_qty
 
 Orders are keyed by clOrdId (else ordId); orders that never filled are not stored; terminal
-orders are folded into totals (see :class:`FillCounters`).
+orders are folded into totals (see :class:`FillCounters`). The account's own fills count too:
+an order's size filled is the larger of its reported ``accFillSz`` and the sum of its distinct
+fills, so fills recovered after a restart (whose order updates are gone) are counted.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class OrderFillState:
     side: str
     acc_fill_sz: Decimal
     strategy: str = ""
+    fill_sum: Decimal = ZERO  # Σ sz of the distinct fills seen of this order
 
 
 class FillCounters:
@@ -62,13 +65,16 @@ class FillCounters:
 
     Open orders are kept one by one; a terminal order is folded into per (strategy, instrument)
     totals and remembered in a bounded window, so a late update of it can still correct its
-    strategy or fill size without the table growing with every order ever seen."""
+    strategy or fill size without the table growing with every order ever seen.
+    Bounded: at most ``max_open`` open orders (beyond, the oldest is folded as if terminal: its
+    terminal update was missed) and ``closed_window`` closed ones."""
 
-    def __init__(self, closed_window: int = 100_000) -> None:
+    def __init__(self, closed_window: int = 20_000, max_open: int = 20_000) -> None:
         self.orders: dict[str, OrderFillState] = {}
         self.closed: OrderedDict[str, OrderFillState] = OrderedDict()
         self.base: dict[tuple[str, str], FillTotals] = {}
         self._closed_window = closed_window
+        self._max_open = max_open
 
     @staticmethod
     def order_key(cl_ord_id: str, ord_id: str) -> str:
@@ -107,12 +113,37 @@ class FillCounters:
                 state.acc_fill_sz = acc_fill_sz
                 changed = True
         if terminal and state is not None:
-            del self.orders[key]
-            self._add(state.strategy, state, state.acc_fill_sz)
-            self.closed[key] = state
-            if len(self.closed) > self._closed_window:
-                self.closed.popitem(last=False)
+            self._close(key, state)
+        elif len(self.orders) > self._max_open:
+            oldest = next(iter(self.orders))
+            self._close(oldest, self.orders[oldest])
         return changed
+
+    def _close(self, key: str, state: OrderFillState) -> None:
+        del self.orders[key]
+        self._add(state.strategy, state, state.acc_fill_sz)
+        self.closed[key] = state
+        if len(self.closed) > self._closed_window:
+            self.closed.popitem(last=False)
+
+    def on_fill(self, cl_ord_id: str, ord_id: str, inst: str, side: str, sz: Decimal) -> bool:
+        """One distinct fill of the account (the caller de-duplicates by tradeId); True when
+        a counter changed."""
+        key = self.order_key(cl_ord_id, ord_id)
+        closed = self.closed.get(key)
+        st = closed if closed is not None else self.orders.get(key)
+        if st is None:
+            st = self.orders[key] = OrderFillState(inst, side, ZERO)
+        st.fill_sum += sz
+        if st.fill_sum <= st.acc_fill_sz:
+            return False
+        if closed is not None:
+            self._add(st.strategy, st, st.fill_sum - st.acc_fill_sz)
+        st.acc_fill_sz = st.fill_sum
+        if closed is None and len(self.orders) > self._max_open:
+            oldest = next(iter(self.orders))
+            self._close(oldest, self.orders[oldest])
+        return True
 
     def _on_closed(self, st: OrderFillState, acc_fill_sz: Decimal, strategy: str) -> bool:
         changed = False

@@ -2,7 +2,8 @@
 
 Inbox:
 - md.pub / md.snap: ``book|``, ``bookstate|``, ``ticker|``, ``mark|``, ``inst|`` (md-feed);
-- acct.pub / acct.snap: ``acct|``, ``pos|``, ``order|``, ``fill|``, ``stream|`` (private-gw);
+- acct.pub / acct.snap: ``acct|``, ``pos|``, ``order|``, ``fill|``, ``stream|``,
+  ``recentfills|`` (private-gw; the ring of recent fills heals fills missed while risk was down);
 - ord.pub / ord.snap: ``ord|<strategy>|`` order lifecycle, ``strat|`` status (router);
 - ctl.risk: ``halt [reason, scope, key]``, ``resume [scope, key]``, ``risk`` (numbers), plus the
   runtime's ping/status/stop.
@@ -41,7 +42,8 @@ __all__ = ["RiskMonitor", "main"]
 _NS_PER_MS = 1_000_000
 MD_PREFIXES = ["book|", "bookstate|", "ticker|", "mark|", "inst|"]
 # Explicit prefixes, not "": a subscription to everything would also track ``hb|`` itself.
-ACCT_PREFIXES = ["acct|", "pos|", "order|", "fill|", "stream|"]
+RECENT_FILLS = "recentfills|"  # private-gw's fill ring (gateway.private_state.RECENT_FILLS)
+ACCT_PREFIXES = ["acct|", "pos|", "order|", "fill|", "stream|", RECENT_FILLS]
 ORD_PREFIXES = ["ord|", "strat|"]
 
 
@@ -62,7 +64,11 @@ class RiskMonitor:
         self.log = actor.log
         persisted, problem = self._load()
         self.core = RiskCore(
-            self.rc, _instruments(cfg), [s.name for s in cfg.strategies], persisted
+            self.rc,
+            _instruments(cfg),
+            [s.name for s in cfg.strategies],
+            persisted,
+            started_ms=self._wall_ms(),
         )
         if problem:
             self.core.halt(problem, self._wall_ms())
@@ -287,8 +293,14 @@ class RiskMonitor:
             out[f"sub.{name}.resyncs"] = sub.resyncs
         if self.core.current is not None and self.core.current.missing_instruments:
             out["missing_instruments"] = ",".join(sorted(self.core.current.missing_instruments))
-        out["claims"] = len(self.core.ledger.claims)
-        out["fills"] = len(self.core.ledger.fills)
+        ledger = self.core.ledger
+        out["claims"] = len(ledger.claims)
+        out["fills"] = len(ledger.fills)
+        out["fills_booked"] = ledger.booked(self.core.market.instrument)
+        out["fills_late_dropped"] = ledger.late_dropped
+        for inst, floor in ledger.floors.items():
+            out[f"fill_floor.{inst}"] = f"{floor[0]}:{floor[1]}"
+        out["state_bytes"] = len(self.saved)
         return out
 
     # ------------------------------------------------------------------------------- main

@@ -31,12 +31,16 @@ class OpenOrder:
 
 
 class OpenOrders:
-    """Orders that can still fill."""
+    """Orders that can still fill.
 
-    def __init__(self, max_closed: int = 100_000) -> None:
+    Bounded: at most ``max_open`` open orders (beyond, the oldest is dropped: an order whose
+    terminal state was never seen must not stay forever) and ``max_closed`` closed keys."""
+
+    def __init__(self, max_closed: int = 100_000, max_open: int = 20_000) -> None:
         self._open: dict[str, OpenOrder] = {}
         self._closed: dict[str, None] = {}  # insertion-ordered set, bounded
         self._max_closed = max_closed
+        self._max_open = max_open
 
     def on_order(
         self,
@@ -61,6 +65,8 @@ class OpenOrders:
         old = self._open.get(key)
         name = strategy or (old.strategy if old is not None else "")
         self._open[key] = OpenOrder(inst, side, max(sz - acc_fill_sz, ZERO), name)
+        if len(self._open) > self._max_open:
+            del self._open[next(iter(self._open))]
 
     def remaining(self, inst: str) -> tuple[Decimal, Decimal]:
         """(Σ remaining buys, Σ remaining sells) of ``inst`` in order-size units."""
@@ -82,7 +88,10 @@ class OpenOrders:
 
 
 class OrderRate:
-    """New orders per strategy in a sliding window (times from the caller)."""
+    """New orders per strategy in a sliding window (times from the caller).
+
+    Bounded: the window's times per strategy (pruned at every ``rate``) and the last
+    ``remember`` order keys."""
 
     def __init__(self, window_ns: int = 1_000_000_000, remember: int = 100_000) -> None:
         self._window_ns = window_ns

@@ -3,8 +3,9 @@
 The original reset its inception at every start (a weak spot: a restart re-based the P&L and
 forgot any loss). Persisted here: the inception snapshot, the P&L peaks the loss limits are
 measured from, the latched halts (kill switch), and the fill history (counters and the
-realised P&L ledger). Format: JSON (msgspec), written to ``<path>.tmp``, fsynced, then renamed
-over ``<path>`` — a crash leaves the old or the new file, never half of one.
+realised P&L ledger), all bounded (:mod:`risk.durable` names the bounds). Format: JSON
+(msgspec), written to ``<path>.tmp``, fsynced, then renamed over ``<path>`` — a crash leaves
+the old or the new file, never half of one.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class PersistedState(msgspec.Struct):
     counter_base: list[BaseTotals] = []
     closed_orders: dict[str, OrderFillState] = {}  # recent terminal orders already in the base
     ledger_base: list[BaseBook] = []
+    # per instrument, the newest (ts, tradeId) folded into the base books: older fills are
+    # accounted already (the watermark a restart reconciles the venue's recent fills from)
+    fill_floors: dict[str, tuple[int, str]] = {}
 
 
 def encode_state(state: PersistedState) -> bytes:

@@ -111,23 +111,31 @@ SpecLookup = Callable[[str], InstrumentSpec | None]
 class PnlLedger:
     """Every fill of the account, books per (strategy, instrument) rebuilt when they change.
 
-    Memory stays bounded: beyond ``keep_fills`` fills of one instrument, the oldest half is
-    folded into base books (their order is final from then on: a fill older than the fold
-    that arrives later is applied after it), and de-duplication remembers the last
-    ``dedup_window`` trade ids."""
+    Bounded whatever the uptime: beyond ``keep_fills`` fills of one instrument, the oldest
+    half is folded into base books and the newest folded ``(ts, tradeId)`` becomes that
+    instrument's floor (watermark): a fill at or below it is accounted already and is dropped
+    (``late_dropped``), so a replay of recent fills after a restart never double counts.
+    De-duplication remembers the last ``dedup_window`` trade ids, claims the last
+    ``dedup_window`` clOrdIds, and strategy epochs the last ``max_epochs``."""
 
-    def __init__(self, keep_fills: int = 20_000, dedup_window: int = 200_000) -> None:
+    def __init__(
+        self, keep_fills: int = 2_000, dedup_window: int = 50_000, max_epochs: int = 1_000
+    ) -> None:
         self._fills: dict[str, list[FillRecord]] = {}  # by inst, sorted
         self._seen: OrderedDict[tuple[str, str], tuple[bool, FillRecord | None]] = OrderedDict()
         self._strategy_of: OrderedDict[str, str] = OrderedDict()  # clOrdId → strategy
-        self._epoch_owner: dict[int, str] = {}  # strategy epoch → strategy
+        self._epoch_owner: OrderedDict[int, str] = OrderedDict()  # strategy epoch → strategy
         self._base: dict[tuple[str, str], PnlBook] = {}
         self._books: dict[tuple[str, str], PnlBook] | None = None
+        self.floors: dict[str, tuple[int, str]] = {}  # inst → newest folded (ts, tradeId)
         self._keep = keep_fills
         self._dedup_window = dedup_window
+        self._max_epochs = max_epochs
+        self.late_dropped = 0
 
     def on_fill(self, f: FillRecord, authoritative: bool = True) -> bool:
-        """Add a fill; False if ``(inst, trade_id)`` was already booked.
+        """Add a fill; False if ``(inst, trade_id)`` was already booked (or is at or below the
+        instrument's floor: folded already).
 
         The account's own fill report (private stream) is authoritative; a copy relayed in an
         order event is booked only until the authoritative one arrives, which replaces it."""
@@ -137,6 +145,11 @@ class PnlLedger:
             if old[0] or not authoritative or old[1] is None:
                 return False
             self._fills[f.inst].remove(old[1])
+        else:
+            floor = self.floors.get(f.inst)
+            if floor is not None and (f.ts_ms, f.trade_id) <= floor:
+                self.late_dropped += 1
+                return False
         self._seen[key] = (authoritative, f)
         if len(self._seen) > self._dedup_window:
             self._seen.popitem(last=False)
@@ -150,6 +163,8 @@ class PnlLedger:
         fills of orders whose own events were missed are still attributed."""
         if epoch and strategy and self._epoch_owner.get(epoch) != strategy:
             self._epoch_owner[epoch] = strategy
+            if len(self._epoch_owner) > self._max_epochs:
+                self._epoch_owner.popitem(last=False)
             self._books = None
 
     @property
@@ -171,6 +186,10 @@ class PnlLedger:
             if len(self._strategy_of) > self._dedup_window:
                 self._strategy_of.popitem(last=False)
             self._books = None
+
+    def booked(self, spec_of: SpecLookup) -> int:
+        """Fills booked in all books, folded ones included."""
+        return sum(b.fills for b in self.books(spec_of).values())
 
     @property
     def fills(self) -> list[FillRecord]:
@@ -220,6 +239,9 @@ class PnlLedger:
             self._book_for(self._base, f, spec_of).apply(f)
             if (f.inst, f.trade_id) in self._seen:
                 self._seen[(f.inst, f.trade_id)] = (True, None)
+        if n > 0:
+            last = fills[n - 1]
+            self.floors[inst] = max(self.floors.get(inst, (-1, "")), (last.ts_ms, last.trade_id))
         del fills[:n]
 
     def invalidate(self) -> None:

@@ -14,8 +14,11 @@ been held untouched (``mult = ctMult × ctVal``; ``pos`` signed by ``posSide``; 
 | OPTION | – | pos × mult × m + margin |
 | unknown | – | the inception value (nothing better is known) |
 
-``m`` is the current snapshot's mark for the instId if non-zero, else the market's mark, else the
-last mark ever seen, else the inception mark (the original raised "no current mark px").
+``m`` is the current snapshot's mark for the instId if non-zero, else the market's mark, else its
+current mid, else the last mark known (a position push's markPx, e.g. the one that closed it, or
+the mid when it closed), else the inception mark (the original raised "no current mark px"). A
+position closed since inception is so revalued at the price current when it was closed, never at
+the stale inception mark (which would count the whole move of the held position as trading P&L).
 Corrections (§10.1): #8 an assumed value of exactly 0 is a value (the original replaced it by
 the inception value, so a mark back at avgPx gave a wrong P&L); #10 the quote-posCcy MARGIN row
 adds the margin, held in the base currency apart from ``pos``; #9 shorts of long/short mode are
@@ -35,7 +38,13 @@ __all__ = ["assumed_value", "current_mark"]
 
 def current_mark(inst: str, current: RiskSnap, market: MarketCache, fallback: Decimal) -> Decimal:
     """The mark to revalue ``inst`` at (see module docstring)."""
-    for m in (current.mark.get(inst), market.marks.get(inst), market.last_marks.get(inst)):
+    marks = (
+        current.mark.get(inst),
+        market.marks.get(inst),
+        market.mid(inst),
+        market.last_marks.get(inst),
+    )
+    for m in marks:
         if m is not None and m != 0:
             return m
     return fallback

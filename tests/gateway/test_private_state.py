@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 
 from engine import topics
-from engine.messages import AccountUpdate, Fill, OrderUpdate, Position
+from engine.messages import AccountUpdate, Fill, OrderUpdate, Position, RecentFills
 from gateway.okx.schemas import Balance, BalanceDetailData, FillData, OrderData, PositionData
 from gateway.okx.ws_protocol import BalanceAndPositionPush, OrdersPush, WsParser
 from gateway.private_state import PrivateState
@@ -157,3 +157,60 @@ def test_reconcile_publishes_state_and_flattens_vanished_positions() -> None:
         not isinstance(p.msg, Fill)
         for p in st.on_orders([msgspec.structs.replace(final1, uTime="7")])
     )
+
+
+def _rest_fill(i: int) -> FillData:
+    return FillData(
+        instId=INST,
+        tradeId=f"t{i}",
+        ordId=f"o{i}",
+        side="buy",
+        fillPx="100",
+        fillSz="1",
+        ts=str(1000 + i),
+        billId=str(i),
+    )
+
+
+def test_fill_ring_keeps_the_last_fills_in_a_fixed_set_of_retained_topics() -> None:
+    """Bounded: ring_slots × slot_size fills, whatever was published; only changed slots are
+    republished, each under one of ring_slots topics."""
+    st = PrivateState(ring_slots=3, slot_size=4)
+    pushed = []
+    for i in range(50):
+        fill_out = st.on_orders([_order(f"o{i}", "filled", i + 1, f"t{i}", "1", "1")])
+        assert [p.topic for p in fill_out if isinstance(p.msg, Fill)] == [topics.fill(INST)]
+        pushed.extend(st.flush_ring())
+    assert st.ring_capacity == 12
+    recent = st.recent_fills
+    # the newest slot may be partly filled: between capacity - slot_size + 1 and capacity kept
+    assert 9 <= len(recent) <= 12
+    assert [f.trade_id for f in recent] == [f"t{i}" for i in range(50 - len(recent), 50)]
+    assert {p.topic for p in pushed} == {"recentfills|0|", "recentfills|1|", "recentfills|2|"}
+    assert all(p.retain for p in pushed)
+    assert st.flush_ring() == []  # nothing changed since
+
+
+def test_rest_fills_of_a_reconcile_enter_the_ring_once() -> None:
+    st = PrivateState(ring_slots=2, slot_size=5)
+    first = st.on_rest_fills([_rest_fill(i) for i in (3, 1, 2)])
+    assert [p.msg.trade_id for p in first if isinstance(p.msg, Fill)] == ["t1", "t2", "t3"]
+    again = st.on_rest_fills([_rest_fill(i) for i in (1, 2, 3, 4)])
+    assert [p.msg.trade_id for p in again if isinstance(p.msg, Fill)] == ["t4"]
+    (slot,) = st.flush_ring()
+    assert isinstance(slot.msg, RecentFills)
+    assert [f.trade_id for f in slot.msg.fills] == ["t1", "t2", "t3", "t4"]
+    assert st.seen_fill(INST, "t4")
+
+
+def test_tables_stay_bounded_over_many_orders_and_fills() -> None:
+    st = PrivateState(fill_dedup_size=100, ring_slots=2, slot_size=10)
+    for i in range(2_000):
+        st.on_orders([_order(f"o{i}", "live", i + 1)])
+        st.on_orders([_order(f"o{i}", "filled", i + 2, f"t{i}", "2", "2")])
+    sizes = st.sizes()
+    assert sizes["seen_fills"] <= 100
+    assert sizes["order_utimes"] <= 100
+    assert sizes["open_orders"] == 0
+    assert sizes["recent_fills"] <= 20
+    assert st.fills_published == 2_000

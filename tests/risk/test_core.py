@@ -298,3 +298,48 @@ def test_messages_risk_does_not_use_do_not_hide_pending_changes() -> None:
     snap = c.evaluate(S, 2).snapshot
     assert snap is not None
     assert snap.pnl_in_usd_since_running == D(-10)
+
+
+def test_inception_position_closed_since_is_revalued_at_the_close_mark_not_inception() -> None:
+    """No mark stream for the instrument: the position push that closes it carries the mark then;
+    holding 1 contract (0.01 BTC) from 40000 to a close at 41000 is not trading P&L."""
+    c = RiskCore(RiskConfig(), ["BTC-USDT-SWAP"], [])
+    feed(
+        c,
+        [
+            BTC_SWAP_INFO,
+            account("10000", 1, USDT="10000"),
+            position("BTC-USDT-SWAP", "1", "40000", "40000", "0", 1),
+        ],
+    )
+    c.positions_synced = True
+    first = c.evaluate(0, 1).snapshot
+    assert first is not None
+    assert first.pnl_in_usd_since_running == 0
+    # closed at 41000: +10 USDT realised; the flat push carries the venue's mark at the close
+    flat = position("BTC-USDT-SWAP", "0", "", "41000", "0", 2)
+    feed(c, [account("10010", 2, USDT="10010"), flat])
+    snap = c.evaluate(S, 2).snapshot
+    assert snap is not None
+    assert snap.pnl_in_usd_since_running == 0  # the stale inception mark would have said +10
+
+
+def test_inception_position_closed_without_a_mark_is_revalued_at_the_mid_then() -> None:
+    c = RiskCore(RiskConfig(), ["BTC-USDT-SWAP"], [])
+    feed(
+        c,
+        [
+            BTC_SWAP_INFO,
+            account("10000", 1, USDT="10000"),
+            position("BTC-USDT-SWAP", "1", "40000", "40000", "0", 1),
+        ],
+    )
+    c.positions_synced = True
+    assert c.evaluate(0, 1).snapshot is not None
+    flat = position("BTC-USDT-SWAP", "0", "", "0", "0", 3)
+    feed(c, [book("BTC-USDT-SWAP", "40999", "41001", 2)], source="md")
+    feed(c, [account("10010", 3, USDT="10010"), flat])
+    feed(c, [book("BTC-USDT-SWAP", "0", "0", 4, BookState.RESYNCING)], source="md")  # mid gone
+    snap = c.evaluate(S, 3).snapshot
+    assert snap is not None
+    assert snap.pnl_in_usd_since_running == 0
