@@ -201,7 +201,8 @@ class SupervisorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     restart: Literal["always", "on-failure", "never"] = "on-failure"
-    max_restarts: int = 5
+    max_restarts: int = Field(default=5, ge=0)  # within restart_window_s, then given up on
+    restart_window_s: float = Field(default=600.0, gt=0)
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 10.0
     stop_timeout_s: float = 5.0

@@ -18,6 +18,8 @@ import contextlib
 import os
 import signal
 import sys
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,15 +45,24 @@ class ChildSpec:
 
 
 class RestartPolicy:
-    """When to restart a child and after how long. Pure: the caller counts and sleeps."""
+    """When to restart a child and after how long. Pure: the caller counts and sleeps.
+
+    ``restarts`` is the number of restarts within the last ``restart_window_s`` (see
+    :class:`RestartWindow`): a worker that crashes once a day restarts for ever; one that
+    crashes ``max_restarts`` times within the window is given up on, loudly.
+    """
 
     def __init__(self, cfg: SupervisorConfig) -> None:
         self._cfg = cfg
 
     def should_restart(self, exit_code: int, restarts: int, stopping: bool) -> bool:
-        if stopping or self._cfg.restart == "never" or restarts >= self._cfg.max_restarts:
+        if stopping or self._cfg.restart == "never":
             return False
-        return self._cfg.restart == "always" or exit_code != 0
+        return self.within_budget(restarts) and (self._cfg.restart == "always" or exit_code != 0)
+
+    def within_budget(self, restarts: int) -> bool:
+        """Another restart is allowed after ``restarts`` restarts in the window."""
+        return restarts < self._cfg.max_restarts
 
     def backoff_s(self, restarts: int) -> float:
         return float(min(self._cfg.backoff_initial_s * (2**restarts), self._cfg.backoff_max_s))
@@ -81,11 +92,30 @@ def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
     return specs
 
 
+class RestartWindow:
+    """Monotonic times of one child's recent restarts; bounded: only those within the window
+    are kept (at most ``max_restarts`` + 1 entries)."""
+
+    def __init__(self, window_s: float, limit: int) -> None:
+        self._window_ns = int(window_s * 1e9)
+        self._times: deque[int] = deque(maxlen=max(1, limit + 1))
+
+    def count(self, now_ns: int) -> int:
+        """Restarts within the window ending ``now_ns``."""
+        while self._times and self._times[0] <= now_ns - self._window_ns:
+            self._times.popleft()
+        return len(self._times)
+
+    def record(self, now_ns: int) -> None:
+        self._times.append(now_ns)
+
+
 @dataclass
 class _Child:
     spec: ChildSpec
+    window: RestartWindow
     proc: asyncio.subprocess.Process | None = None
-    restarts: int = 0
+    restarts: int = 0  # over the whole run (status); the policy counts within its window
     state: str = "starting"
     last_exit: int | None = None
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -98,7 +128,12 @@ class Supervisor:
         self._actor = actor
         self._cfg = actor.cfg
         self._policy = RestartPolicy(actor.cfg.supervisor)
-        self.children = {s.name: _Child(s) for s in specs}
+        sup = actor.cfg.supervisor
+        self.children = {
+            s.name: _Child(s, window=RestartWindow(sup.restart_window_s, sup.max_restarts))
+            for s in specs
+        }
+        self._always = sup.restart == "always"
         self._stopping = False
         self._log_dir = Path(actor.cfg.log_dir)
         self._log_dir.mkdir(parents=True, exist_ok=True)
@@ -179,15 +214,30 @@ class Supervisor:
             if self._stopping:
                 return
             self._actor.log.warning("child exited", child=child.spec.name, code=code)
-            if not self._policy.should_restart(code, child.restarts, self._stopping):
-                child.state = "failed" if code else "stopped"
+            recent = child.window.count(time.monotonic_ns())
+            if not self._policy.should_restart(code, recent, self._stopping):
+                if self._policy.within_budget(recent) or not (code or self._always):
+                    child.state = "failed" if code else "stopped"
+                else:
+                    cfg = self._cfg.supervisor
+                    child.state = (
+                        f"gave up: {recent} restarts in {cfg.restart_window_s:g} s, exit {code}"
+                    )
+                    self._actor.log.error(
+                        "child keeps dying: not restarted again",
+                        child=child.spec.name,
+                        code=code,
+                        restarts_in_window=recent,
+                        window_s=cfg.restart_window_s,
+                    )
                 return
-            delay = self._policy.backoff_s(child.restarts)
+            delay = self._policy.backoff_s(recent)
             child.state = f"restart in {delay:.1f}s"
             await asyncio.sleep(delay)
             if self.stopping:
                 return
             child.restarts += 1
+            child.window.record(time.monotonic_ns())
             await self._spawn(child)
 
     @property
