@@ -30,6 +30,7 @@ class Codec:
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(Envelope)
         self.bad_frames = 0
+        self.bad_versions = 0
         self.decoded = 0
 
     def encode(self, msg: AnyMsg, seq: int = 0) -> bytes:
@@ -54,6 +55,18 @@ class Codec:
                 error=str(exc),
                 size=len(body),
                 bad_frames=self.bad_frames,
+            )
+            return None
+        if env.v != PROTOCOL_VERSION:
+            # a peer of another protocol version: its fields may mean something else
+            self.bad_versions += 1
+            logger.error(
+                "message of an unknown protocol version dropped",
+                socket=self.name,
+                origin=origin,
+                version=env.v,
+                expected=PROTOCOL_VERSION,
+                bad_versions=self.bad_versions,
             )
             return None
         self.decoded += 1

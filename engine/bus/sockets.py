@@ -37,17 +37,23 @@ LINGER_MS = 0
 _monitor_ids = itertools.count(1)
 _NOWAIT = int(zmq.NOBLOCK)  # plain ints: flag enums cost a Python call per operation
 ZMTP_HEARTBEAT_IVL_MS = 100
+# Largest inbound message any okxmm socket accepts. Our largest bodies (a fill ring slot, a
+# heartbeat at full churn) are tens of KB; a peer sending more is broken or hostile, and libzmq
+# drops its connection instead of making us allocate and decode it (a 50 MB frame was decoded).
+MAX_MSG_BYTES = 4 * 1024 * 1024
 ZMTP_HEARTBEAT_TIMEOUT_MS = 300
 
 
 def configure_pub(sock: zmq.asyncio.Socket, hwm: int = 100_000) -> None:
     """PUB: a deep queue (drops silently at HWM, which is why nothing that matters goes on PUB)."""
     sock.setsockopt(zmq.LINGER, LINGER_MS)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MSG_BYTES)
     sock.setsockopt(zmq.SNDHWM, hwm)
 
 
 def configure_sub(sock: zmq.asyncio.Socket, hwm: int = 100_000) -> None:
     sock.setsockopt(zmq.LINGER, LINGER_MS)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MSG_BYTES)
     sock.setsockopt(zmq.RCVHWM, hwm)
 
 
@@ -56,6 +62,7 @@ def configure_dealer(sock: zmq.asyncio.Socket, identity: bytes | None, sndhwm: i
     if identity:
         sock.setsockopt(zmq.ROUTING_ID, identity)
     sock.setsockopt(zmq.LINGER, LINGER_MS)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MSG_BYTES)
     sock.setsockopt(zmq.IMMEDIATE, 1)
     sock.setsockopt(zmq.SNDHWM, sndhwm)
     sock.setsockopt(zmq.RECONNECT_IVL, 50)
@@ -68,6 +75,7 @@ def configure_dealer(sock: zmq.asyncio.Socket, identity: bytes | None, sndhwm: i
 def configure_router(sock: zmq.asyncio.Socket, sndhwm: int = 10_000) -> None:
     """ROUTER: MANDATORY so a send to a vanished peer fails loudly (EHOSTUNREACH) — our probe."""
     sock.setsockopt(zmq.LINGER, LINGER_MS)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MSG_BYTES)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
     sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
     sock.setsockopt(zmq.SNDHWM, sndhwm)
