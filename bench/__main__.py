@@ -47,8 +47,8 @@ def main() -> int:
         "# okxmm performance\n\n"
         f"Latest `make bench` run: {now}, {platform.machine()}, Python {platform.python_version()}, "
         f"{'quick' if args.quick else 'full'} mode. Every figure is printed next to a floor "
-        "measured in the same run (see `../shared/perf/baseline.md` for the method); ratios are "
-        "what to compare.\n\n"
+        "measured in the same run (the floors are in `bench/floors/` and in each bench); ratios "
+        "are what to compare.\n\n"
     )
     Path(args.out).write_text(head + "\n".join(sections))
     print(f"wrote {args.out}")

@@ -14,14 +14,13 @@ Three processes, the same shape as the floor pipeline:
 
 Reported: tick → first amend (level-1 bid) and tick → last amend of the tick (level-5 ask) at R,
 the pure decision + diff cost per tick in-process, and the bare 3-process pipeline floor
-(``../shared/perf/floors/bench_pipeline.py --work feed``, uvloop-fd, ipc) in the same run.
+(``bench/floors/pipeline.py``: feed work, uvloop-fd, ipc) in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import signal
@@ -37,10 +36,10 @@ from typing import Any
 
 import yaml
 
+from bench.floors import pipeline as pipeline_floor
 from bench.stats import pct, table
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOORS = (ROOT.parent / "shared" / "perf" / "floors").resolve()
 INST = "BTC-USDT-SWAP"
 TICK = Decimal("0.1")
 BID0 = Decimal("30000.0")
@@ -263,35 +262,7 @@ def decision_cost(n: int) -> list[float]:
 
 
 def run_floor(rate: int, secs: float) -> dict[str, Any] | None:
-    script = FLOORS / "bench_pipeline.py"
-    if not script.exists():
-        return None
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--transport",
-            "ipc",
-            "--mode",
-            "uvloop-fd",
-            "--rate",
-            str(rate),
-            "--secs",
-            str(secs),
-            "--work",
-            "feed",
-        ],
-        cwd=FLOORS,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    for line in res.stdout.splitlines():
-        if line.startswith("RESULT "):
-            out: dict[str, Any] = json.loads(line[7:])
-            return out
-    return None
+    return pipeline_floor.run(rate, secs)
 
 
 def _unique(px_by_tick: dict[int, str]) -> dict[str, int]:
@@ -474,7 +445,7 @@ def main() -> None:
             "floor's feed parses OKX JSON, ours publishes a ready BookTop.\n"
         )
     else:
-        print("Floor script not found (../shared/perf/floors); no ratio.\n")
+        print("The floor run failed (its error is on stderr); no ratio.\n")
     print("Pure decision + diff (SampleMM, 5 levels a side, against 10 live orders), in-process:\n")
     print(
         table(

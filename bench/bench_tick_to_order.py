@@ -13,7 +13,7 @@ router, and comes back to the venue as a WS ``order`` op. Real project code in e
 
 Reported: tick→order (D send → D receive, includes the two WS hops the floor does not have),
 command→venue-ack (strategy send → router ``Ack``, i.e. after the venue accepted), and the bare
-3-process pipeline floor (``../shared/perf/floors/bench_pipeline.py --work feed``, uvloop-fd,
+3-process pipeline floor (``bench/floors/pipeline.py``: feed work, uvloop-fd,
 ipc) measured in the same run. Clocks: CLOCK_MONOTONIC is system-wide, stamps compare across
 processes.
 """
@@ -38,10 +38,10 @@ from typing import Any
 import yaml
 
 from bench.bench_md_feed import INST, generate
+from bench.floors import pipeline as pipeline_floor
 from bench.stats import pct, table
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOORS = (ROOT.parent / "shared" / "perf" / "floors").resolve()
 
 
 def _free_port() -> int:
@@ -355,35 +355,7 @@ def strategy_proc(bus_dir: str, ready: Any, stop: Any, conn: Connection) -> None
 
 # ------------------------------------------------------------------------------ floor
 def run_floor(rate: int, secs: float) -> dict[str, Any] | None:
-    script = FLOORS / "bench_pipeline.py"
-    if not script.exists():
-        return None
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--transport",
-            "ipc",
-            "--mode",
-            "uvloop-fd",
-            "--rate",
-            str(rate),
-            "--secs",
-            str(secs),
-            "--work",
-            "feed",
-        ],
-        cwd=FLOORS,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    for line in res.stdout.splitlines():
-        if line.startswith("RESULT "):
-            out: dict[str, Any] = json.loads(line[7:])
-            return out
-    return None
+    return pipeline_floor.run(rate, secs)
 
 
 # ------------------------------------------------------------------ floor of the two WS hops
@@ -601,7 +573,7 @@ def main() -> None:
             "write and OKX JSON encoding.\n"
         )
     elif floor is None:
-        print("Floor script not found (../shared/perf/floors); no ratio.\n")
+        print("The floor run failed (its error is on stderr); no ratio.\n")
     print(
         "Command → venue ack (strategy sends NewOrder → router's Ack after the venue accepted):\n"
     )

@@ -13,7 +13,7 @@ import pytest
 from engine.clock import FakeClock
 from engine.config import BusConfig
 
-FIXTURES = (Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "okx").resolve()
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "okx"
 
 
 def _free_port() -> int:
@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def okx_fixtures() -> Path:
-    """``shared/fixtures/okx`` beside the repo (CI clones it there too)."""
+    """``tests/fixtures/okx``: the OKX docs examples and vectors, kept in the repo."""
     if not FIXTURES.is_dir():
         pytest.fail(f"OKX fixtures not found at {FIXTURES}")
     return FIXTURES

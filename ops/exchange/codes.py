@@ -1,7 +1,7 @@
 """OKX error codes the local exchange answers with: message text and HTTP status.
 
-Texts are OKX's own (``shared/fixtures/okx/error_codes.json``); ``{param0}`` placeholders are
-filled by :func:`msg`.
+Texts are OKX's own, from the OKX v5 docs (kept in ``tests/fixtures/okx/error_codes.json``);
+``{param0}`` placeholders are filled by :func:`msg`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Signing against the shared vectors (docs example secret)."""
+"""Signing against the fixture vectors (docs example secret)."""
 
 from __future__ import annotations
 

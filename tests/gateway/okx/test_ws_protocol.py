@@ -1,4 +1,4 @@
-"""The pure WS parser on every recorded frame in shared/fixtures/okx/ws."""
+"""The pure WS parser on every recorded frame in tests/fixtures/okx/ws."""
 
 from __future__ import annotations
 
