@@ -100,7 +100,8 @@ _GONE_CODES = frozenset({"51400", "51401", "51402", "51603"})  # cancel: filled/
 _ALREADY_CANCELING = "51410"
 _DUPLICATE_CLORDID = "51016"
 _AMEND_ON_DONE = "51503"
-_MAX_QUERIES = 5
+_QUERIES_BEFORE_BACKOFF = 5  # then the interval doubles up to _MAX_RESOLVE_INTERVAL_NS
+_MAX_RESOLVE_INTERVAL_NS = 30_000 * 1_000_000
 _MAX_RATE_RETRIES = 20
 _RATE_CODES = frozenset({"50011", "50013", "50061"})  # refused before processing
 _RATE_PAUSE_NS = 200 * _MS
@@ -164,6 +165,13 @@ def parse_identity(identity: bytes) -> tuple[str, str, int] | None:
     if len(parts) == 3 and parts[0] == "S" and parts[1] and parts[2].isdigit():
         return "S", parts[1], int(parts[2])
     return None
+
+
+def _resolve_after_ns(queries: int) -> int:
+    """How long an order may stay unresolved before the next query: 3 s for the first few,
+    then doubling up to 30 s, for as long as the venue does not answer."""
+    extra = max(0, queries - _QUERIES_BEFORE_BACKOFF + 1)
+    return min(_RESOLVE_AFTER_NS << min(extra, 8), _MAX_RESOLVE_INTERVAL_NS)
 
 
 class RouterCore:
@@ -707,7 +715,7 @@ class RouterCore:
         """Call every ~0.5 s: resolve orders whose outcome is overdue, prune old ones."""
         self._wall_ns = wall_ns
         for order in self.own.open_orders():
-            overdue = mono_ns - order.since_ns > _RESOLVE_AFTER_NS
+            overdue = mono_ns - order.since_ns > _resolve_after_ns(order.queries)
             if overdue and order.state in (
                 OrderState.SENT,
                 OrderState.ACK,
@@ -944,11 +952,16 @@ class RouterCore:
     def _query(self, order: OwnedOrder) -> None:
         if order.query_in_flight or order.terminal:
             return
-        if order.queries >= _MAX_QUERIES:
+        if order.queries == _QUERIES_BEFORE_BACKOFF:
+            # never give up (an order left unresolved is unmanaged money), but say so and ask
+            # less often: a venue outage may last minutes
             logger.error(
-                "order unresolved after queries", clOrdId=order.cl_ord_id, state=order.state.value
+                "order still unresolved: asking again with backoff",
+                clOrdId=order.cl_ord_id,
+                state=order.state.value,
+                queries=order.queries,
+                max_interval_s=_MAX_RESOLVE_INTERVAL_NS / _S,
             )
-            return
         order.query_in_flight = True
         order.queries += 1
         self._emit(Query(order.inst, order.cl_ord_id))
@@ -964,7 +977,8 @@ class RouterCore:
         order.query_in_flight = False
         order.since_ns = mono_ns
         if isinstance(data, VenueError):
-            return self.drain()  # the overdue timer asks again (bounded by _MAX_QUERIES)
+            return self.drain()  # the overdue timer asks again, with backoff
+        order.queries = 0  # an answer: the next doubt starts with a fresh, fast budget
         if data is None:
             if (
                 not order.want_cancel

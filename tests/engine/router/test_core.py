@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 
 from engine.errors import RateLimitError, VenueUnavailableError
 from engine.messages import (
@@ -380,3 +381,38 @@ def test_restore_and_reconcile_adopt_orphan_query() -> None:
     assert live.state is OrderState.LIVE
     # the restored strategy keeps its session: its heartbeats are accepted
     assert not replies(q.send(s, Heartbeat(strategy="alpha")), Reject)
+
+
+def test_an_unresolved_order_is_queried_with_backoff_however_long_the_fault_lasts() -> None:
+    """Issue 13 item 5: an 8 s burst of 50026 used to spend a per-order budget of 5 queries
+    that never refilled, leaving the order unmanaged for good."""
+    p = Pair()
+    s = p.hello("alpha", 1)
+    cid, _ = p.new_order(s)
+    (b,) = p.batches()
+    out = p.core.on_venue_result(
+        b, VenueUnavailableError("50026", "busy"), p.clock.now_ns(), p.clock.monotonic_ns()
+    )
+    assert [e for e in out if isinstance(e, Query)] == [Query(INST, cid)]
+    asked_at: list[float] = []
+    for _ in range(600):  # 10 minutes of venue errors, the slow timer every second
+        p.core.on_query_result(
+            cid, VenueUnavailableError("50026", "busy"), p.clock.now_ns(), p.clock.monotonic_ns()
+        )
+        while True:
+            p.clock.advance_s(1.0)
+            out = p.core.on_slow_timer(p.clock.now_ns(), p.clock.monotonic_ns())
+            if [e for e in out if isinstance(e, Query)]:
+                asked_at.append(p.clock.monotonic_ns() / 1e9)
+                break
+        if asked_at[-1] > 600:
+            break
+    gaps = [b - a for a, b in pairwise(asked_at)]
+    assert len(asked_at) > 20  # it never stopped asking
+    assert max(gaps) <= 31  # never more than 30 s between two questions
+    assert gaps[0] < gaps[-1]  # and it backed off
+    order = p.core.own.get(cid)
+    assert order is not None
+    # the venue answers at last: the order is resolved and the next doubt starts fast again
+    p.core.on_query_result(cid, None, p.clock.now_ns(), p.clock.monotonic_ns())
+    assert order.queries == 0
