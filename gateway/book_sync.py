@@ -16,53 +16,30 @@ Rules (okx-v5.md §9.2–§9.4):
   ``snapshot_wait_ns`` elapsed — the shell fetches a REST snapshot and passes it back with the
   attempt number it was asked for (stale answers are ignored).
 
-State table: :data:`TRANSITIONS` (``BookState`` × :class:`SyncEvent`). Only ``_transition``
-assigns the state.
+State tables (``gateway.book_sync_fsm``): :data:`TRANSITIONS` (``BookState`` ×
+:class:`SyncEvent`; only ``_transition`` assigns the state) and ``PHASE_TRANSITIONS`` (how the
+book is being rebuilt; only ``_to`` assigns the phase, illegal pairs logged).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from engine.errors import IllegalTransitionError
 from engine.messages import BookState, BookStatus, BookTop
 from gateway.book import L2Book
+from gateway.book_sync_fsm import (
+    TRANSITIONS,
+    Phase,
+    PhaseEvent,
+    PhaseMachine,
+    SyncEvent,
+    next_book_state,
+)
 from gateway.okx.schemas import BookData
 
 __all__ = ["CHANGED", "NOTHING", "TRANSITIONS", "BookSync", "SyncEvent", "SyncOutput"]
 
 _NS_PER_S = 1_000_000_000
-
-
-class SyncEvent(StrEnum):
-    SYNCED = "SYNCED"  # book rebuilt (snapshot or REST bootstrap) and verified
-    GAP = "GAP"
-    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
-    DISCONNECTED = "DISCONNECTED"
-    STALE = "STALE"
-
-
-_V, _R = BookState.VALID, BookState.RESYNCING
-TRANSITIONS: dict[tuple[BookState, SyncEvent], BookState] = {
-    (_V, SyncEvent.SYNCED): _V,  # an unsolicited snapshot while VALID just replaces the book
-    (_R, SyncEvent.SYNCED): _V,
-    (_V, SyncEvent.GAP): _R,
-    (_V, SyncEvent.CHECKSUM_MISMATCH): _R,
-    (_V, SyncEvent.DISCONNECTED): _R,
-    (_V, SyncEvent.STALE): _R,
-    # failing again while rebuilding restarts the rebuild
-    (_R, SyncEvent.GAP): _R,
-    (_R, SyncEvent.CHECKSUM_MISMATCH): _R,
-    (_R, SyncEvent.DISCONNECTED): _R,
-    (_R, SyncEvent.STALE): _R,
-}
-
-
-class _Phase(StrEnum):
-    AWAIT_WS = "AWAIT_WS"  # waiting for the WS snapshot, buffering updates
-    AWAIT_REST = "AWAIT_REST"  # REST snapshot requested, buffering updates
-    LIVE = "LIVE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +59,7 @@ class SyncOutput:
 NOTHING = SyncOutput()
 CHANGED = SyncOutput(book_changed=True)
 _NOTHING, _CHANGED = NOTHING, CHANGED
-_LIVE = _Phase.LIVE
+_LIVE = Phase.LIVE
 
 
 class BookSync:
@@ -110,7 +87,8 @@ class BookSync:
         self.reason = "start"
         self.seq_id = -1
         self.ts_ms = 0
-        self._phase = _Phase.AWAIT_WS
+        self._phases = PhaseMachine(inst)
+        self._phase = self._phases.phase  # read on the hot path; written only by _to
         self._attempt = 0
         self._since_ns = now_ns
         self._last_msg_ns = now_ns
@@ -130,11 +108,15 @@ class BookSync:
 
     # --------------------------------------------------------------------------- transitions
     def _transition(self, event: SyncEvent) -> BookState:
-        nxt = TRANSITIONS.get((self.state, event))
-        if nxt is None:
-            raise IllegalTransitionError("book_sync", self.state, event)
-        self.state = nxt
+        self.state = nxt = next_book_state(self.state, event)
         return nxt
+
+    def _to(self, event: PhaseEvent) -> None:
+        self._phase = self._phases.apply(event)
+
+    @property
+    def illegal_phase_transitions(self) -> int:
+        return self._phases.illegal
 
     def _fail(self, event: SyncEvent, reason: str, now_ns: int) -> SyncOutput:
         was = self.state
@@ -150,7 +132,7 @@ class BookSync:
         self.seq_id = -1
         self._buffer.clear()
         self._bootstrap_seq = None
-        self._phase = _Phase.AWAIT_WS
+        self._to(PhaseEvent.FAILED)
         self._attempt += 1
         self._since_ns = now_ns
         status = None
@@ -164,7 +146,7 @@ class BookSync:
     def _synced(self, now_ns: int, checksum: int) -> SyncOutput:
         was = self.state
         self._transition(SyncEvent.SYNCED)
-        self._phase = _Phase.LIVE
+        self._to(PhaseEvent.SYNCED)
         self._buffer.clear()
         self._since_ns = now_ns
         self.reason = ""
@@ -248,20 +230,20 @@ class BookSync:
         if len(self._buffer) >= self._max_buffer:
             self._buffer.clear()  # the REST snapshot will be newer than anything dropped
         self._buffer.append(d)
-        if self._phase is _Phase.AWAIT_WS:
+        if self._phase is Phase.AWAIT_WS:
             # an update before any snapshot: the venue is not sending one (no-snapshot mode)
             return self._request_rest(now_ns)
         return _NOTHING
 
     def _request_rest(self, now_ns: int) -> SyncOutput:
-        self._phase = _Phase.AWAIT_REST
+        self._to(PhaseEvent.REST_REQUESTED)
         self._attempt += 1
         self._since_ns = now_ns
         return SyncOutput(fetch_snapshot=self._attempt)
 
     def on_rest_snapshot(self, attempt: int, d: BookData, now_ns: int) -> SyncOutput:
         """The REST ``market/books`` answer for ``attempt``; stale answers are ignored."""
-        if attempt != self._attempt or self._phase is not _Phase.AWAIT_REST:
+        if attempt != self._attempt or self._phase is not Phase.AWAIT_REST:
             return _NOTHING
         self.rest_bootstraps += 1
         self.book.load_snapshot(d.bids, d.asks)
@@ -290,7 +272,7 @@ class BookSync:
         """A (re)connected WS session subscribed again: start waiting for its snapshot."""
         self._last_msg_ns = now_ns
         if self.state is BookState.RESYNCING:
-            self._phase = _Phase.AWAIT_WS
+            self._to(PhaseEvent.RECONNECTED)
             self._buffer.clear()
             self._since_ns = now_ns
         return _NOTHING
@@ -309,8 +291,8 @@ class BookSync:
                 return self._fail(SyncEvent.STALE, "stale: no book message", now_ns)
             return _NOTHING
         waited = now_ns - self._since_ns
-        if self._phase is _Phase.AWAIT_WS and waited > self._snapshot_wait_ns:
+        if self._phase is Phase.AWAIT_WS and waited > self._snapshot_wait_ns:
             return self._request_rest(now_ns)
-        if self._phase is _Phase.AWAIT_REST and waited > self._rest_retry_ns:
+        if self._phase is Phase.AWAIT_REST and waited > self._rest_retry_ns:
             return self._request_rest(now_ns)
         return _NOTHING

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from typing import Any
 
 from loguru import logger
@@ -54,19 +53,11 @@ from gateway.okx.ws_protocol import (
     encode_op,
     encode_subscribe,
 )
+from gateway.okx.ws_state import WsMachine, WsState, WsTrigger
 
 __all__ = ["OkxWsClient", "WsState"]
 
 _NS_PER_S = 1_000_000_000
-
-
-class WsState(StrEnum):
-    IDLE = "IDLE"
-    CONNECTING = "CONNECTING"
-    LOGGING_IN = "LOGGING_IN"
-    OPEN = "OPEN"
-    BACKOFF = "BACKOFF"
-    CLOSED = "CLOSED"
 
 
 class _StaleError(Exception):
@@ -117,12 +108,20 @@ class OkxWsClient:
         self._closing = asyncio.Event()
         self._open = asyncio.Event()
         self._req_counter = 0
-        self.state = WsState.IDLE
+        self._machine = WsMachine(name)  # the connection state: only through its table
         self.session = 0
         self.failures = 0
         self.last_error_code = ""
         self.frames = 0
         self.reconnects = 0
+
+    @property
+    def state(self) -> WsState:
+        return self._machine.state
+
+    @property
+    def illegal_state_transitions(self) -> int:
+        return self._machine.illegal
 
     @property
     def bad_frames(self) -> int:
@@ -247,7 +246,7 @@ class OkxWsClient:
     async def run(self) -> None:
         """Connect and stay connected until :meth:`close`."""
         while not self._closing.is_set():
-            self.state = WsState.CONNECTING
+            self._machine.apply(WsTrigger.CONNECT)
             started = self._clock.monotonic_ns()
             auth_failed = False
             reason = "closed"
@@ -292,11 +291,11 @@ class OkxWsClient:
                 logger.warning(
                     "okx ws disconnected", ws=self.name, reason=reason, retry_in_s=round(delay, 2)
                 )
-            self.state = WsState.BACKOFF
+            self._machine.apply(WsTrigger.LOST)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._closing.wait()
-        self.state = WsState.CLOSED
+        self._machine.apply(WsTrigger.CLOSE)
 
     def _backoff_s(self, auth_failed: bool) -> float:
         base = self._auth_backoff_initial_s if auth_failed else self._backoff_initial_s
@@ -316,12 +315,12 @@ class OkxWsClient:
         ) as ws:
             self._ws = ws
             if self._creds is not None:
-                self.state = WsState.LOGGING_IN
+                self._machine.apply(WsTrigger.LOGIN)
                 await self._login(ws)
             self.session += 1
             if self._subs:
                 await ws.send(encode_subscribe(list(self._subs)).decode())
-            self.state = WsState.OPEN
+            self._machine.apply(WsTrigger.OPENED)
             self._open.set()
             logger.info("okx ws open", ws=self.name, session=self.session, subs=len(self._subs))
             self._on_event(Connected(self.session))

@@ -1,0 +1,299 @@
+"""The worker core without sockets or a system clock: inputs in, commands out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from loguru import logger
+
+from engine.clock import FakeClock
+from engine.messages import (
+    AccountUpdate,
+    Ack,
+    Amend,
+    BookState,
+    BookTop,
+    Cancel,
+    CancelAll,
+    Fenced,
+    InstrumentInfo,
+    NewOrder,
+    OrderEvent,
+    OrderState,
+    Reject,
+    Side,
+    StrategyLimits,
+    Welcome,
+)
+from strategies.outbox import Command
+from strategies.params import StrategyParams
+from strategies.registry import make_strategy
+from strategies.worker_core import WorkerCore
+from strategies.worker_state import WorkerState
+
+D = Decimal
+INST = "BTC-USDT-SWAP"
+EPOCH = 7
+PARAMS = StrategyParams(
+    step_pct=0.001,
+    num_orders_per_side=3,
+    single_size_as_multiple_of_lot_size=2,
+    max_net_buy=20,
+    max_net_sell=20,
+    min_requote_interval_ms=0,
+    orderbook_max_delay_sec=5,
+)
+LIMITS = StrategyLimits(D(100), D(10**9), 50, 500)
+
+
+class Shell:
+    """What the process shell does with the core's commands, minus the socket."""
+
+    def __init__(self, params: StrategyParams = PARAMS) -> None:
+        self.clock = FakeClock()
+        self.core = WorkerCore(
+            "mm",
+            INST,
+            make_strategy("sample_mm"),
+            params,
+            clock=self.clock,
+            epoch=EPOCH,
+            log=logger,
+        )
+        self.seq = 0
+        self.sent: dict[int, Command] = {}
+        self.fail_sends = False
+
+    def dispatch(self, cmds: list[Command]) -> list[Command]:
+        for cmd in cmds:
+            if self.fail_sends:
+                self.core.not_sent(cmd, "HWM")
+                continue
+            self.seq += 1
+            self.sent[self.seq] = cmd
+            self.core.sent(cmd, self.seq)
+        return cmds
+
+    def step(self) -> list[Command]:
+        out = self.dispatch(self.core.step({}))
+        return out + self.dispatch(self.core.housekeeping())
+
+    def market(self, bid: str = "30000.0", ask: str = "30000.5") -> None:
+        now, mono = self.clock.now_ns(), self.clock.monotonic_ns()
+        for msg in (
+            InstrumentInfo(INST, "SWAP", D("0.1"), D(1), D(1), "live", ct_val=D("0.01")),
+            AccountUpdate(D(100000), 0, [], snapshot=True),
+        ):
+            self.core.ctx.on_message(msg, now, mono)
+        self.book(bid, ask)
+
+    def book(self, bid: str, ask: str, state: BookState = BookState.VALID) -> bool:
+        top = BookTop(INST, state, 1, 0, [(D(bid), D(5))], [(D(ask), D(5))])
+        return self.core.on_message(top)
+
+    def welcome(self) -> None:
+        assert self.core.on_hello_answer(Welcome("mm", EPOCH, "00a", LIMITS))
+
+    def seq_of(self, cid: str, kind: str) -> int:
+        return next(s for s, c in self.sent.items() if c.cl_ord_id == cid and c.kind == kind)
+
+
+def places(cmds: list[Command]) -> list[NewOrder]:
+    return [c.msg for c in cmds if isinstance(c.msg, NewOrder)]
+
+
+def quoting() -> Shell:
+    s = Shell()
+    s.market()
+    s.welcome()
+    s.step()
+    return s
+
+
+def test_no_decision_before_the_welcome() -> None:
+    s = Shell()
+    s.market()
+    assert s.core.step({}) == []
+    assert s.core.state is WorkerState.STARTING
+
+
+def test_decide_places_the_ladder_and_the_orders_enter_the_table_as_sent() -> None:
+    s = Shell()
+    s.market()
+    s.welcome()
+    cmds = s.step()
+    orders = places(cmds)
+    assert sorted(str(o.px) for o in orders if o.side is Side.BUY) == [
+        "29910.0",
+        "29940.0",
+        "29970.0",
+    ]
+    assert len([o for o in orders if o.side is Side.SELL]) == 3
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.SENT}
+    assert s.core.state is WorkerState.QUOTING
+    assert s.core.status_msg().quoting
+
+
+def test_a_place_that_cannot_be_sent_is_rejected_at_once() -> None:
+    s = Shell()
+    s.market()
+    s.welcome()
+    s.fail_sends = True
+    s.step()
+    assert {o.state for o in s.core.ctx.orders} <= {OrderState.REJECTED}
+    assert s.core.out.counters["send_failures"] == 6
+    assert s.core.out.pending == {}
+
+
+def test_acks_and_order_events_move_the_order_table() -> None:
+    s = quoting()
+    cid = places(list(s.sent.values()))[0].cl_ord_id
+    assert not s.core.on_reply(Ack(cmd_seq=s.seq_of(cid, "place")))
+    order = s.core.ctx.orders.get(cid)
+    assert order is not None
+    assert order.state is OrderState.ACK
+    ev = OrderEvent("mm", EPOCH, cid, INST, order.side, OrderState.LIVE, order.sz, order.px, D(0))
+    assert not s.core.on_message(ev)  # a routine confirmation: no new decision
+    assert order.state is OrderState.LIVE
+    filled = OrderEvent(
+        "mm",
+        EPOCH,
+        cid,
+        INST,
+        order.side,
+        OrderState.FILLED,
+        order.sz,
+        order.px,
+        order.sz,
+        fill_px=order.px,
+        fill_sz=order.sz,
+    )
+    assert s.core.on_message(filled)  # a fill calls for a decision
+    assert order.state is OrderState.FILLED
+    assert s.core.ctx.fill_book.fills == 1
+
+
+def test_order_events_of_another_epoch_are_not_tracked() -> None:
+    s = quoting()
+    ev = OrderEvent("mm", EPOCH + 1, "x", INST, Side.BUY, OrderState.LIVE, D(1), D(1), D(0))
+    assert not s.core.on_message(ev)
+    assert s.core.ctx.orders.get("x") is None
+
+
+def test_a_refused_place_holds_places_back_and_an_unknown_cancel_forgets_the_order() -> None:
+    s = quoting()
+    sent = places(list(s.sent.values()))
+    first = sent[0].cl_ord_id
+    assert s.core.on_reply(Reject(cmd_seq=s.seq_of(first, "place"), reason="size limit"))
+    assert s.core.ctx.orders.get(first).state is OrderState.REJECTED  # type: ignore[union-attr]
+    assert s.core.counters["rejects"] == 1
+    assert s.core.out.places_held_until_ns > s.clock.monotonic_ns()
+    assert places(s.step()) == []  # held back
+    s.clock.advance_s(0.3)
+    assert len(places(s.step())) == 1  # the missing level again once the hold is over
+
+
+def test_the_book_moving_amends_and_cancels_go_before_places() -> None:
+    s = quoting()
+    for seq, _cmd in list(s.sent.items()):
+        s.core.on_reply(Ack(cmd_seq=seq))
+    for o in s.core.ctx.orders:
+        ev = OrderEvent("mm", EPOCH, o.cl_ord_id, INST, o.side, OrderState.LIVE, o.sz, o.px, D(0))
+        s.core.on_message(ev)
+    s.book("30010.0", "30010.5")
+    cmds = s.step()
+    assert cmds
+    assert all(isinstance(c.msg, Amend) for c in cmds)
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.AMEND_PENDING}
+
+
+def test_stale_book_pulls_the_quotes() -> None:
+    s = quoting()
+    for seq in list(s.sent):
+        s.core.on_reply(Ack(cmd_seq=seq))
+    s.clock.advance_s(6)  # past orderbook_max_delay_sec
+    cmds = s.step()
+    assert s.core.state is WorkerState.PULLED
+    assert s.core.reason.startswith("book stale")
+    assert len(cmds) == 6
+    assert all(isinstance(c.msg, Cancel) for c in cmds)
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.CANCEL_PENDING}
+
+
+def test_a_resyncing_book_pulls_the_quotes() -> None:
+    s = quoting()
+    s.book("30000.0", "30000.5", BookState.RESYNCING)
+    s.step()
+    assert s.core.state is WorkerState.PULLED
+
+
+def test_pause_cancels_all_and_resume_quotes_again() -> None:
+    s = quoting()
+    cmds = s.dispatch(s.core.pause())
+    assert [type(c.msg) for c in cmds] == [CancelAll]
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.CANCEL_PENDING}
+    assert s.step() == []
+    assert s.core.state is WorkerState.PAUSED
+    s.core.resume()
+    s.step()
+    assert s.core.state is WorkerState.QUOTING
+
+
+def test_decision_errors_cancel_back_off_and_finally_are_fatal() -> None:
+    params = PARAMS.model_copy(update={"error_backoff_sec": 1.0, "max_consecutive_errors": 2})
+    s = Shell(params)
+    s.market()
+    s.welcome()
+
+    def boom(*_: object) -> object:
+        raise ZeroDivisionError("bad formula")
+
+    s.core.strategy.ladder = boom  # type: ignore[method-assign]
+    cmds = s.step()
+    assert [type(c.msg) for c in cmds] == [CancelAll]
+    assert s.core.state is WorkerState.ERROR_BACKOFF
+    assert s.step() == []  # backing off
+    assert s.core.state is WorkerState.ERROR_BACKOFF
+    s.clock.advance_s(1.1)
+    s.step()
+    assert s.core.fatal is not None
+    assert "2 times in a row" in s.core.fatal
+    assert s.core.state is WorkerState.STOPPED
+    assert s.core.step({}) == []  # no decision after a fatal error
+    assert s.core.machine.illegal == 0
+
+
+def test_fenced_rejoins_with_a_new_epoch_then_too_often_is_fatal() -> None:
+    s = quoting()
+    assert not s.core.on_reply(Fenced("mm", EPOCH, "stalled"))
+    assert s.core.rejoin
+    assert s.core.welcome is None
+    old = s.core.epoch
+    s.clock.advance_s(1)
+    new = s.core.rejoin_epoch()
+    assert new != old
+    assert old in s.core.old_epochs
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.CANCEL_PENDING}
+    assert s.core.out.ids is None
+    assert s.core.out.pending == {}
+    for _ in range(3):
+        s.core.on_hello_answer(Fenced("mm", s.core.epoch, "again"))
+        s.core.rejoin_epoch()
+    assert s.core.fatal is not None
+    assert "fenced by the router" in s.core.fatal
+
+
+def test_overdue_orders_are_cancelled_again_then_forgotten() -> None:
+    params = PARAMS.model_copy(update={"unacked_timeout_sec": 0.2})
+    s = Shell(params)
+    s.market()
+    s.welcome()
+    first = {c.cl_ord_id for c in s.step()}
+    s.clock.advance_s(0.3)
+    cmds = s.step()
+    assert {c.cl_ord_id for c in cmds if c.kind == "recancel"} == first
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.CANCEL_PENDING}
+    for _ in range(6):
+        s.clock.advance_s(0.3)
+        s.step()
+    assert not first & {o.cl_ord_id for o in s.core.ctx.orders.active()}  # forgotten
