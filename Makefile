@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench soak chaos venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# Hours of churn, sampled; fails on any upward trend (CI runs tests/soak, compressed).
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes 120 --report $(ARGS)
+
+# Every actor killed and stalled, venue faults, bad input; one table (CI runs tests/chaos).
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --report $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

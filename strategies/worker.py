@@ -41,6 +41,7 @@ from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.subscriber import Subscriber
 from engine.config import OkxmmConfig, load_config
 from engine.errors import ConfigError
+from engine.latency import LatencyWindow
 from engine.messages import Bye, CancelAll, CtlReply, CtlRequest, Heartbeat, Hello, StrategyStatus
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
@@ -82,6 +83,10 @@ class Worker:
         self.client: CommandClient | None = None
         self.wake = asyncio.Event()
         self.last_step_ns = 0
+        # tick → order: from the first market message that woke a step (or the end of the
+        # deliberate requote gap, which is policy, not lag) to the send of its first command
+        self.woken_ns = 0
+        self.tick_to_order = LatencyWindow()
 
     # ------------------------------------------------------------- the core's state, read
     @property
@@ -288,6 +293,8 @@ class Worker:
         while True:
             d = await sub.recv(_TICK_S)
             if d is not None and self.core.on_message(d.env.msg):
+                if not self.woken_ns:
+                    self.woken_ns = self.clock.monotonic_ns()
                 self.wake.set()
 
     # ----------------------------------------------------------------------------- decision
@@ -297,22 +304,31 @@ class Worker:
                 async with asyncio.timeout(_TICK_S):
                     await self.wake.wait()
             self.wake.clear()
-            gap = self.params.min_requote_interval_ms * _MS
-            wait_ns = self.last_step_ns + gap - self.clock.monotonic_ns()
+            gap_end_ns = self.last_step_ns + self.params.min_requote_interval_ms * _MS
+            wait_ns = gap_end_ns - self.clock.monotonic_ns()
             if wait_ns > 0:
                 await asyncio.sleep(wait_ns / _NS)
             self.last_step_ns = self.clock.monotonic_ns()
-            self.step()
+            start_ns = max(self.woken_ns, gap_end_ns) if self.woken_ns else 0
+            self.woken_ns = 0
+            sent = self.step()
+            if sent and start_ns:
+                self.tick_to_order.add(self.clock.monotonic_ns() - start_ns)
 
     def silent(self) -> dict[str, bool]:
         return {k: s.silent() for k, s in self.subs.items()}
 
-    def step(self) -> None:
-        """One decision through the core; its commands go out, then the housekeeping's."""
+    def step(self) -> int:
+        """One decision through the core; its commands go out, then the housekeeping's.
+
+        Returns how many commands the decision itself sent."""
         acct = self.subs.get("acct")
         heard = acct.last_heard_ns if acct is not None else None
+        before = self.core.out.counters["commands"]
         self._dispatch(self.core.step(self.silent(), heard))
+        sent = self.core.out.counters["commands"] - before
         self._dispatch(self.core.housekeeping())
+        return sent
 
     # ------------------------------------------------------------------------------ params
     async def _params_loop(self) -> None:
@@ -353,6 +369,8 @@ class Worker:
             "state": core.state.value,
             "reason": core.reason,
             "welcomed": core.welcome is not None,
+            "short_id": core.welcome.short_id if core.welcome is not None else "",
+            "epoch": self.epoch,
             "open_orders": len(ctx.orders.active()),
             "fills": ctx.fill_book.fills,
             "net_position": str(ctx.net_position()),
@@ -363,6 +381,8 @@ class Worker:
             "errors_in_a_row": core.errors,
             "bids": " ".join(str(q.px) for q in core.desired.bids),
             "asks": " ".join(str(q.px) for q in core.desired.asks),
+            "tick_to_order_p50_us": self.tick_to_order.pct(0.5),
+            "tick_to_order_p99_us": self.tick_to_order.pct(0.99),
         }
         out.update(core.counters)
         out.update(core.out.counters)

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 import zmq
 import zmq.asyncio
 from loguru import logger
@@ -64,6 +65,7 @@ class Subscriber:
         clock: Clock,
         silence_ms: int = 300,
         snapshot_timeout_s: float = 2.0,
+        deliver_snapshot_end: bool = False,
     ) -> None:
         self._ctx = ctx
         self._pub_endpoint = pub_endpoint
@@ -75,6 +77,10 @@ class Subscriber:
         self._clock = clock
         self._silence_ns = silence_ms * _NS_PER_MS
         self._snapshot_timeout_s = snapshot_timeout_s
+        # True: after each complete snapshot, one Delivery of a SnapshotEnd listing every topic
+        # the snapshot held (with its seq), so a consumer can drop state the publisher no
+        # longer has (a worker's orders a restarted router does not know)
+        self._deliver_snapshot_end = deliver_snapshot_end
         self._codec = Codec(name, 0, clock.now_ns, name=f"{name}.sub")
         self._sub: zmq.asyncio.Socket | None = None
         self._monitor: ConnectMonitor | None = None
@@ -258,6 +264,7 @@ class Subscriber:
         dealer.connect(self._snap_endpoint)
         items: list[Delivery] = []
         seqs: dict[str, int] = {}
+        end_env: Envelope | None = None
         complete = False
         try:
             for prefix in self._prefixes:
@@ -280,6 +287,7 @@ class Subscriber:
                     ends += 1
                     seqs.update(env.msg.seq_by_topic)
                     self._epoch = env.epoch
+                    end_env = env
                     continue
                 items.append(Delivery(frames[0].decode(errors="replace"), env, True))
             complete = ends == len(self._prefixes)
@@ -314,6 +322,10 @@ class Subscriber:
         for topic, seq in seqs.items():
             if self._wants(topic):
                 self._last_seq[topic] = max(seq, self._last_seq.get(topic, 0))
+        if self._deliver_snapshot_end and end_env is not None:
+            held = SnapshotEnd(seq_by_topic={i.topic: i.env.seq for i in items})
+            marker = msgspec.structs.replace(end_env, msg=held)
+            self._pending.append(Delivery(SNAPSHOT_END_TOPIC.decode(), marker, True))
         self._need_snapshot = False
         self._synced_epoch = self._epoch
         self.resyncs += 1

@@ -100,6 +100,9 @@ class Account:
         self.history: dict[int, Order] = {}  # terminal orders, bounded
         self.last_by_cl: dict[str, int] = {}  # latest ordId per clOrdId (REST lookups)
         self.fills: deque[tuple[Order, Fill]] = deque(maxlen=5000)
+        # instId → [fills, signed lots] since start: the chaos suite's ground truth, which the
+        # bounded ``fills`` deque cannot give after a long run (bounded by the instruments)
+        self.fill_totals: dict[str, list[int]] = {}
         self.caa: dict[str, int] = {}  # cancel-all-after: tag ("" = all) → trigger ms
         self.pending_by_inst: dict[str, int] = {}
 

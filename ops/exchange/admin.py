@@ -7,6 +7,8 @@
                                           so a cancel acked a moment ago is already gone
 ``GET  /admin/positions?apiKey=K``        every position of K, zero ones included
 ``GET  /admin/balances?apiKey=K``         ``{ccy: {"cash", "frozen"}}``
+``GET  /admin/fill-totals?apiKey=K``      ``{instId: {"fills": N, "net": signed size}}`` since
+                                          the exchange started (not bounded by the history)
 ``GET  /admin/book?instId=I&depth=N``     the exchange's own full book (not the published view)
 ``GET  /admin/faults``                    current fault knobs
 ``POST /admin/faults``                    set knobs: ``ack_delay_ms``, ``error_rate``,
@@ -63,6 +65,7 @@ class AdminApi:
             web.get("/admin/orders", self.orders),
             web.get("/admin/positions", self.positions),
             web.get("/admin/balances", self.balances),
+            web.get("/admin/fill-totals", self.fill_totals),
             web.get("/admin/book", self.book),
             web.get("/admin/faults", self.get_faults),
             web.post("/admin/faults", self.set_faults),
@@ -110,6 +113,19 @@ class AdminApi:
         now = self.v.now_ms()
         return _json(
             {"positions": [position_obj(self.v.ex, acct, p, now) for p in acct.positions.values()]}
+        )
+
+    async def fill_totals(self, request: web.Request) -> web.Response:
+        key = self._acct_or_404(request)
+        if isinstance(key, web.Response):
+            return key
+        insts = self.v.ex.instruments
+        totals = self.v.ex.accounts[key].fill_totals
+        return _json(
+            {
+                k: {"fills": n, "net": canonical(lots * insts[k].lot)}
+                for k, (n, lots) in totals.items()
+            }
         )
 
     async def balances(self, request: web.Request) -> web.Response:

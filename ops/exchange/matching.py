@@ -461,6 +461,9 @@ class Exchange:
             ts=now_ms,
         )
         acct.fills.append((o, fill))
+        tot = acct.fill_totals.setdefault(inst.inst_id, [0, 0])
+        tot[0] += 1
+        tot[1] += lots if o.side == "buy" else -lots
         o.last_fill = fill
         self._touch(acct).trades.append((inst.inst_id, str(tid)))
         return fill

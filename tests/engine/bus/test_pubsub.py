@@ -16,7 +16,7 @@ from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Delivery, Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import MarkPrice, PubHeartbeat
+from engine.messages import MarkPrice, PubHeartbeat, SnapshotEnd
 
 
 def mark(px: str) -> MarkPrice:
@@ -254,3 +254,35 @@ async def test_missing_publisher_is_reported_once_then_snapshot_arrives(
         await sub.close()
     assert sum("no snapshot yet" in line for line in lines) == 1, lines
     assert any("snapshot received" in line for line in lines)
+
+
+async def test_snapshot_end_marker_lists_what_the_snapshot_held(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    """With ``deliver_snapshot_end`` the consumer learns which topics the publisher holds: a
+    forgotten topic is absent, so state kept only on the consumer's side can be dropped."""
+    pub = await _publisher(ctx, bus_config)
+    btc, eth = topics.mark("BTC-USDT-SWAP"), topics.mark("ETH-USDT-SWAP")
+    pub.publish(btc, mark("1"))
+    pub.publish(eth, mark("2"))
+    pub.forget(eth)
+    sub = _clone_sub(ctx, bus_config, ["mark|"], deliver_snapshot_end=True)
+    plain = _clone_sub(ctx, bus_config, ["mark|"])
+    await sub.start()
+    await plain.start()
+    try:
+        first = await next_data(sub)
+        assert first.topic == btc and first.from_snapshot
+        end = await next_data(sub)
+        assert isinstance(end.env.msg, SnapshotEnd) and end.from_snapshot
+        assert end.env.msg.seq_by_topic == {btc: 1}
+        got = await next_data(plain)
+        assert got.topic == btc
+        async with asyncio.timeout(2.0):  # the plain subscriber never sees the marker
+            while plain.heartbeats < 3:
+                d = await plain.recv(0.1)
+                assert d is None or isinstance(d.env.msg, PubHeartbeat), d
+    finally:
+        await sub.close()
+        await plain.close()
+        await pub.close()

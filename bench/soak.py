@@ -1,0 +1,216 @@
+"""Soak: ``okxmm up`` with many churning workers for a long time, sampled; fails on any upward trend.
+
+    python -m bench.soak --minutes 120            # make soak (hours are better)
+    python -m bench.soak --minutes 3 --workers 10 # the compressed mode CI runs
+
+Every ``--sample-s`` it records each actor's RSS, the size of one heartbeat on ``ord.pub`` /
+``md.pub`` / ``acct.pub`` (what every subscriber decodes several times a second), the router
+journal's size, the router's ack p99, the worst worker's tick→order p99, and how many strategies
+the router has fenced. After a warm-up, the median of the last third of the samples is compared
+with the first third's: a gauge that grew more than its tolerance fails the run (a leak of one
+topic per order — issue 13 item 1 — grows the heartbeat by ~20 KB a minute under this churn).
+Results go to ``docs/reliability.md`` (section "Soak") with ``--report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.system import System, rss_kb, running_system
+from engine.config import BusConfig
+
+__all__ = ["Gauge", "SoakResult", "main", "soak"]
+
+REPORT = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A sampled quantity and how much its late median may exceed its early one."""
+
+    name: str
+    unit: str
+    rel_tol: float  # allowed relative growth
+    abs_tol: float  # plus this much absolute (noise floor)
+
+
+GAUGES = (
+    Gauge("hb_ord_bytes", "B", 0.25, 2048),
+    Gauge("hb_md_bytes", "B", 0.25, 2048),
+    Gauge("hb_acct_bytes", "B", 0.25, 2048),
+    Gauge("journal_bytes", "B", 0.50, 512 * 1024),
+    Gauge("rss_max_kb", "KiB", 0.15, 12 * 1024),
+    Gauge("rss_total_kb", "KiB", 0.15, 40 * 1024),
+    Gauge("ack_p99_us", "µs", 2.0, 5000),
+    Gauge("tick_to_order_p99_us", "µs", 2.0, 5000),
+    Gauge("fenced", "", 0.0, 0),
+)
+
+
+@dataclass
+class SoakResult:
+    """Samples over time and the verdict per gauge."""
+
+    minutes: float
+    workers: int
+    samples: list[dict[str, float]] = field(default_factory=list)
+    verdicts: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
+    rss_by_actor: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last KiB
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, _, ok in self.verdicts.values())
+
+    def judge(self, warmup_frac: float = 0.2) -> None:
+        """Median of the last third vs the first third, after dropping the warm-up."""
+        rows = self.samples[int(len(self.samples) * warmup_frac) :]
+        third = max(1, len(rows) // 3)
+        for g in GAUGES:
+            early = statistics.median(r[g.name] for r in rows[:third])
+            late = statistics.median(r[g.name] for r in rows[-third:])
+            self.verdicts[g.name] = (early, late, late <= early * (1 + g.rel_tol) + g.abs_tol)
+
+    def table(self) -> str:
+        lines = [
+            "| gauge | early median | late median | allowed | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        for g in GAUGES:
+            early, late, ok = self.verdicts[g.name]
+            allowed = early * (1 + g.rel_tol) + g.abs_tol
+            lines.append(
+                f"| {g.name} ({g.unit}) | {early:,.0f} | {late:,.0f} | ≤ {allowed:,.0f} |"
+                f" {'flat' if ok else '**grows**'} |"
+            )
+        lines += ["", "| actor | RSS first (KiB) | RSS last (KiB) |", "|---|---|---|"]
+        for name, (first, last) in sorted(self.rss_by_actor.items()):
+            lines.append(f"| {name} | {first:,} | {last:,} |")
+        return "\n".join(lines)
+
+
+async def sample(system: System, t0: float) -> tuple[dict[str, float], dict[str, int]]:
+    """One reading of every gauge (and each actor's RSS)."""
+    pids = await system.pids()
+    rss = {name: rss_kb(pid) for name, pid in pids.items() if name != "exchange"}
+    router = await system.status("router")
+    worst = 0.0
+    for w in system.workers:
+        st = await system.status(w)
+        worst = max(worst, float(st.get("tick_to_order_p99_us", 0.0)))
+    row = {
+        "t_s": time.monotonic() - t0,
+        "hb_ord_bytes": float(await system.heartbeat_bytes("ord")),
+        "hb_md_bytes": float(await system.heartbeat_bytes("md")),
+        "hb_acct_bytes": float(await system.heartbeat_bytes("acct")),
+        "journal_bytes": float(system.journal_bytes()),
+        "rss_max_kb": float(max(rss.values(), default=0)),
+        "rss_total_kb": float(sum(rss.values())),
+        "ack_p99_us": float(router.get("ack_p99_us", 0.0)),
+        "tick_to_order_p99_us": worst,
+        "fenced": float(router.get("fenced", 0)),
+        "orders_tracked": float(router.get("orders_tracked", 0)),
+        "journal_records": float(router.get("journal_records", 0)),
+    }
+    return row, rss
+
+
+async def soak(
+    root: Path, *, minutes: float, workers: int, sample_s: float, port: int, bus: BusConfig
+) -> SoakResult:
+    """Run the system for ``minutes`` and judge every gauge."""
+    result = SoakResult(minutes=minutes, workers=workers)
+    async with running_system(root, port=port, bus=bus, workers=workers) as system:
+        t0 = time.monotonic()
+        end = t0 + minutes * 60
+        first_rss: dict[str, int] = {}
+        last_rss: dict[str, int] = {}
+        while True:
+            row, rss = await sample(system, t0)
+            result.samples.append(row)
+            for k, v in rss.items():
+                first_rss.setdefault(k, v)
+            last_rss = rss
+            print(
+                f"t={row['t_s']:6.0f}s hb.ord={row['hb_ord_bytes']:.0f}B"
+                f" journal={row['journal_bytes'] / 1024:.0f}KiB"
+                f" rss.max={row['rss_max_kb'] / 1024:.0f}MiB"
+                f" ack.p99={row['ack_p99_us']:.0f}µs t2o.p99={row['tick_to_order_p99_us']:.0f}µs"
+                f" fenced={row['fenced']:.0f} tracked={row['orders_tracked']:.0f}",
+                flush=True,
+            )
+            if time.monotonic() >= end:
+                break
+            await asyncio.sleep(max(0.0, min(sample_s, end - time.monotonic())))
+        result.rss_by_actor = {k: (first_rss.get(k, 0), v) for k, v in last_rss.items()}
+    result.judge()
+    return result
+
+
+def write_report(result: SoakResult, path: Path = REPORT) -> None:
+    """Replace the "Soak" section of ``docs/reliability.md`` with this run's table."""
+    head = (
+        f"## Soak\n\nLatest run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{result.minutes:g} min, {result.workers} churning workers, {len(result.samples)} "
+        f"samples; verdict **{'flat' if result.ok else 'GROWS'}**.\n\n"
+        "Command: `make soak` (CI: `tests/soak`, compressed). Late median (last third of the "
+        "samples after a 20 % warm-up) against the early median (first third).\n\n"
+    )
+    section = head + result.table() + "\n"
+    text = path.read_text() if path.exists() else "# Reliability\n"
+    start = text.find("## Soak")
+    if start < 0:
+        text = text.rstrip() + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
+    path.write_text(text)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=120.0)
+    ap.add_argument("--workers", type=int, default=10)
+    ap.add_argument("--sample-s", type=float, default=30.0)
+    ap.add_argument("--report", action="store_true", help="write docs/reliability.md")
+    args = ap.parse_args(argv)
+    if args.minutes <= 0 or args.workers <= 0 or args.sample_s <= 0:
+        print("error: --minutes, --workers and --sample-s must be positive", file=sys.stderr)
+        return 2
+    root = Path(tempfile.mkdtemp(prefix="okxmm-soak-"))
+    try:
+        bus = BusConfig(transport="ipc", ipc_dir=str(root / "run"))
+        result = asyncio.run(
+            soak(
+                root / "sys",
+                minutes=args.minutes,
+                workers=args.workers,
+                sample_s=args.sample_s,
+                port=_free_port(),
+                bus=bus,
+            )
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(result.table())
+    if args.report:
+        write_report(result)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

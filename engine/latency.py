@@ -1,0 +1,27 @@
+"""A window of recent latencies for ``ctl status`` (percentiles over the last N samples)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+__all__ = ["LatencyWindow"]
+
+
+class LatencyWindow:
+    """The last ``n`` latencies in µs; bounded by ``n`` however long the actor runs."""
+
+    def __init__(self, n: int = 2000) -> None:
+        self._v: deque[float] = deque(maxlen=n)
+
+    def add(self, ns: int) -> None:
+        self._v.append(ns / 1000)
+
+    def __len__(self) -> int:
+        return len(self._v)
+
+    def pct(self, q: float) -> float:
+        """The ``q`` quantile (0..1) in µs, 0.0 before the first sample."""
+        if not self._v:
+            return 0.0
+        s = sorted(self._v)
+        return round(s[min(len(s) - 1, int(q * len(s)))], 1)
