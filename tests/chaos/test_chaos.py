@@ -22,7 +22,6 @@ async def test_chaos_every_trial_ends_in_agreement(
     tmp_path: Path, free_port: int, bus_config: BusConfig
 ) -> None:
     results = await run_chaos(tmp_path / "sys", port=free_port, bus=bus_config, workers=4)
-    print(table(results))
     names = [r.name for r in results]
     assert all(t.name in names for t in trials()), names  # every trial ran
     failed = [f"{r.name}: {r.problem}" for r in results if not r.ok]

@@ -27,7 +27,6 @@ async def test_soak_compressed_every_gauge_flat(
     result = await soak(
         tmp_path / "sys", minutes=MINUTES, workers=10, sample_s=10.0, port=free_port, bus=bus_config
     )
-    print(result.table())
     assert len(result.samples) >= 10, "too few samples to judge a trend"
     assert set(result.verdicts) == {g.name for g in GAUGES}
     # the churn really happened: orders were placed, amended and replaced throughout

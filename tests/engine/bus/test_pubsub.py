@@ -272,9 +272,11 @@ async def test_snapshot_end_marker_lists_what_the_snapshot_held(
     await plain.start()
     try:
         first = await next_data(sub)
-        assert first.topic == btc and first.from_snapshot
+        assert first.topic == btc
+        assert first.from_snapshot
         end = await next_data(sub)
-        assert isinstance(end.env.msg, SnapshotEnd) and end.from_snapshot
+        assert isinstance(end.env.msg, SnapshotEnd)
+        assert end.from_snapshot
         assert end.env.msg.seq_by_topic == {btc: 1}
         got = await next_data(plain)
         assert got.topic == btc
