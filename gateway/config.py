@@ -18,12 +18,18 @@ class MdFeedConfig(BaseModel):
     tickers: bool = True
     mark_price: bool = True  # derivatives only
     rest_depth: int = Field(400, ge=1, le=400)  # levels of the REST bootstrap snapshot
-    snapshot_wait_s: float = 1.0  # no WS snapshot after this → REST bootstrap
-    rest_retry_s: float = 3.0  # REST bootstrap unanswered → ask again
-    stale_after_s: float = 90.0  # VALID book without any message (OKX heartbeats every 60 s)
-    timer_ms: int = 100  # staleness / resync timer tick
-    republish_ms: int = 100  # unchanged top-N: publish at most this often (0: every update)
-    ping_after_s: float = 20.0  # WS keep-alive (OKX closes idle connections after 30 s)
+    snapshot_wait_s: float = Field(1.0, gt=0)  # no WS snapshot after this → REST bootstrap
+    rest_retry_s: float = Field(3.0, gt=0)  # REST bootstrap unanswered → ask again
+    stale_after_s: float = Field(
+        90.0, gt=0
+    )  # VALID book without any message (OKX heartbeats every 60 s)
+    timer_ms: int = Field(100, gt=0)  # staleness / resync timer tick
+    republish_ms: int = Field(
+        100, ge=0
+    )  # unchanged top-N: publish at most this often (0: every update)
+    ping_after_s: float = Field(
+        20.0, gt=0
+    )  # WS keep-alive (OKX closes idle connections after 30 s)
 
 
 class PrivateGwConfig(BaseModel):
@@ -33,6 +39,6 @@ class PrivateGwConfig(BaseModel):
 
     reconcile_fills_limit: int = Field(100, ge=1, le=100)
     inst_type: str = "ANY"  # instType of the orders / positions subscriptions
-    ping_after_s: float = 20.0
-    fill_dedup_size: int = 100_000  # remembered (inst, tradeId) pairs
-    reconcile_retry_s: float = 2.0
+    ping_after_s: float = Field(20.0, gt=0)
+    fill_dedup_size: int = Field(100_000, ge=1)  # remembered (inst, tradeId) pairs
+    reconcile_retry_s: float = Field(2.0, gt=0)

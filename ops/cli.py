@@ -51,16 +51,22 @@ def _load(config: Path | None) -> OkxmmConfig:
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to validate.")]) -> None:
-    """Validate FILE; print every problem with its path in the file; exit non-zero if any."""
+    """Validate FILE; print every problem with its path in the file; exit non-zero if any.
+
+    Values (ranges, types) and cross-references (strategies known, instruments served, worker
+    names unique, credentials for an OKX venue, params files valid) are both checked."""
+    from ops.config_check import check_config
+
     try:
         cfg = load_config(file)
     except ConfigError as exc:
         for path, msg in exc.problems:
             typer.echo(f"{file}: {path}: {msg}", err=True)
         raise typer.Exit(1) from None
-    names = [s.name for s in cfg.strategies]
-    if len(set(names)) != len(names):
-        typer.echo(f"{file}: strategies: names must be unique", err=True)
+    problems = check_config(cfg)
+    for path, msg in problems:
+        typer.echo(f"{file}: {path}: {msg}", err=True)
+    if problems:
         raise typer.Exit(1)
     typer.echo(f"{file}: ok (venue {cfg.venue.kind}, {len(cfg.strategies)} strategies)")
 
@@ -76,9 +82,15 @@ def up(
     ),
 ) -> None:
     """Run the local exchange (unless the venue is OKX) and every actor, until Ctrl-C."""
+    from ops.config_check import check_config
     from ops.supervisor import run_supervisor
 
     cfg = _load(config)
+    problems = check_config(cfg)
+    for path, msg in problems:
+        typer.echo(f"config error: {path}: {msg}", err=True)
+    if problems:
+        raise typer.Exit(2)
     code = run_supervisor(cfg, config_path=config, duration_s=duration, status_view=status_view)
     raise typer.Exit(code)
 

@@ -143,6 +143,19 @@ class OrderTable:
             self.illegal_transitions += 1
             logger.warning("illegal order transition", clOrdId=cl_ord_id, error=str(exc))
 
+    def close(self, cl_ord_id: str, state: OrderState, now_ns: int) -> bool:
+        """The router says the order is over (``state`` terminal): adopt that, whatever our row.
+
+        A refused amend/cancel of an order the router already has FILLED/CANCELED is the
+        router's word on the order; keeping it open made every later decision amend it again
+        and loop on the same Reject (issue 13 item 4). Fills still count if their event comes:
+        :meth:`on_event` counts accFillSz deltas before it looks at states. True if it closed."""
+        order = self.orders.get(cl_ord_id)
+        if order is None or order.state in TERMINAL_STATES or state not in TERMINAL_STATES:
+            return False
+        self._set_state(order, state, now_ns)
+        return True
+
     # ------------------------------------------------------------------------------- events
     def on_event(self, ev: OrderEvent, now_ns: int) -> FillDelta | None:
         """Apply one router ``OrderEvent``; returns the new fill quantity, if any."""

@@ -4,6 +4,12 @@ Keys are the port's names (reference §7.2) plus the original's (§7.1) as alias
 original's ``params.yaml`` (a top-level ``strategy:`` mapping) loads unchanged. Unlike the
 original (§10.1-17) the file is read only when it changes, every value is validated, and an
 invalid or empty file is rejected with the exact problem while the previous params stay in force.
+
+Ranges are the ones a market maker can mean (issue 13: ``step_pct: 0.49`` and
+``single_order_size: 1e9`` were accepted, and the router then refused ~50 orders/s): a step or
+skew of at most 5 % of the touch, the furthest level and the widest spread within 10 %, one
+order no bigger than the position limits. What depends on the instrument and the router (lot
+rounding, ``max_order_sz``) is checked by the worker once known, with :func:`size_problem`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,20 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import ConfigError
 
-__all__ = ["ParamsWatcher", "StrategyParams", "load_params", "parse_params"]
+__all__ = [
+    "MAX_LADDER_PCT",
+    "MAX_ORDER_SIZE",
+    "MAX_STEP_PCT",
+    "ParamsWatcher",
+    "StrategyParams",
+    "load_params",
+    "parse_params",
+    "size_problem",
+]
+
+MAX_STEP_PCT = 0.05  # one ladder step, one skew: beyond 5 % of the touch is not market making
+MAX_LADDER_PCT = 0.1  # the furthest level / widest spread, relative to the touch
+MAX_ORDER_SIZE = Decimal(10_000_000)  # a sanity cap (order-size units); real caps come at runtime
 
 
 class StrategyParams(BaseModel):
@@ -30,22 +49,33 @@ class StrategyParams(BaseModel):
     inst_id: str | None = None  # when given it must equal the worker's instrument
     trading_mode: Literal["cash", "cross", "isolated"] = "cross"
     # --- ladder (original §3.2 / port §3.6)
-    step_pct: float = Field(default=0.001, gt=0, lt=0.5)
+    # Level i sits step·i from the touch; more than 5 % a level is outside the venue's price
+    # limits (OKX swaps: a few % around the mark; the router's price_band_bps is 500).
+    step_pct: float = Field(default=0.001, gt=0, le=MAX_STEP_PCT)
     num_orders_per_side: int = Field(
         default=5,
         ge=1,
         le=20,
         validation_alias=AliasChoices("num_orders_per_side", "num_of_order_each_side"),
     )
-    single_order_size: Decimal | None = Field(default=None, gt=0)
-    single_size_as_multiple_of_lot_size: int = Field(default=2, ge=1)
-    single_order_size_multiplier: Decimal = Field(default=Decimal(1), gt=0)
+    # At most max_net_buy/max_net_sell (checked below): one fill must not overshoot the position
+    # limit the ladder is thinned against. Against the instrument and the router's
+    # max_order_sz it is checked by the worker once they are known (``size_problem``).
+    single_order_size: Decimal | None = Field(default=None, gt=0, le=MAX_ORDER_SIZE)
+    single_size_as_multiple_of_lot_size: int = Field(default=2, ge=1, le=1_000_000)
+    single_order_size_multiplier: Decimal = Field(default=Decimal(1), gt=0, le=1000)
     price_integration: int | None = None  # original key, unused there too
     max_net_buy: Decimal = Field(
-        default=Decimal(20), gt=0, validation_alias=AliasChoices("max_net_buy", "maximum_net_buy")
+        default=Decimal(20),
+        gt=0,
+        le=MAX_ORDER_SIZE,
+        validation_alias=AliasChoices("max_net_buy", "maximum_net_buy"),
     )
     max_net_sell: Decimal = Field(
-        default=Decimal(20), gt=0, validation_alias=AliasChoices("max_net_sell", "maximum_net_sell")
+        default=Decimal(20),
+        gt=0,
+        le=MAX_ORDER_SIZE,
+        validation_alias=AliasChoices("max_net_sell", "maximum_net_sell"),
     )
     max_position_value_usd: Decimal | None = Field(default=None, gt=0)
     # position: the venue's position of the instrument (shared by every worker on it);
@@ -56,12 +86,12 @@ class StrategyParams(BaseModel):
     account_max_delay_sec: float = Field(default=10.0, gt=0)
     # --- skew and volatility (§4)
     skew_factor: float = Field(default=0.5, ge=0)
-    max_skew_pct: float = Field(default=0.005, ge=0, lt=0.5)
+    max_skew_pct: float = Field(default=0.005, ge=0, le=MAX_STEP_PCT)  # same band as step_pct
     volatility_lookback: int = Field(default=20, ge=2, le=10_000)
     volatility_multiplier: float = Field(default=2.0, gt=0)
     volatility_sample_ms: int = Field(default=1000, ge=0)  # 0: every book update (the port)
-    min_spread_pct: float = Field(default=0.001, gt=0)
-    max_spread_pct: float = Field(default=0.01, gt=0)
+    min_spread_pct: float = Field(default=0.001, gt=0, le=MAX_LADDER_PCT)
+    max_spread_pct: float = Field(default=0.01, gt=0, le=MAX_LADDER_PCT)
     # --- Avellaneda–Stoikov
     as_gamma: float = Field(default=50.0, gt=0)  # risk aversion, per unit of relative price
     as_horizon_sec: float = Field(default=60.0, gt=0)  # rolling T − t
@@ -80,12 +110,34 @@ class StrategyParams(BaseModel):
     error_backoff_sec: float = Field(default=20.0, ge=0)  # the original's 20 s
     max_consecutive_errors: int = Field(default=5, ge=1)
     unacked_timeout_sec: float = Field(default=5.0, gt=0)  # SENT / CANCEL_PENDING this long: act
+    # The router refusing this many commands within the window (terminal-order races aside):
+    # pull the quotes and back off, refusal_backoff_sec doubling per trip up to the max.
+    refusals_max: int = Field(default=10, ge=1, le=10_000)
+    refusals_window_sec: float = Field(default=5.0, gt=0, le=3600)
+    refusal_backoff_sec: float = Field(default=1.0, gt=0, le=3600)
+    refusal_backoff_max_sec: float = Field(default=60.0, gt=0, le=3600)
     risk_required: bool = False  # True: no risk publisher heard → do not quote
 
     @model_validator(mode="after")
     def _spreads(self) -> StrategyParams:
         if self.min_spread_pct > self.max_spread_pct:
             raise ValueError("min_spread_pct must be <= max_spread_pct")
+        if self.refusal_backoff_sec > self.refusal_backoff_max_sec:
+            raise ValueError("refusal_backoff_sec must be <= refusal_backoff_max_sec")
+        depth = self.step_pct * self.num_orders_per_side
+        if depth > MAX_LADDER_PCT:
+            raise ValueError(
+                f"step_pct × num_orders_per_side = {depth:g} puts the last level more than "
+                f"{MAX_LADDER_PCT:g} from the touch (outside any venue price limit)"
+            )
+        if self.single_order_size is not None:
+            size = self.single_order_size * self.single_order_size_multiplier
+            limit = min(self.max_net_buy, self.max_net_sell)
+            if size > limit:
+                raise ValueError(
+                    f"single_order_size × multiplier = {size} exceeds min(max_net_buy, "
+                    f"max_net_sell) = {limit}: one fill would overshoot the position limit"
+                )
         return self
 
     def order_size(self, lot_sz: Decimal) -> Decimal:
@@ -93,6 +145,16 @@ class StrategyParams(BaseModel):
         if self.single_order_size is not None:
             return self.single_order_size * self.single_order_size_multiplier
         return self.single_size_as_multiple_of_lot_size * lot_sz
+
+
+def size_problem(size: Decimal, *, max_order_sz: Decimal | None) -> str | None:
+    """Why a level of ``size`` cannot be quoted, once the router's limit is known; else None.
+
+    ``max_order_sz`` is the router's per-order size limit (``Welcome.limits``): the router
+    refuses every order above it, so the worker does not send them."""
+    if max_order_sz is not None and size > max_order_sz:
+        return f"params: order size {size} above the router's max_order_sz {max_order_sz}"
+    return None
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:

@@ -341,7 +341,9 @@ class Worker:
         try:
             params = self.watcher.poll(force=force)
         except ConfigError as exc:
-            self.log.error("params rejected; previous params stay", problems=str(exc))
+            # one line naming every problem: the watcher raises once per distinct content
+            problems = "; ".join(f"{path}: {msg}" for path, msg in exc.problems)
+            self.log.error("params rejected, previous params stay: {problems}", problems=problems)
             return False, str(exc)
         if params is None:
             return True, "unchanged"
@@ -379,6 +381,7 @@ class Worker:
             "params_reloads": self.watcher.reloads,
             "params_rejected": self.watcher.rejected,
             "errors_in_a_row": core.errors,
+            "params_last_error": self.watcher.last_error,
             "bids": " ".join(str(q.px) for q in core.desired.bids),
             "asks": " ".join(str(q.px) for q in core.desired.asks),
             "tick_to_order_p50_us": self.tick_to_order.pct(0.5),

@@ -14,10 +14,24 @@ publisher is alive and risk allows it; otherwise it pulls its quotes. An excepti
 cancels the worker's orders, backs off ``error_backoff_sec`` and continues;
 ``max_consecutive_errors`` in a row are fatal. The outcome moves the worker's state through
 ``strategies.worker_state``.
+
+Healing from the router's refusals (issue 13 items 4 and 6):
+
+* a refused amend/cancel of an order the router holds terminal ("cannot amend in state FILLED",
+  "order already CANCELED", "unknown clOrdId") closes that order here, so the next decision does
+  not amend it again and loop on the same Reject;
+* ``refusals_max`` refused commands within ``refusals_window_sec`` pull the quotes (one
+  cancel-all) and back off ``refusal_backoff_sec``, doubling per trip up to
+  ``refusal_backoff_max_sec`` (state ``backing-off``, the reason says why and for how long);
+  the router refusing ~50 orders/s while the worker said ``quoting`` was the symptom;
+* a level bigger than the router's ``max_order_sz`` is not sent at all: the worker halts with
+  the reason (the params cannot be quoted, however often it tries).
 """
 
 from __future__ import annotations
 
+import re
+from collections import deque
 from decimal import Decimal
 from typing import Any
 
@@ -41,18 +55,28 @@ from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.diff import diff_quotes
 from strategies.outbox import Command, Outbox
-from strategies.params import StrategyParams
+from strategies.params import StrategyParams, size_problem
 from strategies.worker_state import WorkerMachine, WorkerState, WorkerTrigger
 
-__all__ = ["WorkerCore"]
+__all__ = ["WorkerCore", "terminal_state_in"]
 
 _NS = 1_000_000_000
 _KEEP_TERMINAL_NS = 30 * _NS
 _MAX_REJOINS = 3  # fenced more often than this within the window: fatal
 _REJOIN_WINDOW_NS = 60 * _NS
+# A terminal state named in a router Reject (engine/router/core.py words them "cannot amend in
+# state FILLED", "order already CANCELED", "order FILLED"); PARTIALLY_FILLED or CANCEL_PENDING do
+# not match: "_" is a word character, so there is no word boundary before FILLED/CANCEL.
+_TERMINAL_WORD = re.compile(r"\b(FILLED|CANCELED|REJECTED)\b")
 S = OrderState
 T = OrderTrigger
 W = WorkerTrigger
+
+
+def terminal_state_in(reason: str) -> OrderState | None:
+    """The terminal order state a router Reject of an amend/cancel names, if any."""
+    m = _TERMINAL_WORD.search(reason)
+    return OrderState(m.group(1)) if m else None
 
 
 class WorkerCore:
@@ -91,7 +115,15 @@ class WorkerCore:
         self.last_deferred = 0
         self._housekeeping_due = False
         self.out = Outbox(inst, self.ctx.orders, log)
-        self.counters = {"decisions": 0, "rejects": 0}
+        self.counters = {"decisions": 0, "rejects": 0, "closed_by_reject": 0, "refusal_trips": 0}
+        # refusal back-off: when each recent refusal came (bounded by refusals_max), the trip
+        # count that sets the next back-off, and whether the cancel-all of a trip is still due
+        self.refusals: deque[int] = deque()
+        self.refusal_level = 0
+        self.refused_until_ns = 0
+        self.refusal_reason = ""
+        self._refusal_cancel_due = False
+        self.size_problem: str | None = None
 
     @property
     def params(self) -> StrategyParams:
@@ -170,17 +202,25 @@ class WorkerCore:
         kind, cid = kind_cid
         if isinstance(msg, Reject):
             self.counters["rejects"] += 1
-            # an amend/cancel that raced the order's fill is routine, not a warning
-            raced = kind != "place" and ("FILLED" in msg.reason or "CANCELED" in msg.reason)
-            (self.log.info if raced else self.log.warning)(
+            ended = terminal_state_in(msg.reason) if kind in ("amend", "cancel") else None
+            gone = msg.reason == "unknown clOrdId" and kind in ("amend", "cancel")
+            # an amend/cancel that raced the order's end is routine, not a warning
+            (self.log.info if ended or gone else self.log.warning)(
                 "command rejected", kind=kind, clOrdId=cid, reason=msg.reason, code=msg.code
             )
-            if msg.reason == "unknown clOrdId" and kind in ("amend", "cancel"):
+            if gone:
                 # the router never had it (a place lost on the way): forget it, do not keep a
                 # phantom order that every later amend/cancel would fail on
                 self.out.apply(cid, T.NOT_FOUND, mono)
-            elif kind in ("place", "amend", "cancel"):
+                self.counters["closed_by_reject"] += 1
+            elif ended is not None:
                 self.ctx.orders.on_command_failed(cid, kind, mono)
+                if self.ctx.orders.close(cid, ended, mono):
+                    self.counters["closed_by_reject"] += 1
+            else:
+                if kind in ("place", "amend", "cancel"):
+                    self.ctx.orders.on_command_failed(cid, kind, mono)
+                self._refused(msg.reason, mono)
             if kind == "place":
                 self.out.place_refused(mono)
             return True
@@ -189,6 +229,38 @@ class WorkerCore:
             self.out.apply(cid, T.VENUE_ACCEPT, mono)
             return self.last_deferred > 0
         return False
+
+    def _refused(self, reason: str, mono: int) -> None:
+        """Count a refusal; ``refusals_max`` within ``refusals_window_sec`` start a back-off."""
+        p = self.params
+        window_ns = int(p.refusals_window_sec * _NS)
+        self.refusals.append(mono)
+        while self.refusals and mono - self.refusals[0] > window_ns:
+            self.refusals.popleft()
+        if len(self.refusals) < p.refusals_max or mono < self.refused_until_ns:
+            return
+        if mono - self.refused_until_ns > int(p.refusal_backoff_max_sec * _NS):
+            self.refusal_level = 0  # quoted a long while since the last trip: start low again
+        self.refusal_level += 1
+        backoff_s = min(
+            p.refusal_backoff_sec * 2 ** (self.refusal_level - 1), p.refusal_backoff_max_sec
+        )
+        n = len(self.refusals)
+        self.refusals.clear()  # the next trip takes refusals_max new ones
+        self.refused_until_ns = mono + int(backoff_s * _NS)
+        self.refusal_reason = (
+            f"router refused {n} commands in {p.refusals_window_sec:g} s (last: {reason}); "
+            f"backing off {backoff_s:g} s"
+        )
+        self._refusal_cancel_due = True
+        self.counters["refusal_trips"] += 1
+        self.log.error(
+            "the router keeps refusing our commands; pulling quotes and backing off",
+            refusals=n,
+            window_s=p.refusals_window_sec,
+            backoff_s=backoff_s,
+            last_reason=reason,
+        )
 
     def sent(self, cmd: Command, seq: int) -> int:
         return self.out.sent(cmd, seq, self.clock.monotonic_ns())
@@ -235,6 +307,14 @@ class WorkerCore:
         elif mono < self.backoff_until_ns:
             desired, self.reason = Desired.halted("error backoff"), self.last_error
             self.machine.apply(W.BACKOFF)
+        elif mono < self.refused_until_ns:
+            self.reason = self.refusal_reason
+            self.machine.apply(W.REFUSED)
+            if self._refusal_cancel_due:
+                # one cancel-all pulls every quote, those we do not know of included
+                self._refusal_cancel_due = False
+                return [self.out.cancel_all("router refusing our commands")]
+            desired = Desired.halted("router refusals")
         elif not health.ok:
             desired, self.reason = Desired.halted(health.reason), health.reason
             self.machine.apply(W.PULL)
@@ -249,6 +329,9 @@ class WorkerCore:
             self.errors = 0
             if health.state is TradingState.REDUCING:
                 desired = self._reducing_only(desired)
+            problem = self._size_problem(desired)
+            if problem is not None:
+                desired = Desired.halted(problem)
             self.machine.apply(W.HALT if desired.halt else W.QUOTE)
             self.reason = desired.halt or health.reason
         self.counters["decisions"] += 1
@@ -276,6 +359,17 @@ class WorkerCore:
         cmds = self.out.chase_overdue(mono, self.params.unacked_timeout_sec)
         self.ctx.orders.prune(mono, _KEEP_TERMINAL_NS)
         return cmds
+
+    def _size_problem(self, desired: Desired) -> str | None:
+        """A level the router would refuse for its size (``max_order_sz`` of the Welcome):
+        logged once as an ERROR per distinct problem, then reported as the halt reason."""
+        limit = self.welcome.limits.max_order_sz if self.welcome is not None else None
+        biggest = max((q.sz for q in (*desired.bids, *desired.asks)), default=Decimal(0))
+        problem = size_problem(biggest, max_order_sz=limit)
+        if problem is not None and problem != self.size_problem:
+            self.log.error("params cannot be quoted; not sending", problem=problem)
+        self.size_problem = problem
+        return problem
 
     def _reducing_only(self, desired: Desired) -> Desired:
         net = self.ctx.net_position()
@@ -316,6 +410,8 @@ class WorkerCore:
         """Quote again (also ends an error back-off)."""
         self.paused = False
         self.backoff_until_ns = 0
+        self.refused_until_ns = 0
+        self._refusal_cancel_due = False
 
     # ------------------------------------------------------------------------------ status
     def status_msg(self) -> StrategyStatus:

@@ -10,6 +10,8 @@ report must say so). STOPPED is terminal: nothing leaves it, and the core decide
 * PULLED: health said no (stale or invalid book, silent publisher, risk); quotes pulled.
 * PAUSED: ctl pause; orders cancelled, nothing decided until resume.
 * ERROR_BACKOFF: ``decide`` raised; orders cancelled, no decision until the back-off ends.
+* BACKING_OFF: the router refused too many commands in a row; quotes pulled, no decision until
+  the (exponential, capped) back-off ends; the reason says why and for how long.
 * STOPPED: too many errors in a row (or the process is stopping).
 """
 
@@ -30,6 +32,7 @@ class WorkerState(StrEnum):
     PULLED = "pulled"
     PAUSED = "paused"
     ERROR_BACKOFF = "error-backoff"
+    BACKING_OFF = "backing-off"
     STOPPED = "stopped"
 
 
@@ -42,6 +45,7 @@ class WorkerTrigger(StrEnum):
     PAUSE = "PAUSE"  # a decision while paused
     ERROR = "ERROR"  # decide raised
     BACKOFF = "BACKOFF"  # a decision inside the error back-off
+    REFUSED = "REFUSED"  # a decision inside the refusal back-off
     STOP = "STOP"  # fatal error or shutdown
 
 
@@ -49,7 +53,7 @@ W = WorkerState
 T = WorkerTrigger
 
 _DECIDED = {T.QUOTE: W.QUOTING, T.HALT: W.HALTED, T.PULL: W.PULLED, T.PAUSE: W.PAUSED}
-_LIVE = (W.STARTING, W.QUOTING, W.HALTED, W.PULLED, W.PAUSED, W.ERROR_BACKOFF)
+_LIVE = (W.STARTING, W.QUOTING, W.HALTED, W.PULLED, W.PAUSED, W.ERROR_BACKOFF, W.BACKING_OFF)
 
 TRANSITIONS: dict[tuple[WorkerState, WorkerTrigger], WorkerState] = {
     **{(s, t): new for s in _LIVE for t, new in _DECIDED.items()},
@@ -58,6 +62,9 @@ TRANSITIONS: dict[tuple[WorkerState, WorkerTrigger], WorkerState] = {
     **{(s, T.ERROR): W.ERROR_BACKOFF for s in _LIVE},
     # the back-off is only entered by an error: a back-off outcome from anywhere else is a bug
     (W.ERROR_BACKOFF, T.BACKOFF): W.ERROR_BACKOFF,
+    # the router's refusals may trip the back-off in any live state (replies of commands sent
+    # before a pause, or just after a resume, still arrive)
+    **{(s, T.REFUSED): W.BACKING_OFF for s in _LIVE},
     **{(s, T.STOP): W.STOPPED for s in _LIVE},
     (W.STOPPED, T.STOP): W.STOPPED,  # a second stop request is harmless
 }
@@ -89,4 +96,6 @@ def _fallback(trigger: WorkerTrigger) -> WorkerState:
     """The state an outcome stands for, used when its pair has no row."""
     if trigger in _DECIDED:
         return _DECIDED[trigger]
+    if trigger is T.REFUSED:
+        return W.BACKING_OFF
     return W.ERROR_BACKOFF

@@ -125,7 +125,7 @@ class ExchangeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = 8900
+    port: int = Field(8900, ge=1, le=65535)
     seed: int = 7
     tls: bool = False
     cert_path: str = "var/exchange-cert.pem"
@@ -143,12 +143,12 @@ class ExchangeConfig(BaseModel):
     leverage: str = "10"
     mmr_rate: str = "0.004"
     price_limit_pct: str = "0.05"  # derivative price band around mark
-    step_ms: int = 100  # simulated time per market step
+    step_ms: int = Field(100, gt=0)  # simulated time per market step
     realtime: bool = True  # False: the market moves only through POST /admin/step
     rate_limits: bool = True
     status_rate_limit: bool = False  # system/status limit off by default (okx-v5.md §5)
-    idle_timeout_s: float = 30.0
-    book_heartbeat_s: float = 60.0
+    idle_timeout_s: float = Field(30.0, gt=0)
+    book_heartbeat_s: float = Field(60.0, gt=0)
     post_only_cross_emits_live: bool = False
     amend_keeps_priority_on_size_down: bool = True
     max_pending_per_inst: int = 500

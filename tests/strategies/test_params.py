@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
-from strategies.params import ParamsWatcher, StrategyParams, load_params, parse_params
+from strategies.params import (
+    ParamsWatcher,
+    StrategyParams,
+    load_params,
+    parse_params,
+    size_problem,
+)
 
 
 def test_defaults_and_port_keys() -> None:
@@ -130,3 +136,37 @@ def test_worker_cli_rejects_a_bad_params_file_with_the_problem(tmp_path: Path) -
     )
     assert res.returncode == 2
     assert "num_orders_per_side: Input should be greater than or equal to 1" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "words"),
+    [
+        ("step_pct: 0.49\n", "step_pct", "less than or equal to 0.05"),
+        ("step_pct: 0.03\nnum_orders_per_side: 5\n", "(file)", "last level"),
+        ("single_order_size: 1e9\n", "single_order_size", "less than or equal to"),
+        ("single_order_size: 50\n", "(file)", "overshoot the position limit"),
+        ("single_order_size: 5\nsingle_order_size_multiplier: 10\n", "(file)", "overshoot"),
+        ("max_skew_pct: 0.3\n", "max_skew_pct", "less than or equal to 0.05"),
+        ("max_spread_pct: 0.5\n", "max_spread_pct", "less than or equal to 0.1"),
+        ("max_net_buy: 1e12\n", "max_net_buy", "less than or equal to"),
+    ],
+)
+def test_issue_13_out_of_range_params_are_refused(text: str, path: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_params(text)
+    assert any(path in p and words in m for p, m in err.value.problems), err.value.problems
+
+
+def test_every_example_params_file_is_in_range() -> None:
+    examples = sorted((Path(__file__).parents[2] / "strategies/examples").glob("*.yaml"))
+    assert examples
+    for f in examples:
+        load_params(f)
+
+
+def test_size_problem_names_the_router_limit() -> None:
+    assert size_problem(Decimal(2), max_order_sz=Decimal(1)) == (
+        "params: order size 2 above the router's max_order_sz 1"
+    )
+    assert size_problem(Decimal(1), max_order_sz=Decimal(1)) is None
+    assert size_problem(Decimal(10**9), max_order_sz=None) is None  # not known yet

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from engine.config import BusConfig
 from engine.messages import AccountUpdate, BookState, CancelAll, NewOrder, TradingState
@@ -361,3 +363,62 @@ async def test_refused_places_are_held_back_not_repeated_at_tick_rate(
             r.reject_places = False
             await r.wait_for(lambda: len(r.live()) == 6, 10, "places accepted again")
             await r.wait_for(lambda: worker.out.place_rejects == 0, 5, "acks reset the hold")
+
+
+async def test_issue_13_a_reload_with_out_of_range_params_keeps_the_old_and_logs_one_error(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    errors: list[str] = []
+    logged = asyncio.Event()
+
+    def sink(message: object) -> None:
+        errors.append(str(message))
+        logged.set()
+
+    sink_id = logger.add(sink, level="ERROR", format="{message}")
+    try:
+        async with world(bus_config) as w:
+            w.instrument()
+            w.account()
+            w.book("30000.0", "30000.5")
+            path = write(tmp_path)
+            async with running_worker(w, params=path) as (worker, _):
+                r = w.router
+                await r.wait_for(lambda: r.book() == LADDER, 5, "first ladder")
+                Path(path).write_text(PARAMS.replace("step_pct: 0.001", "step_pct: 0.49"))
+                await asyncio.wait_for(logged.wait(), 5)  # the 200 ms poll picks it up
+                assert worker.params.step_pct == 0.001
+                w.book("30000.0", "30000.5")
+                n = worker.counters["decisions"]
+                await r.wait_for(lambda: worker.counters["decisions"] > n, 2, "a decision")
+                await r.wait_for(lambda: worker.watcher.rejected == 1, 2, "still one rejection")
+                assert r.book() == LADDER
+    finally:
+        logger.remove(sink_id)
+    rejected = [e for e in errors if "params rejected" in e]
+    assert len(rejected) == 1, errors
+    assert "step_pct" in rejected[0]
+    assert "less than or equal to 0.05" in rejected[0]
+
+
+async def test_issue_13_a_router_refusing_everything_makes_the_worker_back_off(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    text = PARAMS + "refusals_max: 12\nrefusal_backoff_sec: 0.5\n"
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        r = w.router
+        r.reject_places = True
+        async with running_worker(w, params=write(tmp_path, text)) as (worker, _):
+            await r.wait_for(
+                lambda: any(s.state == "backing-off" for s in r.statuses), 10, "backing off"
+            )
+            status = next(s for s in r.statuses if s.state == "backing-off")
+            assert not status.quoting
+            assert "router refused 12 commands" in status.reason
+            assert any(isinstance(c, CancelAll) for c in r.commands)  # quotes pulled
+            r.reject_places = False
+            await r.wait_for(lambda: len(r.live()) == 6, 10, "quoting again after the back-off")
+            assert worker.state == "quoting"

@@ -28,7 +28,7 @@ from engine.messages import (
 from strategies.outbox import Command
 from strategies.params import StrategyParams
 from strategies.registry import make_strategy
-from strategies.worker_core import WorkerCore
+from strategies.worker_core import WorkerCore, terminal_state_in
 from strategies.worker_state import WorkerState
 
 D = Decimal
@@ -297,3 +297,115 @@ def test_overdue_orders_are_cancelled_again_then_forgotten() -> None:
         s.clock.advance_s(0.3)
         s.step()
     assert not first & {o.cl_ord_id for o in s.core.ctx.orders.active()}  # forgotten
+
+
+def live_ladder() -> Shell:
+    """Quoting, every place acknowledged and reported LIVE by the router."""
+    s = quoting()
+    for seq in list(s.sent):
+        s.core.on_reply(Ack(cmd_seq=seq))
+    for o in s.core.ctx.orders:
+        ev = OrderEvent("mm", EPOCH, o.cl_ord_id, INST, o.side, OrderState.LIVE, o.sz, o.px, D(0))
+        s.core.on_message(ev)
+    return s
+
+
+def test_issue_13_a_refused_amend_of_an_order_terminal_at_the_router_closes_it() -> None:
+    s = live_ladder()
+    s.book("30010.0", "30010.5")
+    amends = [c for c in s.step() if c.kind == "amend"]
+    assert len(amends) == 6
+    first, second = amends[0].cl_ord_id, amends[1].cl_ord_id
+    # the router's own words (engine/router/core.py): the order ended before our amend arrived
+    s.core.on_reply(Reject(s.seq_of(first, "amend"), "cannot amend in state FILLED", first))
+    s.core.on_reply(Reject(s.seq_of(second, "amend"), "order CANCELED", second))
+    assert s.core.ctx.orders.get(first).state is OrderState.FILLED  # type: ignore[union-attr]
+    assert s.core.ctx.orders.get(second).state is OrderState.CANCELED  # type: ignore[union-attr]
+    assert s.core.counters["closed_by_reject"] == 2
+    s.book("30020.0", "30020.5")
+    again = s.step()
+    assert not {first, second} & {c.cl_ord_id for c in again}  # no loop of rejected amends
+    assert s.core.counters["refusal_trips"] == 0  # routine races, not refusals
+
+
+def test_issue_13_a_refused_cancel_of_a_terminal_or_unknown_order_closes_it() -> None:
+    s = live_ladder()
+    cmds = s.dispatch(s.core.pause())
+    assert [c.kind for c in cmds] == ["cancel-all"]
+    s.core.resume()
+    s.book("30000.0", "30000.5")
+    orders = list(s.core.ctx.orders)
+    a, b = orders[0].cl_ord_id, orders[1].cl_ord_id
+    seq_a = s.dispatch([Command(Cancel(cl_ord_id=a, inst=INST), "recancel", a)]) and s.seq
+    s.core.on_reply(Reject(seq_a, "order already FILLED", a))
+    seq_b = s.dispatch([Command(Cancel(cl_ord_id=b, inst=INST), "recancel", b)]) and s.seq
+    s.core.on_reply(Reject(seq_b, "unknown clOrdId", b))
+    assert s.core.ctx.orders.get(a).state is OrderState.FILLED  # type: ignore[union-attr]
+    assert s.core.ctx.orders.get(b).state is OrderState.CANCELED  # type: ignore[union-attr]
+    assert s.core.counters["closed_by_reject"] == 2
+
+
+def test_terminal_state_in_reads_only_terminal_states() -> None:
+    assert terminal_state_in("cannot amend in state FILLED") is OrderState.FILLED
+    assert terminal_state_in("order already REJECTED") is OrderState.REJECTED
+    assert terminal_state_in("cannot amend in state PARTIALLY_FILLED") is None
+    assert terminal_state_in("cannot amend in state CANCEL_PENDING") is None
+    assert terminal_state_in("sz above max_order_sz") is None
+
+
+def refuse_all(s: Shell, cmds: list[Command], reason: str = "sz above max_order_sz") -> None:
+    for c in cmds:
+        if c.kind in ("place", "amend"):
+            s.core.on_reply(Reject(s.seq_of(c.cl_ord_id, c.kind), reason, c.cl_ord_id))
+
+
+def test_issue_13_a_router_that_keeps_refusing_pulls_the_quotes_and_backs_off() -> None:
+    params = PARAMS.model_copy(
+        update={
+            "refusals_max": 6,
+            "refusals_window_sec": 5.0,
+            "refusal_backoff_sec": 1.0,
+            "refusal_backoff_max_sec": 3.0,
+        }
+    )
+    s = Shell(params)
+    s.market()
+    s.welcome()
+    refuse_all(s, s.step())  # six refused places: the limit
+    assert s.core.counters["refusal_trips"] == 1
+    cmds = s.step()
+    assert [type(c.msg) for c in cmds] == [CancelAll]  # quotes pulled, those we do not know too
+    assert s.core.state is WorkerState.BACKING_OFF
+    status = s.core.status_msg()
+    assert status.state == "backing-off"
+    assert not status.quoting
+    assert "router refused 6 commands" in status.reason
+    assert "sz above max_order_sz" in status.reason
+    assert "backing off 1 s" in status.reason
+    s.clock.advance_s(0.9)
+    assert places(s.step()) == []  # still backing off
+    assert s.core.state is WorkerState.BACKING_OFF
+    # back-offs double per trip, capped: 1 s, then 2 s, 3 s, 3 s
+    backoff_ns = s.core.refused_until_ns - s.clock.monotonic_ns()
+    for want_s in (2.0, 3.0, 3.0):
+        s.clock.advance(backoff_ns + 1)
+        s.book("30000.0", "30000.5")
+        again = s.step()
+        assert s.core.state is WorkerState.QUOTING
+        assert len(places(again)) == 6, "quotes again once the back-off is over"
+        refuse_all(s, again)
+        backoff_ns = s.core.refused_until_ns - s.clock.monotonic_ns()
+        assert backoff_ns == int(want_s * 1e9)
+    assert s.core.counters["refusal_trips"] == 4
+    assert s.core.machine.illegal == 0
+
+
+def test_issue_13_an_order_size_above_the_router_limit_is_not_sent() -> None:
+    s = Shell()
+    s.market()
+    small = StrategyLimits(D(1), D(10**9), 50, 500)  # the ladder's size is 2
+    assert s.core.on_hello_answer(Welcome("mm", EPOCH, "00a", small))
+    cmds = s.step()
+    assert places(cmds) == []
+    assert s.core.state is WorkerState.HALTED
+    assert s.core.reason == "params: order size 2 above the router's max_order_sz 1"

@@ -18,6 +18,7 @@ def test_values_are_the_status_strings() -> None:
         "pulled",
         "paused",
         "error-backoff",
+        "backing-off",
         "stopped",
     ]
 
@@ -52,3 +53,13 @@ def test_stopped_is_terminal() -> None:
     assert m.illegal == 1
     assert m.apply(T.STOP) is W.STOPPED
     assert m.illegal == 1
+
+
+def test_router_refusals_back_off_from_any_live_state_and_a_decision_leaves() -> None:
+    m = WorkerMachine(logger)
+    for start in (T.QUOTE, T.PULL, T.PAUSE, T.HALT):
+        m.apply(start)
+        assert m.apply(T.REFUSED) is W.BACKING_OFF
+        assert m.apply(T.REFUSED) is W.BACKING_OFF  # decisions inside the back-off
+    assert m.apply(T.QUOTE) is W.QUOTING
+    assert m.illegal == 0
