@@ -154,6 +154,8 @@ class Worker:
                 prefixes=prefixes,
                 name=f"{self.name}.{key}",
                 clock=self.clock,
+                # the orders stream tells us which orders the router holds after each resync
+                deliver_snapshot_end=key == "ord",
             )
         await asyncio.gather(*(s.start() for s in self.subs.values()))
         self.client = await self._new_client()

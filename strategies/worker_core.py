@@ -39,12 +39,14 @@ from engine.clock import Clock
 from engine.messages import (
     Ack,
     AnyMsg,
+    Cancel,
     Fenced,
     OrderEvent,
     OrderState,
     OrdType,
     PubHeartbeat,
     Reject,
+    SnapshotEnd,
     StrategyStatus,
     TradingState,
     Welcome,
@@ -62,6 +64,8 @@ __all__ = ["WorkerCore", "terminal_state_in"]
 
 _NS = 1_000_000_000
 _KEEP_TERMINAL_NS = 30 * _NS
+_UNHELD_GRACE_NS = 1 * _NS  # a place younger than this may not be in the router's snapshot yet
+S_CXL = OrderState.CANCEL_PENDING
 _MAX_REJOINS = 3  # fenced more often than this within the window: fatal
 _REJOIN_WINDOW_NS = 60 * _NS
 # A terminal state named in a router Reject (engine/router/core.py words them "cannot amend in
@@ -115,7 +119,17 @@ class WorkerCore:
         self.last_deferred = 0
         self._housekeeping_due = False
         self.out = Outbox(inst, self.ctx.orders, log)
-        self.counters = {"decisions": 0, "rejects": 0, "closed_by_reject": 0, "refusal_trips": 0}
+        self.counters = {
+            "decisions": 0,
+            "rejects": 0,
+            "closed_by_reject": 0,
+            "refusal_trips": 0,
+            "unheld_cancelled": 0,
+        }
+        # open orders the router's last snapshot did not hold (a restarted router that never
+        # knew them, or knows them ended): cancelled at the next housekeeping, so each one is
+        # either confirmed ended or refused as unknown — which closes it. Subset of the table.
+        self._unheld: set[str] = set()
         # refusal back-off: when each recent refusal came (bounded by refusals_max), the trip
         # count that sets the next back-off, and whether the cancel-all of a trip is still due
         self.refusals: deque[int] = deque()
@@ -277,10 +291,30 @@ class WorkerCore:
             and msg.epoch not in self.old_epochs
         ):
             return False  # another process's epoch (a previous run): not ours to track
+        if isinstance(msg, SnapshotEnd):
+            return self._on_order_snapshot(msg.seq_by_topic)
         fill = self.ctx.on_message(msg, self.clock.now_ns(), self.clock.monotonic_ns())
         if isinstance(msg, PubHeartbeat):
             return False
         return not isinstance(msg, OrderEvent) or self._order_news(msg, fill is not None)
+
+    def _on_order_snapshot(self, held: dict[str, int]) -> bool:
+        """The end of a snapshot of our order topics: the orders the router holds. Open orders
+        it does not hold are phantoms after a router restart (issue 13 item 4) unless they are
+        younger than ``_UNHELD_GRACE_NS`` (a place the router had not seen when it answered)."""
+        mono = self.clock.monotonic_ns()
+        held_ids = {t.split("|")[2] for t in held if t.count("|") >= 3}
+        for o in self.ctx.orders.active():
+            if o.cl_ord_id not in held_ids and mono - o.created_ns > _UNHELD_GRACE_NS:
+                self._unheld.add(o.cl_ord_id)
+        if not self._unheld:
+            return False
+        self.log.warning(
+            "orders the router does not hold; cancelling them to learn their end",
+            count=len(self._unheld),
+        )
+        self._housekeeping_due = True
+        return True
 
     def _order_news(self, ev: OrderEvent, filled: bool) -> bool:
         """Does this order event call for a new decision? A fill (the position changed), an
@@ -357,6 +391,12 @@ class WorkerCore:
         self._housekeeping_due = False
         mono = self.clock.monotonic_ns()
         cmds = self.out.chase_overdue(mono, self.params.unacked_timeout_sec)
+        for cid in sorted(self._unheld):
+            o = self.ctx.orders.get(cid)
+            if o is not None and o.state not in TERMINAL_STATES and o.state is not S_CXL:
+                cmds.append(Command(Cancel(cl_ord_id=cid, inst=self.inst), "cancel", cid))
+                self.counters["unheld_cancelled"] += 1
+        self._unheld.clear()
         self.ctx.orders.prune(mono, _KEEP_TERMINAL_NS)
         return cmds
 

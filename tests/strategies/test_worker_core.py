@@ -22,6 +22,7 @@ from engine.messages import (
     OrderState,
     Reject,
     Side,
+    SnapshotEnd,
     StrategyLimits,
     Welcome,
 )
@@ -409,3 +410,31 @@ def test_issue_13_an_order_size_above_the_router_limit_is_not_sent() -> None:
     assert places(cmds) == []
     assert s.core.state is WorkerState.HALTED
     assert s.core.reason == "params: order size 2 above the router's max_order_sz 1"
+
+
+def test_issue_13_orders_a_restarted_router_does_not_hold_are_cancelled_then_closed() -> None:
+    """After a router restart its order snapshot lacks orders that ended during the outage:
+    the worker cancels each one it tracks as open and the router's 'unknown' closes it — no
+    phantom 'quoting' on orders that are not at the venue. Orders the snapshot holds, and a
+    place younger than the grace, are left alone."""
+    s = live_ladder()
+    orders = list(s.core.ctx.orders.active())
+    held, gone = orders[0], orders[1:]
+    s.clock.advance_s(2.0)
+    s.sent.clear()
+    fresh = s.core.ctx.orders.add("fresh", Side.BUY, D("29000"), D(2), s.clock.monotonic_ns())
+    assert fresh.state is OrderState.PENDING
+    snapshot = SnapshotEnd(seq_by_topic={f"ord|mm|{held.cl_ord_id}|": 3})
+    assert s.core.on_message(snapshot)  # calls for a decision: housekeeping sends the cancels
+    cmds = s.dispatch(s.core.housekeeping())
+    cancelled = {c.cl_ord_id for c in cmds if isinstance(c.msg, Cancel)}
+    assert cancelled == {o.cl_ord_id for o in gone}
+    assert all(o.state is OrderState.CANCEL_PENDING for o in gone)
+    for o in gone:
+        s.core.on_reply(Reject(s.seq_of(o.cl_ord_id, "cancel"), "unknown clOrdId", o.cl_ord_id))
+    assert {o.state for o in gone} == {OrderState.CANCELED}
+    assert held.state is OrderState.LIVE
+    assert s.core.counters["unheld_cancelled"] == len(gone)
+    # a snapshot holding everything open asks for nothing
+    all_held = {f"ord|mm|{o.cl_ord_id}|": 1 for o in s.core.ctx.orders.active()}
+    assert not s.core.on_message(SnapshotEnd(seq_by_topic=all_held))
