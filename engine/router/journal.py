@@ -120,17 +120,37 @@ Record = JShortId | JEpoch | JCommand | JOrder | JRequest | JAck | JUpdate | JFi
 
 
 class Journal:
-    """Appends records to ``path`` (created with its directory). ``path=None``: memory only."""
+    """Appends records to ``path`` (created with its directory). ``path=None``: memory only.
 
-    def __init__(self, path: str | Path | None) -> None:
+    Compacted while running: it folds what it appends into a :class:`JournalState` and, once
+    ``compact_after`` records (or four times the live state, if larger) have been appended
+    since the last rewrite, rewrites the file as the live state (:func:`live_records`) and
+    forgets the ended orders. Bound: the file and the fold hold the live orders plus at most
+    that many records, however long the router runs (issue 13: 152 MB after 51 min before)."""
+
+    def __init__(self, path: str | Path | None, *, compact_after: int = 20_000) -> None:
         self._enc = msgspec.json.Encoder(decimal_format="string")
         self._fd: int | None = None
         self.path = None if path is None else Path(path)
         self.memory: list[Record] = []
         self.written = 0
+        self.compactions = 0
+        self.compact_after = compact_after
+        self.state = JournalState()
+        self._fills: dict[str, list[JFill]] = {}  # clOrdId -> its fills, while it is live
+        self._since = 0  # records appended since the last rewrite
+        self._live = 0  # records the last rewrite kept
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            for rec in read_records(self.path):
+                self._fold(rec)
+            self._live = self.state.records
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def _fold(self, rec: Record) -> None:
+        self.state.apply(rec)
+        if isinstance(rec, JFill):
+            self._fills.setdefault(rec.cl_ord_id, []).append(rec)
 
     def append(self, rec: Record) -> None:
         self.written += 1
@@ -138,6 +158,32 @@ class Journal:
             self.memory.append(rec)
             return
         os.write(self._fd, self._enc.encode(rec) + b"\n")
+        self._fold(rec)
+        self._since += 1
+        if self._since >= max(self.compact_after, 4 * self._live):
+            self.compact_now(rec.ts_ns)
+
+    def compact_now(self, now_ns: int) -> int:
+        """Rewrite the file as the live state and drop ended orders from the fold; records kept."""
+        if self.path is None or self._fd is None:
+            return 0
+        st = self.state
+        fills = [f for cid, fs in self._fills.items() if cid in st.orders for f in fs]
+        recs = live_records(st, fills, now_ns)
+        _write_atomic(self.path, recs)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fresh = JournalState()
+        self._fills = {}
+        for rec in recs:
+            fresh.apply(rec)
+            if isinstance(rec, JFill):
+                self._fills.setdefault(rec.cl_ord_id, []).append(rec)
+        self.state = fresh
+        self._since = 0
+        self._live = len(recs)
+        self.compactions += 1
+        return len(recs)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -212,20 +258,13 @@ class JournalState:
             self.trade_ids.add((rec.inst, rec.trade_id))
 
 
-def compact(path: str | Path, state: JournalState, now_ns: int) -> int:
-    """Rewrite the journal at ``path`` as what ``state`` still needs: short ids, epochs and
-    fences, non-terminal orders with their last state, and the fills of those orders' trades.
-    Atomic (temp file + rename); call before opening a :class:`Journal` on ``path``. Returns the
-    number of records written."""
-    p = Path(path)
-    if not p.exists():
-        return 0
-    live = {
-        cid: jo
-        for cid, jo in state.orders.items()
-        if jo.state not in (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED)
-    }
-    fills = [r for r in read_records(p) if isinstance(r, JFill) and r.cl_ord_id in live]
+_TERMINAL = (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED)
+
+
+def live_records(state: JournalState, fills: list[JFill], now_ns: int) -> list[Record]:
+    """What ``state`` still needs, as records: short ids, epochs and fences, non-terminal orders
+    with their last state, and ``fills`` of those orders (others are dropped)."""
+    live = {cid: jo for cid, jo in state.orders.items() if jo.state not in _TERMINAL}
     recs: list[Record] = [
         JShortId(ts_ns=now_ns, strategy=k, short_id=v) for k, v in state.short_ids.items()
     ]
@@ -252,13 +291,28 @@ def compact(path: str | Path, state: JournalState, now_ns: int) -> int:
                 source="compacted",
             )
         )
-    recs += fills
+    recs += [f for f in fills if f.cl_ord_id in live]
+    return recs
+
+
+def _write_atomic(p: Path, recs: list[Record]) -> None:
     enc = msgspec.json.Encoder(decimal_format="string")
     tmp = p.with_name(p.name + ".compact")
     with tmp.open("wb") as fh:
-        for r in recs:
-            fh.write(enc.encode(r) + b"\n")
+        fh.write(b"".join(enc.encode(r) + b"\n" for r in recs))
     os.replace(tmp, p)
+
+
+def compact(path: str | Path, state: JournalState, now_ns: int) -> int:
+    """Rewrite the journal at ``path`` as what ``state`` still needs (:func:`live_records`).
+    Atomic (temp file + rename); call before opening a :class:`Journal` on ``path``. Returns the
+    number of records written."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    fills = [r for r in read_records(p) if isinstance(r, JFill)]
+    recs = live_records(state, fills, now_ns)
+    _write_atomic(p, recs)
     return len(recs)
 
 
