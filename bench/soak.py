@@ -65,6 +65,7 @@ class SoakResult:
     samples: list[dict[str, float]] = field(default_factory=list)
     verdicts: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
     rss_by_actor: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last KiB
+    fences: list[str] = field(default_factory=list)  # the router's log lines of each fence
 
     @property
     def ok(self) -> bool:
@@ -94,6 +95,9 @@ class SoakResult:
         lines += ["", "| actor | RSS first (KiB) | RSS last (KiB) |", "|---|---|---|"]
         for name, (first, last) in sorted(self.rss_by_actor.items()):
             lines.append(f"| {name} | {first:,} | {last:,} |")
+        if self.fences:
+            lines += ["", "Fences (router log):", ""]
+            lines += [f"- `{f}`" for f in self.fences[:10]]
         return "\n".join(lines)
 
 
@@ -151,6 +155,10 @@ async def soak(
                 break
             await asyncio.sleep(max(0.0, min(sample_s, end - time.monotonic())))
         result.rss_by_actor = {k: (first_rss.get(k, 0), v) for k, v in last_rss.items()}
+        router_log = system.log_dir / "router.jsonl"
+        if router_log.exists():
+            lines = router_log.read_text(errors="replace").splitlines()
+            result.fences = [ln[:400] for ln in lines if "strategy fenced" in ln]
     result.judge()
     return result
 

@@ -62,8 +62,9 @@ class FaultConfig(BaseModel):
     error_code: Literal["50011", "50001", "50026", "50013"] = "50011"
     freeze: bool = False  # synthetic market stops moving and trading
     clock_offset_ms: int = 0
-    checksum_mode: Literal["crc32", "zero"] = "crc32"
-    initial_snapshot: bool = True
+    # None: what the venue profile says (ops/exchange/profile.py)
+    checksum_mode: Literal["crc32", "zero"] | None = None
+    initial_snapshot: bool | None = None
     skip_seq: int = 0  # the first N book updates skip a seqId
     corrupt_checksum: int = 0  # the first N book updates carry a wrong checksum
     drop_ws_every_s: float = 0.0  # > 0: close every WS connection this often (1001)
@@ -135,6 +136,10 @@ class ExchangeConfig(BaseModel):
     market: MarketSpec = MarketSpec()
     market_overrides: dict[str, MarketSpec] = {}  # per instId
     faults: FaultConfig = FaultConfig()
+    # which OKX to imitate (ops/exchange/profile.py): today's by default; ``venue`` overrides
+    # single switches of the profile, e.g. {ws_ops_need_inst_id_code: false}
+    profile: Literal["current", "legacy"] = "legacy"  # "current" once the engine sends instIdCode
+    venue: dict[str, str | int | float | bool] = {}
     # fees: negative = charged, positive = rebate (OKX sign convention)
     spot_maker_fee: str = "-0.0008"
     spot_taker_fee: str = "-0.001"

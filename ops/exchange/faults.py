@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 from ops.exchange.config import FaultConfig
+from ops.exchange.profile import VenueRules
 
 __all__ = ["Faults"]
 
@@ -29,15 +30,21 @@ class Faults:
     drop_ws_every_s: float = 0.0  # periodic connection drops (0 = off)
 
     @classmethod
-    def from_config(cls, c: FaultConfig) -> Faults:
+    def from_config(cls, c: FaultConfig, rules: VenueRules | None = None) -> Faults:
+        """The configured knobs; book knobs left unset come from the venue profile."""
+        snap = c.initial_snapshot
+        mode = c.checksum_mode
+        if rules is not None:
+            snap = rules.initial_snapshot if snap is None else snap
+            mode = rules.checksum_mode if mode is None else mode
         return cls(
             ack_delay_ms=c.ack_delay_ms,
             error_rate=c.error_rate,
             error_code=c.error_code,
             freeze=c.freeze,
             clock_offset_ms=c.clock_offset_ms,
-            checksum_mode=c.checksum_mode,
-            initial_snapshot=c.initial_snapshot,
+            checksum_mode=mode or "crc32",
+            initial_snapshot=True if snap is None else snap,
             skip_seq=c.skip_seq,
             corrupt_checksum=c.corrupt_checksum,
             drop_ws_every_s=c.drop_ws_every_s,

@@ -113,6 +113,9 @@ class Trading:
     def __init__(self, ex: Exchange, limiter: RateLimiter) -> None:
         self.ex = ex
         self.limiter = limiter
+        # venue switch ws_ops_need_inst_id_code: WS ops name the instrument by code only
+        self.ws_need_code = False
+        self._code_only = False  # set for the duration of one WS op when the switch is on
 
     def instrument(self, arg: Mapping[str, object]) -> Instrument | None:
         code = arg.get("instIdCode")
@@ -125,6 +128,12 @@ class Trading:
         return self.ex.instruments.get(inst_id) if isinstance(inst_id, str) else None
 
     def _need_inst(self, arg: Mapping[str, object]) -> Instrument | Reject:
+        if self._code_only:
+            # today's OKX: per item, instId ignored (okx-v5.md §8; the sMsg users report)
+            if arg.get("instIdCode") in (None, ""):
+                return Reject("50014", msg("50014", "instIdCode"))
+            inst = self.instrument({"instIdCode": arg.get("instIdCode")})
+            return inst if inst is not None else Reject("51001", msg("51001"))
         if arg.get("instId") in (None, "") and arg.get("instIdCode") in (None, ""):
             raise _Fatal("50014", msg("50014", "instId"))
         inst = self.instrument(arg)
@@ -133,8 +142,17 @@ class Trading:
         return inst
 
     # -- entry point ------------------------------------------------------------------------
-    def run(self, kind: OpKind, acct: Account, body: object, now_ms: int) -> OpResult:
+    def run(
+        self, kind: OpKind, acct: Account, body: object, now_ms: int, *, via_ws: bool = False
+    ) -> OpResult:
         """Execute one REST body / WS ``args`` for ``kind``."""
+        self._code_only = via_ws and self.ws_need_code
+        try:
+            return self._run(kind, acct, body, now_ms)
+        finally:
+            self._code_only = False
+
+    def _run(self, kind: OpKind, acct: Account, body: object, now_ms: int) -> OpResult:
         batch = kind in ("batch-orders", "cancel-batch-orders", "amend-batch-orders")
         if batch:
             if isinstance(body, dict):

@@ -21,6 +21,7 @@ from ops.exchange.feed import BookFeed
 from ops.exchange.hub import Conn, Hub, PrivateSub
 from ops.exchange.market import Market
 from ops.exchange.matching import Exchange, OrderPush, TradePrint
+from ops.exchange.profile import resolve
 from ops.exchange.ratelimit import RateLimiter
 from ops.exchange.trading import Trading
 from ops.exchange.views import balance_and_position, balance_obj, position_obj, ticker_obj
@@ -50,7 +51,8 @@ class Venue:
     def __init__(self, cfg: ExchangeConfig, clock: Clock, accounts: list[AccountSpec]) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.faults = Faults.from_config(cfg.faults)
+        self.rules = resolve(cfg.profile, dict(cfg.venue))
+        self.faults = Faults.from_config(cfg.faults, self.rules)
         now = self.now_ms()
         self.ex = Exchange(cfg, now)
         self.keyring = Keyring()
@@ -67,6 +69,7 @@ class Venue:
         self.tops = {k: _TopState() for k in self.ex.instruments}
         self.limiter = RateLimiter(cfg.rate_limits)
         self.trading = Trading(self.ex, self.limiter)
+        self.trading.ws_need_code = self.rules.ws_ops_need_inst_id_code
         self.hub = Hub()
         self.ex.wants_orders = self.hub.has_order_subs
         self._last_drop_ms = now
@@ -306,6 +309,8 @@ class Venue:
         if acct is None:
             return
         text: str | None = None
+        rate = self.rules.order_push_repeat_rate
+        repeat = rate > 0 and self.rng.random() < rate
         for c in self.hub.private_conns(ev.api_key):
             for sub in c.private:
                 if sub.channel == "orders" and sub.matches(ev.inst_type, ev.inst_id):
@@ -316,6 +321,10 @@ class Venue:
                     if text is None or sub.inst_id:
                         text = dumps({"arg": arg, "data": [ev.data]})
                     c.push(text)
+                    if repeat:
+                        # today's OKX may push one update twice, the second with a later uTime
+                        again = {**ev.data, "uTime": str(int(str(ev.data.get("uTime") or 0)) + 1)}
+                        c.push(dumps({"arg": arg, "data": [again]}))
 
     def _account_text(
         self, acct: Account, sub: PrivateSub, ccys: set[str] | None, event: str, now: int

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import cast
 
 import msgspec
 from aiohttp import WSMsgType, web
 from loguru import logger
 
+from ops.exchange.accounts import Account
 from ops.exchange.codes import msg
 from ops.exchange.hub import Conn, PrivateSub, WsKind
 from ops.exchange.trading import OpKind
@@ -44,6 +45,9 @@ class WsApi:
 
     def __init__(self, venue: Venue) -> None:
         self.v = venue
+        # (apiKey, ordId or clOrdId) → amends received and not yet executed (venue switch
+        # max_amends_in_flight); an entry goes when its count returns to 0
+        self.amends_in_flight: dict[tuple[str, str], int] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         kind = cast(WsKind, request.match_info["kind"])
@@ -106,6 +110,43 @@ class WsApi:
             logger.debug("ws writer stopped", conn_id=conn.conn_id, error=type(exc).__name__)
 
     # -- inbound ----------------------------------------------------------------------------
+    def _reply_with_refused(
+        self,
+        op: str,
+        args: list[object],
+        refused: list[int],
+        acct: Account,
+        reply: Callable[[str, str, list[dict[str, object]]], None],
+    ) -> None:
+        """Amends over the in-progress limit get ``51513``; the others run as one batch."""
+        v = self.v
+        rest = [a for i, a in enumerate(args) if i not in refused]
+        done: list[dict[str, object]] = []
+        if rest:
+            result = v.trading.run(TRADE_OPS[op], acct, rest, v.now_ms(), via_ws=True)
+            done = list(result.data)
+        out: list[dict[str, object]] = []
+        it = iter(done)
+        for i, a in enumerate(args):
+            if i in refused:
+                d = a if isinstance(a, dict) else {}
+                out.append(
+                    {
+                        "ordId": str(d.get("ordId") or ""),
+                        "clOrdId": str(d.get("clOrdId") or ""),
+                        "reqId": str(d.get("reqId") or ""),
+                        "ts": str(v.now_ms()),
+                        "sCode": "51513",
+                        "sMsg": msg("51513"),
+                        "subCode": "",
+                    }
+                )
+            else:
+                out.append(next(it, {"sCode": "50026", "sMsg": msg("50026")}))
+        ok = sum(1 for d in out if d.get("sCode") == "0")
+        code = "0" if ok == len(out) else ("1" if ok == 0 else "2")
+        reply(code, "" if code == "0" else msg(code), out)
+
     def _error(self, conn: Conn, code: str, text: str, req_id: str = "") -> None:
         ev: dict[str, object] = {}
         if req_id:
@@ -284,11 +325,58 @@ class WsApi:
     def _on_trade(self, conn: Conn, op: str, req: Mapping[str, object], text: str) -> None:
         delay = self.v.faults.ack_delay_ms
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay / 1000, self._trade_now, conn, op, req)
+            held, refused = self._hold_amends(conn, op, req)
+            loop = asyncio.get_running_loop()
+            loop.call_later(delay / 1000, self._trade_later, conn, op, req, held, refused)
         else:
             self._trade_now(conn, op, req)
 
-    def _trade_now(self, conn: Conn, op: str, req: Mapping[str, object]) -> None:
+    def _hold_amends(
+        self, conn: Conn, op: str, req: Mapping[str, object]
+    ) -> tuple[list[tuple[str, str]], list[int]]:
+        """Count this op's amends as in progress until it runs; (keys held, arg indexes refused
+        because their order already has ``max_amends_in_flight`` amends in progress)."""
+        limit = self.v.rules.max_amends_in_flight
+        args = req.get("args")
+        if TRADE_OPS.get(op) not in ("amend-order", "amend-batch-orders") or conn.api_key is None:
+            return [], []
+        if not isinstance(args, list):
+            return [], []
+        held: list[tuple[str, str]] = []
+        refused: list[int] = []
+        for i, a in enumerate(args):
+            if not isinstance(a, dict):
+                continue
+            key = (conn.api_key, str(a.get("ordId") or a.get("clOrdId") or ""))
+            n = self.amends_in_flight.get(key, 0)
+            if limit and n >= limit:
+                refused.append(i)
+                continue
+            self.amends_in_flight[key] = n + 1
+            held.append(key)
+        return held, refused
+
+    def _trade_later(
+        self,
+        conn: Conn,
+        op: str,
+        req: Mapping[str, object],
+        held: list[tuple[str, str]],
+        refused: list[int],
+    ) -> None:
+        try:
+            self._trade_now(conn, op, req, refused)
+        finally:
+            for key in held:
+                n = self.amends_in_flight.get(key, 0) - 1
+                if n > 0:
+                    self.amends_in_flight[key] = n
+                else:
+                    self.amends_in_flight.pop(key, None)
+
+    def _trade_now(
+        self, conn: Conn, op: str, req: Mapping[str, object], refused: list[int] | None = None
+    ) -> None:
         v = self.v
         in_us = v.clock.now_ns() // 1000
         req_id = req.get("id")
@@ -336,7 +424,11 @@ class WsApi:
         if isinstance(exp, str) and exp.isdigit() and int(exp) < v.now_ms():
             reply("1", msg("1"), [{"sCode": "50036", "sMsg": msg("50036")}])
             return
-        result = v.trading.run(TRADE_OPS[op], acct, args, v.now_ms())
+        if refused:
+            self._reply_with_refused(op, args, refused, acct, reply)
+            v.flush()
+            return
+        result = v.trading.run(TRADE_OPS[op], acct, args, v.now_ms(), via_ws=True)
         code = result.code
         if code in ("50014", "50002", "51000") and not result.data:
             reply("60013", msg("60013"), [])
