@@ -195,6 +195,7 @@ def trials() -> list[Trial]:
         Trial("venue drops every WS", venue(0, drop_ws=True)),
         Trial("book seqId gap", venue(0, skip_seq=3)),
         Trial("book checksum wrong", venue(0, corrupt_checksum=2)),
+        Trial("orders pushed twice", venue(6.0, order_push_repeat_rate=1.0)),
         Trial("params out of range", bad_params),
         Trial("junk on ord.cmd", garbage_commands),
     ]

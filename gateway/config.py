@@ -27,9 +27,9 @@ class MdFeedConfig(BaseModel):
     republish_ms: int = Field(
         100, ge=0
     )  # unchanged top-N: publish at most this often (0: every update)
-    ping_after_s: float = Field(
-        20.0, gt=0
-    )  # WS keep-alive (OKX closes idle connections after 30 s)
+    # WS keep-alive: at most 15 s between pings, whatever the inbound traffic (OKX closes a
+    # connection after 30 s without data; a late ping under load must still be in time)
+    ping_after_s: float = Field(15.0, gt=0, le=15.0)
 
 
 class PrivateGwConfig(BaseModel):
@@ -39,6 +39,6 @@ class PrivateGwConfig(BaseModel):
 
     reconcile_fills_limit: int = Field(100, ge=1, le=100)
     inst_type: str = "ANY"  # instType of the orders / positions subscriptions
-    ping_after_s: float = Field(20.0, gt=0)
+    ping_after_s: float = Field(15.0, gt=0, le=15.0)  # as md-feed's
     fill_dedup_size: int = Field(100_000, ge=1)  # remembered (inst, tradeId) pairs
     reconcile_retry_s: float = Field(2.0, gt=0)

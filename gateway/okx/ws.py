@@ -76,7 +76,7 @@ class OkxWsClient:
         on_event: Callable[[WsEvent], None],
         credentials: Credentials | None = None,
         venue_time_s: Callable[[], int] | None = None,
-        ping_after_s: float = 20.0,
+        ping_after_s: float = 15.0,
         pong_timeout_s: float = 10.0,
         backoff_initial_s: float = 0.25,
         backoff_max_s: float = 30.0,
@@ -259,7 +259,10 @@ class OkxWsClient:
             except _StaleError:
                 reason = "stale: no pong"
             except ConnectionClosed as exc:
-                reason = f"closed {exc.rcvd.code if exc.rcvd else ''}".strip()
+                # OKX's close code and reason (e.g. 4004 "No data received in 30s")
+                rcvd = exc.rcvd
+                reason = f"closed {rcvd.code} {rcvd.reason}".strip() if rcvd else "closed"
+
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 reason = f"connect failed: {type(exc).__name__}"
             except VenueError as exc:

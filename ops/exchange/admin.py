@@ -14,7 +14,8 @@
 ``POST /admin/faults``                    set knobs: ``ack_delay_ms``, ``error_rate``,
                                           ``error_code`` (50011|50001|50026|50013), ``freeze``,
                                           ``clock_offset_ms``, ``checksum_mode`` (crc32|zero),
-                                          ``initial_snapshot``, ``drop_ws_every_s``;
+                                          ``initial_snapshot``, ``drop_ws_every_s``,
+                                          ``order_push_repeat_rate`` (0..1);
                                           one-shots: ``skip_seq`` / ``corrupt_checksum`` (the
                                           next N book updates, counted over all instruments
                                           in publish order; with ``instId``: the next N of
@@ -200,10 +201,10 @@ class AdminApi:
                 ok = isinstance(val, int | float) and not isinstance(val, bool) and val >= 0
                 if ok:
                     f.drop_ws_every_s = float(val)
-            elif k == "error_rate":
-                ok = isinstance(val, int | float) and 0 <= val <= 1
+            elif k in ("error_rate", "order_push_repeat_rate"):
+                ok = isinstance(val, int | float) and not isinstance(val, bool) and 0 <= val <= 1
                 if ok:
-                    f.error_rate = float(val)
+                    setattr(f, k, float(val))
             elif k == "error_code":
                 ok = val in _CODES
                 if ok:

@@ -28,6 +28,7 @@ class Faults:
     skip_seq: int = 0  # one-shot: the next N book updates skip a seqId
     corrupt_checksum: int = 0  # one-shot: the next N book updates carry a wrong checksum
     drop_ws_every_s: float = 0.0  # periodic connection drops (0 = off)
+    order_push_repeat_rate: float = 0.0  # venue switch of the same name, changeable at runtime
 
     @classmethod
     def from_config(cls, c: FaultConfig, rules: VenueRules | None = None) -> Faults:
@@ -48,6 +49,7 @@ class Faults:
             skip_seq=c.skip_seq,
             corrupt_checksum=c.corrupt_checksum,
             drop_ws_every_s=c.drop_ws_every_s,
+            order_push_repeat_rate=rules.order_push_repeat_rate if rules is not None else 0.0,
         )
 
     def injected_error(self, rng: random.Random) -> tuple[str, int] | None:
@@ -68,4 +70,5 @@ class Faults:
             "skip_seq": self.skip_seq,
             "corrupt_checksum": self.corrupt_checksum,
             "drop_ws_every_s": self.drop_ws_every_s,
+            "order_push_repeat_rate": self.order_push_repeat_rate,
         }

@@ -309,7 +309,7 @@ class Venue:
         if acct is None:
             return
         text: str | None = None
-        rate = self.rules.order_push_repeat_rate
+        rate = self.faults.order_push_repeat_rate
         repeat = rate > 0 and self.rng.random() < rate
         for c in self.hub.private_conns(ev.api_key):
             for sub in c.private:
