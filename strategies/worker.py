@@ -34,14 +34,16 @@ import asyncio
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.subscriber import Subscriber
 from engine.config import OkxmmConfig, load_config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StartError
 from engine.messages import Bye, CancelAll, CtlReply, CtlRequest, Heartbeat, Hello, StrategyStatus
+from engine.runlock import RunLock
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.outbox import Command, Outbox
@@ -417,13 +419,16 @@ def main(
     async def _main(actor: Actor) -> None:
         await Worker(actor, strategy=strategy, inst=inst, params_path=params).run()
 
-    return run_actor(
-        name,
-        cfg,
-        _main,
-        ctl_endpoint=cfg.bus.bind_endpoint(cfg.bus.ctl_name(name)),
-        stop_timeout_s=5.0,
-    )
+    # One process per name: a second mm-btc would take over the first's ctl socket and the two
+    # would fence each other at the router until both died. Refused before Hello instead.
+    with RunLock(Path(cfg.bus.ipc_dir) / f"worker.{name}.lock", f"worker {name}"):
+        return run_actor(
+            name,
+            cfg,
+            _main,
+            ctl_endpoint=cfg.bus.bind_endpoint(cfg.bus.ctl_name(name)),
+            stop_timeout_s=5.0,
+        )
 
 
 def _cli(argv: list[str] | None = None) -> int:
@@ -443,6 +448,9 @@ def _cli(argv: list[str] | None = None) -> int:
             params=args.params,
         )
     except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    except StartError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
 
