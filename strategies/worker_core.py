@@ -68,6 +68,9 @@ _REJOIN_WINDOW_NS = 60 * _NS
 # state FILLED", "order already CANCELED", "order FILLED"); PARTIALLY_FILLED or CANCEL_PENDING do
 # not match: "_" is a word character, so there is no word boundary before FILLED/CANCEL.
 _TERMINAL_WORD = re.compile(r"\b(FILLED|CANCELED|REJECTED)\b")
+# Venue codes of an amend/cancel that lost a race with the order's end (filled, canceled, gone):
+# the router queries the order and publishes its final state; routine, not a refusal.
+_RACE_CODES = frozenset({"51400", "51401", "51402", "51503", "51603"})
 S = OrderState
 T = OrderTrigger
 W = WorkerTrigger
@@ -204,8 +207,9 @@ class WorkerCore:
             self.counters["rejects"] += 1
             ended = terminal_state_in(msg.reason) if kind in ("amend", "cancel") else None
             gone = msg.reason == "unknown clOrdId" and kind in ("amend", "cancel")
+            raced = kind in ("amend", "cancel") and msg.code in _RACE_CODES
             # an amend/cancel that raced the order's end is routine, not a warning
-            (self.log.info if ended or gone else self.log.warning)(
+            (self.log.info if ended or gone or raced else self.log.warning)(
                 "command rejected", kind=kind, clOrdId=cid, reason=msg.reason, code=msg.code
             )
             if gone:
@@ -220,7 +224,8 @@ class WorkerCore:
             else:
                 if kind in ("place", "amend", "cancel"):
                     self.ctx.orders.on_command_failed(cid, kind, mono)
-                self._refused(msg.reason, mono)
+                if not raced:  # the router's event with the final state follows
+                    self._refused(msg.reason, mono)
             if kind == "place":
                 self.out.place_refused(mono)
             return True

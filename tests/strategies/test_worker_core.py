@@ -409,3 +409,20 @@ def test_issue_13_an_order_size_above_the_router_limit_is_not_sent() -> None:
     assert places(cmds) == []
     assert s.core.state is WorkerState.HALTED
     assert s.core.reason == "params: order size 2 above the router's max_order_sz 1"
+
+
+def test_venue_race_codes_and_terminal_rejects_do_not_count_as_refusals() -> None:
+    params = PARAMS.model_copy(update={"refusals_max": 2})
+    s = live_ladder()
+    s.core.set_params(params)
+    s.book("30010.0", "30010.5")
+    amends = [c for c in s.step() if c.kind == "amend"]
+    for c in amends[:3]:
+        s.core.on_reply(Reject(s.seq_of(c.cl_ord_id, "amend"), "venue: gone", c.cl_ord_id, "51503"))
+    for c in amends[3:]:
+        cid = c.cl_ord_id
+        s.core.on_reply(Reject(s.seq_of(cid, "amend"), "cannot amend in state FILLED", cid))
+    assert s.core.counters["rejects"] == 6
+    assert s.core.counters["refusal_trips"] == 0
+    s.step()
+    assert s.core.state is WorkerState.QUOTING
