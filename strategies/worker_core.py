@@ -119,8 +119,8 @@ class WorkerCore:
         self._housekeeping_due = False
         self.out = Outbox(inst, self.ctx.orders, log)
         self.counters = {"decisions": 0, "rejects": 0, "closed_by_reject": 0, "refusal_trips": 0}
-        # refusal back-off: when each recent refusal came (bounded by refusals_max), the trip
-        # count that sets the next back-off, and whether the cancel-all of a trip is still due
+        # refusal back-off: when each recent refusal came (at most refusals_max: a trip clears
+        # them), the trip count that sets the next back-off, and whether its cancel-all is due
         self.refusals: deque[int] = deque()
         self.refusal_level = 0
         self.refused_until_ns = 0
@@ -237,12 +237,14 @@ class WorkerCore:
 
     def _refused(self, reason: str, mono: int) -> None:
         """Count a refusal; ``refusals_max`` within ``refusals_window_sec`` start a back-off."""
+        if mono < self.refused_until_ns:
+            return  # replies to commands sent before the pull: part of the same trip
         p = self.params
         window_ns = int(p.refusals_window_sec * _NS)
         self.refusals.append(mono)
         while self.refusals and mono - self.refusals[0] > window_ns:
             self.refusals.popleft()
-        if len(self.refusals) < p.refusals_max or mono < self.refused_until_ns:
+        if len(self.refusals) < p.refusals_max:
             return
         if mono - self.refused_until_ns > int(p.refusal_backoff_max_sec * _NS):
             self.refusal_level = 0  # quoted a long while since the last trip: start low again
