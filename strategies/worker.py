@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -59,6 +60,7 @@ _MS = 1_000_000
 _TICK_S = 0.1  # re-evaluate health at least this often without market data
 _PARAMS_POLL_S = 0.2
 _STATUS_S = 0.25
+_NAME = re.compile(r"[A-Za-z0-9-]{1,24}")  # as StrategySpec.name: ctl socket and lock file names
 
 
 class Worker:
@@ -411,7 +413,15 @@ class Worker:
 def main(
     cfg: OkxmmConfig, *, name: str, strategy: str, inst: str, params: str | None = None
 ) -> int:
-    """Run one worker until stopped; returns the exit code."""
+    """Run one worker until stopped; returns the exit code. Raises ConfigError for a bad name,
+    an instrument md-feed does not serve, an unknown strategy or a bad params file, and
+    AlreadyRunningError when a worker of this name runs — all before anything is bound."""
+    if not _NAME.fullmatch(name):
+        raise ConfigError([("--name", f"{name!r}: 1 to 24 letters, digits or '-'")])
+    if inst not in cfg.instruments:
+        served = ", ".join(cfg.instruments)
+        # md-feed serves only the config's instruments: the worker would wait for a book for ever
+        raise ConfigError([("--inst", f"{inst} is not served by md-feed (instruments: {served})")])
     make_strategy(strategy)  # fail fast on an unknown name or a bad params file
     if params is not None:
         load_params(params, inst=inst)

@@ -162,3 +162,31 @@ async def test_a_second_worker_of_the_same_name_is_refused_before_it_starts(
     finally:
         first.terminate()
         await first.wait()
+
+
+def test_record_to_a_path_that_cannot_be_written(cfg_file: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    res = _okxmm("record", "--config", str(cfg_file), "--out", str(a_file / "x.jnl"), timeout=20)
+    assert res.returncode == 2
+    _one_error_line(res, "--out", "cannot write")
+    assert "recorder started" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--name", "bad_name!", "letters, digits or '-'"),
+        ("--inst", "DOGE-USDT-SWAP", "not served by md-feed"),
+    ],
+)
+def test_strategy_run_refuses_a_bad_name_or_an_instrument_nobody_serves(
+    cfg_file: Path, option: str, value: str, words: str
+) -> None:
+    args = {"--name": "ok", "--inst": BTC, option: value}
+    res = _okxmm(
+        "strategy", "run", "--config", str(cfg_file), "--strategy", "sample_mm",
+        "--name", args["--name"], "--inst", args["--inst"], timeout=20,
+    )  # fmt: skip
+    assert res.returncode == 2
+    _one_error_line(res, option, words)
