@@ -28,7 +28,7 @@ from loguru import logger
 from engine.bus.ctl import CtlHandler, CtlServer
 from engine.clock import Clock, SystemClock
 from engine.config import OkxmmConfig, resolve_credentials
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StartError
 from engine.log import setup_logging
 from engine.messages import CtlReply, CtlRequest
 
@@ -183,8 +183,13 @@ async def _amain(
                 with contextlib.suppress(asyncio.CancelledError):
                     await main_task
                 code = 1
-        if main_task.done() and not main_task.cancelled() and main_task.exception() is not None:
-            actor.log.opt(exception=main_task.exception()).error("actor crashed")
+        exc = main_task.exception() if main_task.done() and not main_task.cancelled() else None
+        if isinstance(exc, StartError):
+            # an operator's problem (endpoint in use...), not a bug: one line, no traceback
+            actor.log.error("cannot start: {}", exc)
+            code = 2
+        elif exc is not None:
+            actor.log.opt(exception=exc).error("actor crashed")
             code = 1
         if actor.failed is not None:
             code = 1
@@ -215,11 +220,14 @@ def run_actor(
     setup_logging(name, cfg.log_level, cfg.log_dir, secrets)
     coro = _amain(name, cfg, main, ctl_endpoint, clock or SystemClock(), stop_timeout_s)
     try:
-        import uvloop
-
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(coro)
         return uvloop.run(coro)
-    except ImportError:
-        return asyncio.run(coro)
+    except StartError as exc:  # the ctl endpoint, bound before main runs
+        logger.bind(actor=name).error("cannot start: {}", exc)
+        return 2
 
 
 def exit_with(code: int) -> None:

@@ -10,7 +10,9 @@
     │   ├── RateLimitError    50011, 50013, 50061
     │   ├── VenueUnavailableError  50001, 50004, 50026, HTTP 5xx, timeouts: result unknown
     │   └── OrderRejectedError     per-item sCode on place/amend/cancel
-    └── ConfigError           bad configuration; carries every problem with its path
+    ├── ConfigError           bad configuration; carries every problem with its path
+    └── StartError            cannot start: an endpoint in use, another instance running
+        └── BindError         a bus endpoint or port cannot be bound
 
 Library exceptions are mapped to these at the edge. Gaps and staleness are events, not exceptions.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "BindError",
     "ConfigError",
     "IllegalTransitionError",
     "LocalProtocolError",
@@ -26,6 +29,7 @@ __all__ = [
     "OrderRejectedError",
     "RateLimitError",
     "RemoteProtocolError",
+    "StartError",
     "VenueError",
     "VenueUnavailableError",
 ]
@@ -86,3 +90,16 @@ class ConfigError(OkxmmError):
         text = "; ".join(f"{path}: {msg}" for path, msg in problems)
         super().__init__(f"invalid configuration: {text}")
         self.problems = problems
+
+
+class StartError(OkxmmError):
+    """A process cannot start (its message is the one line an operator needs)."""
+
+
+class BindError(StartError):
+    """An endpoint cannot be bound: another process holds it, most often another okxmm."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        hint = " (is another okxmm running?)" if "in use" in reason else ""
+        super().__init__(f"cannot bind {endpoint}: {reason}{hint}")
+        self.endpoint = endpoint

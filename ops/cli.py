@@ -4,11 +4,19 @@ Every actor is its own OS process. ``okxmm actor NAME`` runs one in the foregrou
 ``python -m <module>``); ``okxmm up`` runs the local exchange and every configured actor as
 children of a supervisor; ``okxmm ctl`` talks to any actor's ctl endpoint; ``okxmm tap`` prints
 decoded bus traffic.
+
+Errors an operator can cause (a bad value, a port in use, another instance running, a missing
+file) are one line on stderr and a non-zero exit, never a traceback: ConfigError and StartError
+are caught by :func:`_operator_errors` around each command, and :func:`main` catches what
+escapes (exit 1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +26,7 @@ import zmq.asyncio
 from engine.bus.ctl import ctl_call
 from engine.clock import SystemClock
 from engine.config import OkxmmConfig, load_config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, OkxmmError, StartError
 from engine.messages import CtlRequest
 
 __all__ = ["app", "main"]
@@ -38,6 +46,21 @@ ConfigOpt = Annotated[
 ]
 
 ACTORS = ("exchange", "md-feed", "private-gw", "router", "risk", "strategy", "recorder")
+
+
+@contextlib.contextmanager
+def _operator_errors() -> Iterator[None]:
+    """ConfigError → one ``error: <path>: <problem>`` line per problem; StartError → one line;
+    both exit 2."""
+    try:
+        yield
+    except ConfigError as exc:
+        for path, msg in exc.problems:
+            typer.echo(f"error: {path}: {msg}", err=True)
+        raise typer.Exit(2) from None
+    except StartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _load(config: Path | None) -> OkxmmConfig:
@@ -91,7 +114,8 @@ def up(
         typer.echo(f"config error: {path}: {msg}", err=True)
     if problems:
         raise typer.Exit(2)
-    code = run_supervisor(cfg, config_path=config, duration_s=duration, status_view=status_view)
+    with _operator_errors():
+        code = run_supervisor(cfg, config_path=config, duration_s=duration, status_view=status_view)
     raise typer.Exit(code)
 
 
@@ -102,7 +126,8 @@ def actor(
 ) -> None:
     """Run one actor in the foreground (for debugging); same as ``python -m <module>``."""
     cfg = _load(config)
-    code = _run_actor(name, cfg)
+    with _operator_errors():
+        code = _run_actor(name, cfg)
     raise typer.Exit(code)
 
 
@@ -144,7 +169,7 @@ def _code(result: object) -> int:
 @app.command()
 def exchange(
     config: ConfigOpt = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default 8900).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port, 1..65535 (default 8900).")] = None,
     tls: Annotated[bool, typer.Option(help="Serve https/wss with a self-signed cert.")] = False,
     cert_path: Annotated[
         Path | None, typer.Option(help="Where to write the self-signed certificate (PEM).")
@@ -158,14 +183,15 @@ def exchange(
     from ops.exchange.server import main as ex_main
 
     cfg = _load(config)
-    result = ex_main(
-        cfg,
-        port=port,
-        tls=tls,
-        cert_path=str(cert_path) if cert_path else None,
-        seed=seed,
-        accounts=account or [],
-    )
+    with _operator_errors():
+        result = ex_main(
+            cfg,
+            port=port,
+            tls=tls,
+            cert_path=str(cert_path) if cert_path else None,
+            seed=seed,
+            accounts=account or [],
+        )
     raise typer.Exit(_code(result))
 
 
@@ -183,9 +209,10 @@ def strategy_run(
     from strategies.worker import main as worker_main
 
     cfg = _load(config)
-    result = worker_main(
-        cfg, name=name, strategy=strategy, inst=inst, params=str(params) if params else None
-    )
+    with _operator_errors():
+        result = worker_main(
+            cfg, name=name, strategy=strategy, inst=inst, params=str(params) if params else None
+        )
     raise typer.Exit(_code(result))
 
 
@@ -273,7 +300,9 @@ def record(
     from ops.recorder import main as rec_main
 
     cfg = _load(config)
-    raise typer.Exit(_code(rec_main(cfg, out=str(out))))
+    with _operator_errors():
+        code = _code(rec_main(cfg, out=str(out)))
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -283,15 +312,22 @@ def replay(
     speed: Annotated[float, typer.Option(help="1.0 = real time, 0 = as fast as possible.")] = 1.0,
 ) -> None:
     """Publish a recorded journal back on the bus (deterministic tests, backtests)."""
-    from ops.replay import run_replay
+    from ops.replay import check_journal, run_replay
 
     cfg = _load(config)
-    raise typer.Exit(run_replay(cfg, str(journal), speed))
+    with _operator_errors():
+        check_journal(journal)  # before binding the bus: a typo must not look like a bus error
+        code = run_replay(cfg, str(journal), speed)
+    raise typer.Exit(code)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: what escapes the commands is still one line, exit 1."""
+    try:
+        app()
+    except (OkxmmError, OSError) as exc:
+        sys.stderr.write(f"okxmm: error: {exc}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -63,14 +63,26 @@ def _strategies(cfg: OkxmmConfig) -> list[Problem]:
             except ConfigError as exc:
                 out += [(f"{where}.params", f"{path}: {msg}") for path, msg in exc.problems]
                 continue
-            size = params.single_order_size
-            if size is not None and max_sz is not None:
-                problem = size_problem(
-                    size * params.single_order_size_multiplier, max_order_sz=max_sz
-                )
-                if problem is not None:
-                    out.append((f"{where}.params", problem))
+            if params.single_order_size is None:
+                continue  # a multiple of the lot: known only once md-feed has the instrument
+            size = params.single_order_size * params.single_order_size_multiplier
+            problem = size_problem(size, max_order_sz=max_sz)
+            venue_max = _venue_max_size(cfg, spec.inst)
+            if problem is None and venue_max is not None and size > venue_max:
+                problem = f"params: order size {size} above {spec.inst}'s maxLmtSz {venue_max}"
+            if problem is not None:
+                out.append((f"{where}.params", problem))
     return out
+
+
+def _venue_max_size(cfg: OkxmmConfig, inst: str) -> Decimal | None:
+    """The local exchange's maxLmtSz of ``inst`` (OKX's is known only at run time)."""
+    if cfg.venue.kind != "local":
+        return None
+    for spec in cfg.exchange.instruments:
+        if spec.inst_id == inst:
+            return _decimal(spec.max_lmt_sz)
+    return None
 
 
 def _instruments(cfg: OkxmmConfig) -> list[Problem]:

@@ -16,6 +16,7 @@ import zmq.asyncio
 from engine.actor import Actor, run_actor
 from engine.bus.sockets import configure_sub, recv_frames
 from engine.config import OkxmmConfig, load_config
+from engine.errors import ConfigError
 from ops.journal_file import JournalRecord, JournalWriter
 from ops.tap import PUBLISHERS
 
@@ -25,9 +26,12 @@ __all__ = ["main"]
 def main(cfg: OkxmmConfig, *, out: str | None) -> int:
     """Record until stopped; ``out`` defaults to ``<var_dir>/journal/bus.journal``."""
     path = Path(out) if out else Path(cfg.var_dir) / "journal" / "bus.journal"
+    try:  # before the actor starts: a path we cannot write is the operator's to fix
+        writer = JournalWriter(path)
+    except OSError as exc:
+        raise ConfigError([("--out", f"cannot write {path}: {exc.strerror}")]) from None
 
     async def record(actor: Actor) -> None:
-        writer = JournalWriter(path)
         socks: list[tuple[str, zmq.asyncio.Socket]] = []
         for bus, endpoint in PUBLISHERS.items():
             sock = actor.ctx.socket(zmq.SUB)
@@ -62,4 +66,8 @@ if __name__ == "__main__":
     parser.add_argument("--config")
     parser.add_argument("--out")
     ns = parser.parse_args()
-    sys.exit(main(load_config(ns.config), out=ns.out))
+    try:
+        sys.exit(main(load_config(ns.config), out=ns.out))
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.exit(2)

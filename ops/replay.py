@@ -10,15 +10,32 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
 import zmq
 import zmq.asyncio
 
-from engine.bus.sockets import configure_pub, send_nowait
+from engine.bus.sockets import bind, configure_pub, send_nowait
 from engine.config import OkxmmConfig
+from engine.errors import ConfigError
 from ops.journal_file import read_journal
 from ops.tap import PUBLISHERS
 
-__all__ = ["replay_journal", "run_replay"]
+__all__ = ["check_journal", "replay_journal", "run_replay"]
+
+
+def check_journal(path: str | Path) -> None:
+    """Raise ConfigError unless ``path`` is a readable journal whose first record decodes."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([(str(p), "no such journal file")])
+    try:
+        first = next(iter(read_journal(p)), None)
+    except OSError as exc:
+        raise ConfigError([(str(p), f"cannot read: {exc.strerror}")]) from None
+    except msgspec.DecodeError:
+        raise ConfigError([(str(p), "not a journal written by `okxmm record`")]) from None
+    if first is None:
+        raise ConfigError([(str(p), "no complete record: empty, or not a journal")])
 
 
 async def replay_journal(
@@ -38,7 +55,7 @@ async def replay_journal(
     for bus, endpoint in PUBLISHERS.items():
         sock = ctx.socket(zmq.XPUB)
         configure_pub(sock)
-        sock.bind(cfg.bus.bind_endpoint(endpoint))
+        bind(sock, cfg.bus.bind_endpoint(endpoint))
         socks[bus] = sock
     try:
         async with asyncio.timeout(wait_timeout_s):

@@ -23,13 +23,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zmq
-
 from engine.actor import Actor, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.ctl import ctl_call
 from engine.config import OkxmmConfig, SupervisorConfig
 from engine.messages import CancelAll, CtlReply, CtlRequest, Reject
+from engine.runlock import RunLock
 
 __all__ = ["ChildSpec", "RestartPolicy", "build_specs", "run_supervisor"]
 
@@ -357,7 +356,9 @@ def run_supervisor(
 
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     timeout = cfg.supervisor.stop_timeout_s * 8 + 10
-    with contextlib.suppress(zmq.ZMQError):
+    # one `okxmm up` per run directory: a second one is refused (AlreadyRunningError, a
+    # StartError the CLI prints as one line) before it binds anything or starts a child
+    with RunLock(Path(cfg.bus.ipc_dir) / "up.lock", "okxmm up"):
         return run_actor(
             "supervisor",
             cfg,
@@ -365,4 +366,3 @@ def run_supervisor(
             ctl_endpoint=cfg.bus.bind_endpoint("ctl.supervisor"),
             stop_timeout_s=timeout,
         )
-    return 1

@@ -33,16 +33,19 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import sys
+from pathlib import Path
 
 from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.subscriber import Subscriber
 from engine.config import OkxmmConfig, load_config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StartError
 from engine.latency import LatencyWindow
 from engine.messages import Bye, CancelAll, CtlReply, CtlRequest, Heartbeat, Hello, StrategyStatus
+from engine.runlock import RunLock
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.outbox import Command, Outbox
@@ -58,6 +61,7 @@ _MS = 1_000_000
 _TICK_S = 0.1  # re-evaluate health at least this often without market data
 _PARAMS_POLL_S = 0.2
 _STATUS_S = 0.25
+_NAME = re.compile(r"[A-Za-z0-9-]{1,24}")  # as StrategySpec.name: ctl socket and lock file names
 
 
 class Worker:
@@ -431,7 +435,15 @@ class Worker:
 def main(
     cfg: OkxmmConfig, *, name: str, strategy: str, inst: str, params: str | None = None
 ) -> int:
-    """Run one worker until stopped; returns the exit code."""
+    """Run one worker until stopped; returns the exit code. Raises ConfigError for a bad name,
+    an instrument md-feed does not serve, an unknown strategy or a bad params file, and
+    AlreadyRunningError when a worker of this name runs — all before anything is bound."""
+    if not _NAME.fullmatch(name):
+        raise ConfigError([("--name", f"{name!r}: 1 to 24 letters, digits or '-'")])
+    if inst not in cfg.instruments:
+        served = ", ".join(cfg.instruments)
+        # md-feed serves only the config's instruments: the worker would wait for a book for ever
+        raise ConfigError([("--inst", f"{inst} is not served by md-feed (instruments: {served})")])
     make_strategy(strategy)  # fail fast on an unknown name or a bad params file
     if params is not None:
         load_params(params, inst=inst)
@@ -439,13 +451,16 @@ def main(
     async def _main(actor: Actor) -> None:
         await Worker(actor, strategy=strategy, inst=inst, params_path=params).run()
 
-    return run_actor(
-        name,
-        cfg,
-        _main,
-        ctl_endpoint=cfg.bus.bind_endpoint(cfg.bus.ctl_name(name)),
-        stop_timeout_s=5.0,
-    )
+    # One process per name: a second mm-btc would take over the first's ctl socket and the two
+    # would fence each other at the router until both died. Refused before Hello instead.
+    with RunLock(Path(cfg.bus.ipc_dir) / f"worker.{name}.lock", f"worker {name}"):
+        return run_actor(
+            name,
+            cfg,
+            _main,
+            ctl_endpoint=cfg.bus.bind_endpoint(cfg.bus.ctl_name(name)),
+            stop_timeout_s=5.0,
+        )
 
 
 def _cli(argv: list[str] | None = None) -> int:
@@ -465,6 +480,9 @@ def _cli(argv: list[str] | None = None) -> int:
             params=args.params,
         )
     except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    except StartError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
 

@@ -72,6 +72,9 @@ _REJOIN_WINDOW_NS = 60 * _NS
 # state FILLED", "order already CANCELED", "order FILLED"); PARTIALLY_FILLED or CANCEL_PENDING do
 # not match: "_" is a word character, so there is no word boundary before FILLED/CANCEL.
 _TERMINAL_WORD = re.compile(r"\b(FILLED|CANCELED|REJECTED)\b")
+# Venue codes of an amend/cancel that lost a race with the order's end (filled, canceled, gone):
+# the router queries the order and publishes its final state; routine, not a refusal.
+_RACE_CODES = frozenset({"51400", "51401", "51402", "51503", "51603"})
 S = OrderState
 T = OrderTrigger
 W = WorkerTrigger
@@ -130,8 +133,8 @@ class WorkerCore:
         # knew them, or knows them ended): cancelled at the next housekeeping, so each one is
         # either confirmed ended or refused as unknown — which closes it. Subset of the table.
         self._unheld: set[str] = set()
-        # refusal back-off: when each recent refusal came (bounded by refusals_max), the trip
-        # count that sets the next back-off, and whether the cancel-all of a trip is still due
+        # refusal back-off: when each recent refusal came (at most refusals_max: a trip clears
+        # them), the trip count that sets the next back-off, and whether its cancel-all is due
         self.refusals: deque[int] = deque()
         self.refusal_level = 0
         self.refused_until_ns = 0
@@ -218,8 +221,9 @@ class WorkerCore:
             self.counters["rejects"] += 1
             ended = terminal_state_in(msg.reason) if kind in ("amend", "cancel") else None
             gone = msg.reason == "unknown clOrdId" and kind in ("amend", "cancel")
+            raced = kind in ("amend", "cancel") and msg.code in _RACE_CODES
             # an amend/cancel that raced the order's end is routine, not a warning
-            (self.log.info if ended or gone else self.log.warning)(
+            (self.log.info if ended or gone or raced else self.log.warning)(
                 "command rejected", kind=kind, clOrdId=cid, reason=msg.reason, code=msg.code
             )
             if gone:
@@ -234,7 +238,8 @@ class WorkerCore:
             else:
                 if kind in ("place", "amend", "cancel"):
                     self.ctx.orders.on_command_failed(cid, kind, mono)
-                self._refused(msg.reason, mono)
+                if not raced:  # the router's event with the final state follows
+                    self._refused(msg.reason, mono)
             if kind == "place":
                 self.out.place_refused(mono)
             return True
@@ -246,12 +251,14 @@ class WorkerCore:
 
     def _refused(self, reason: str, mono: int) -> None:
         """Count a refusal; ``refusals_max`` within ``refusals_window_sec`` start a back-off."""
+        if mono < self.refused_until_ns:
+            return  # replies to commands sent before the pull: part of the same trip
         p = self.params
         window_ns = int(p.refusals_window_sec * _NS)
         self.refusals.append(mono)
         while self.refusals and mono - self.refusals[0] > window_ns:
             self.refusals.popleft()
-        if len(self.refusals) < p.refusals_max or mono < self.refused_until_ns:
+        if len(self.refusals) < p.refusals_max:
             return
         if mono - self.refused_until_ns > int(p.refusal_backoff_max_sec * _NS):
             self.refusal_level = 0  # quoted a long while since the last trip: start low again

@@ -24,6 +24,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from engine.bus.sockets import (
     ConnectMonitor,
+    bind,
     close_monitor,
     configure_dealer,
     configure_router,
@@ -267,7 +268,7 @@ class CommandServer:
     async def start(self) -> None:
         self._sock = self._ctx.socket(zmq.ROUTER)
         configure_router(self._sock)
-        self._sock.bind(self._endpoint)
+        bind(self._sock, self._endpoint)
         msock = open_monitor(self._sock, zmq.EVENT_DISCONNECTED)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._watch(msock), name="cmd-monitor"))

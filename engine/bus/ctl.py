@@ -14,7 +14,13 @@ import zmq
 import zmq.asyncio
 from loguru import logger
 
-from engine.bus.sockets import configure_dealer, configure_router, recv_frames, send_nowait
+from engine.bus.sockets import (
+    bind,
+    configure_dealer,
+    configure_router,
+    recv_frames,
+    send_nowait,
+)
 from engine.clock import Clock
 from engine.codec import Codec
 from engine.messages import CtlReply, CtlRequest
@@ -45,7 +51,7 @@ class CtlServer:
     async def start(self) -> None:
         self._sock = self._ctx.socket(zmq.ROUTER)
         configure_router(self._sock)
-        self._sock.bind(self._endpoint)
+        bind(self._sock, self._endpoint)
         self._task = asyncio.get_running_loop().create_task(self._serve(), name="ctl-server")
 
     async def _serve(self) -> None:

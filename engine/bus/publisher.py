@@ -28,6 +28,7 @@ from loguru import logger
 
 from engine import topics
 from engine.bus.sockets import (
+    bind,
     configure_pub,
     configure_router,
     recv_frames,
@@ -113,13 +114,13 @@ class Publisher:
         """Bind the sockets and start heartbeats and the snapshot server."""
         self._pub = self._ctx.socket(zmq.PUB)
         configure_pub(self._pub)
-        self._pub.bind(self._endpoint)
+        bind(self._pub, self._endpoint)
         self._send = sync_view(self._pub).send  # PUB: nobody awaits a receive, no wake-up
         loop = asyncio.get_running_loop()
         if self._snap_endpoint:
             self._snap = self._ctx.socket(zmq.ROUTER)
             configure_router(self._snap)
-            self._snap.bind(self._snap_endpoint)
+            bind(self._snap, self._snap_endpoint)
             self._tasks.append(loop.create_task(self._serve_snapshots(), name="snapshot-server"))
         if self._heartbeat_s > 0:
             self._tasks.append(loop.create_task(self._heartbeats(), name="pub-heartbeat"))

@@ -18,8 +18,11 @@ import zmq.asyncio
 from loguru import logger
 from zmq.utils.monitor import parse_monitor_message
 
+from engine.errors import BindError
+
 __all__ = [
     "ConnectMonitor",
+    "bind",
     "close_monitor",
     "configure_dealer",
     "configure_pub",
@@ -42,6 +45,16 @@ ZMTP_HEARTBEAT_IVL_MS = 100
 # drops its connection instead of making us allocate and decode it (a 50 MB frame was decoded).
 MAX_MSG_BYTES = 4 * 1024 * 1024
 ZMTP_HEARTBEAT_TIMEOUT_MS = 300
+
+
+def bind(sock: zmq.asyncio.Socket, endpoint: str) -> None:
+    """Bind ``sock``, or close it and raise :class:`BindError` naming the endpoint: a bare
+    ZMQError says "Address already in use" without saying which one."""
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as exc:
+        sock.close(linger=0)
+        raise BindError(endpoint, os.strerror(exc.errno or 0).lower()) from None
 
 
 def configure_pub(sock: zmq.asyncio.Socket, hwm: int = 100_000) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -21,6 +22,7 @@ from loguru import logger
 
 from engine.clock import Clock, SystemClock
 from engine.config import OkxmmConfig, resolve_credentials
+from engine.errors import BindError, ConfigError, StartError
 from engine.log import setup_logging
 from ops.exchange.admin import AdminApi
 from ops.exchange.config import AccountSpec, ExchangeConfig
@@ -93,7 +95,11 @@ async def serve(
 
         ssl_ctx = server_context(*ssl_cert)
     site = web.TCPSite(runner, host, port, ssl_context=ssl_ctx, reuse_address=True)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise BindError(f"{host}:{port}", os.strerror(exc.errno or 0).lower()) from None
     scheme = "https" if ssl_ctx else "http"
     logger.info(
         "exchange ready",
@@ -138,7 +144,18 @@ def main(
     clock: Clock | None = None,
 ) -> int:
     """Run the exchange until SIGINT/SIGTERM and return the exit code. Without ``accounts``
-    the account uses the actors' credentials (``resolve_credentials``)."""
+    the account uses the actors' credentials (``resolve_credentials``).
+
+    Raises ConfigError for a port outside 1..65535 or a malformed account (before anything is
+    bound: a port of 99999 used to be logged as the URL while another one was bound); a port in
+    use is one ERROR line and exit code 2."""
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError([("--port", f"{port} is not a TCP port (1..65535)")])
+    try:
+        parse_accounts(accounts or [])
+    except ValueError:
+        # the value itself is not echoed: it may hold a secret
+        raise ConfigError([("--account", "must be KEY:SECRET:PASSPHRASE, none empty")]) from None
     ex_cfg: ExchangeConfig = cfg.exchange
     updates: dict[str, object] = {}
     if seed is not None:
@@ -177,5 +194,9 @@ def main(
         venue = Venue(ex_cfg, clock or SystemClock(), specs)
         await serve(venue, host=ex_cfg.host, port=ex_cfg.port, ssl_cert=ssl_cert, stop=stop)
 
-    _run(run())
+    try:
+        _run(run())
+    except StartError as exc:
+        logger.error("exchange cannot start: {}", exc)
+        return 2
     return 0

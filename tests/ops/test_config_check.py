@@ -138,3 +138,17 @@ def test_up_refuses_to_start_on_a_cross_reference_problem(tmp_path: Path) -> Non
     res = CliRunner().invoke(app, ["up", "--config", str(f), "--no-status", "--duration", "1"])
     assert res.exit_code == 2
     assert "strategies.0.strategy: unknown strategy 'nope'" in res.output
+
+
+def test_a_params_order_above_the_local_instrument_max_size_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("single_order_size: 50\nmax_net_buy: 100\nmax_net_sell: 100\n")
+    spec = StrategySpec(name="a", strategy="sample_mm", inst=BTC, params=str(p))
+    cfg = _cfg(strategies=[spec])
+    small = [i.model_copy(update={"max_lmt_sz": "10"}) for i in cfg.exchange.instruments]
+    cfg = cfg.model_copy(
+        update={"exchange": cfg.exchange.model_copy(update={"instruments": small})}
+    )
+    assert check_config(cfg, env={}) == [
+        ("strategies.0.params", f"params: order size 50 above {BTC}'s maxLmtSz 10")
+    ]

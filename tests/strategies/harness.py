@@ -154,7 +154,9 @@ class MiniRouter:
         elif isinstance(msg, Amend):
             o = self.orders[msg.cl_ord_id]
             if o.state not in (S.LIVE, S.PARTIALLY_FILLED):
-                self.server.reply(identity, _reject(seq, msg.cl_ord_id, "not amendable"))
+                # the real router's words (engine/router/core.py)
+                why = f"cannot amend in state {o.state.value}"
+                self.server.reply(identity, _reject(seq, msg.cl_ord_id, why))
                 return
             self.server.reply(identity, Ack(cmd_seq=seq, cl_ord_id=msg.cl_ord_id))
             o.px = msg.new_px or o.px

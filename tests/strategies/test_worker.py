@@ -10,7 +10,15 @@ import pytest
 from loguru import logger
 
 from engine.config import BusConfig
-from engine.messages import AccountUpdate, BookState, CancelAll, NewOrder, TradingState
+from engine.messages import (
+    AccountUpdate,
+    Amend,
+    BookState,
+    CancelAll,
+    NewOrder,
+    OrderState,
+    TradingState,
+)
 from engine.orders import clordid
 from tests.strategies.harness import running_worker, world
 
@@ -422,3 +430,34 @@ async def test_issue_13_a_router_refusing_everything_makes_the_worker_back_off(
             r.reject_places = False
             await r.wait_for(lambda: len(r.live()) == 6, 10, "quoting again after the back-off")
             assert worker.state == "quoting"
+
+
+async def test_issue_13_an_order_filled_unseen_is_closed_by_the_first_refused_amend(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        async with running_worker(w, params=write(tmp_path)) as (worker, _):
+            r = w.router
+
+            def amends(cid: str | None = None) -> int:
+                return sum(isinstance(c, Amend) and cid in (None, c.cl_ord_id) for c in r.commands)
+
+            await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")
+            lost = r.live()[0]
+            lost.state = OrderState.FILLED  # filled while its event was lost (router restart)
+            w.book("30010.0", "30010.5")  # every level moves: the lost one's amend is refused
+            await r.wait_for(
+                lambda: worker.counters["closed_by_reject"] == 1 and len(r.live()) == 6,
+                5,
+                "the filled order closed and its level placed anew",
+            )
+            for bid, ask in (("30020.0", "30020.5"), ("30030.0", "30030.5")):
+                n = amends()
+                w.book(bid, ask)
+                await r.wait_for(lambda n=n: amends() >= n + 6, 5, f"six levels follow {bid}")
+            assert amends(lost.cl_ord_id) == 1  # refused once, then closed: no loop of rejects
+            order = worker.ctx.orders.get(lost.cl_ord_id)
+            assert order is None or order.state is OrderState.FILLED

@@ -438,3 +438,20 @@ def test_issue_13_orders_a_restarted_router_does_not_hold_are_cancelled_then_clo
     # a snapshot holding everything open asks for nothing
     all_held = {f"ord|mm|{o.cl_ord_id}|": 1 for o in s.core.ctx.orders.active()}
     assert not s.core.on_message(SnapshotEnd(seq_by_topic=all_held))
+
+
+def test_venue_race_codes_and_terminal_rejects_do_not_count_as_refusals() -> None:
+    params = PARAMS.model_copy(update={"refusals_max": 2})
+    s = live_ladder()
+    s.core.set_params(params)
+    s.book("30010.0", "30010.5")
+    amends = [c for c in s.step() if c.kind == "amend"]
+    for c in amends[:3]:
+        s.core.on_reply(Reject(s.seq_of(c.cl_ord_id, "amend"), "venue: gone", c.cl_ord_id, "51503"))
+    for c in amends[3:]:
+        cid = c.cl_ord_id
+        s.core.on_reply(Reject(s.seq_of(cid, "amend"), "cannot amend in state FILLED", cid))
+    assert s.core.counters["rejects"] == 6
+    assert s.core.counters["refusal_trips"] == 0
+    s.step()
+    assert s.core.state is WorkerState.QUOTING
