@@ -103,8 +103,14 @@ class BookFeed:
         checksum_zero: bool = False,
         skip_seq: bool = False,
         corrupt: bool = False,
+        phantom_delete: bool = False,
     ) -> BookMsg | None:
-        """The next update if the book changed (or a heartbeat is due), else None."""
+        """The next update if the book changed (or a heartbeat is due), else None.
+
+        ``phantom_delete``: also delete a price level the client never saw, one tick inside the
+        spread — on OKX a level that came and went between two pushes is still sent as a
+        delete (a third of all deletes in real captures), so a client must ignore the
+        deletion of a level it does not have."""
         if self.book.version == self.version:
             if self.version >= 0 and now_ms - self.last_msg_ms >= heartbeat_ms:
                 self.last_msg_ms = now_ms
@@ -126,6 +132,10 @@ class BookFeed:
         diff_a = self._side_diff(False)
         if not diff_b and not diff_a and not first:
             return None
+        if phantom_delete and self.bids and self.asks:
+            inside = max(self.bids) + 1
+            if inside < min(self.asks) and inside not in self.bids:
+                diff_b.insert(0, [self.inst.px_str(inside), "0", "0", "0"])
         self._snap = None
         self.checksum = book_checksum(
             [(r[0], r[1]) for r in self._top_rows(True, 25)],

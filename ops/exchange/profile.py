@@ -25,6 +25,7 @@ class VenueRules:
     checksum_mode: Literal["crc32", "zero"]
     max_amends_in_flight: int  # 0: no limit
     order_push_repeat_rate: float  # share of orders-channel pushes sent twice (new uTime)
+    phantom_delete_rate: float  # share of book updates that delete a level never sent
 
 
 PROFILES: dict[str, VenueRules] = {
@@ -34,6 +35,7 @@ PROFILES: dict[str, VenueRules] = {
         checksum_mode="zero",
         max_amends_in_flight=3,
         order_push_repeat_rate=0.0,
+        phantom_delete_rate=0.3,
     ),
     "legacy": VenueRules(
         ws_ops_need_inst_id_code=False,
@@ -41,6 +43,7 @@ PROFILES: dict[str, VenueRules] = {
         checksum_mode="crc32",
         max_amends_in_flight=0,
         order_push_repeat_rate=0.0,
+        phantom_delete_rate=0.0,
     ),
 }
 
@@ -50,6 +53,7 @@ _HELP = {
     "checksum_mode": "books checksum: crc32 of the top 25 levels, or always 0",
     "max_amends_in_flight": "amends of one order in progress at once; more get 51513 (0: any)",
     "order_push_repeat_rate": "share of orders-channel pushes repeated with a new uTime",
+    "phantom_delete_rate": "share of book updates deleting a level the client never saw",
 }
 
 

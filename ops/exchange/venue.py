@@ -143,12 +143,14 @@ class Venue:
             own_skip, own_corrupt = self._skip.get(inst_id, 0), self._corrupt.get(inst_id, 0)
             skip = own_skip > 0 or f.skip_seq > 0
             corrupt = own_corrupt > 0 or f.corrupt_checksum > 0
+            rate = self.rules.phantom_delete_rate
             msg = feed.publish(
                 now,
                 heartbeat_ms=int(self.cfg.book_heartbeat_s * 1000),
                 checksum_zero=zero,
                 skip_seq=skip,
                 corrupt=corrupt,
+                phantom_delete=rate > 0 and self.rng.random() < rate,
             )
             if msg is not None and msg.data["prevSeqId"] != msg.data["seqId"]:
                 if own_skip:

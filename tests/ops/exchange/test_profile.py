@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import websockets
 
 from ops.exchange.profile import PROFILES, describe, resolve
+from tests.ops.exchange.bookcheck import BookChecker
 from tests.ops.exchange.conftest import ACCOUNT, Server
 from tests.ops.exchange.wsutil import channel_is, login, recv_until, subscribe
 
@@ -133,3 +135,28 @@ async def test_order_pushes_repeat_with_a_later_utime(server: Server) -> None:
     a, b = first["data"][0], second["data"][0]
     assert (a["ordId"], a["state"]) == (b["ordId"], b["state"])
     assert int(b["uTime"]) == int(a["uTime"]) + 1
+
+
+@pytest.mark.parametrize("exchange_overrides", [{"venue": {"phantom_delete_rate": 1.0}}])
+async def test_books_delete_levels_the_client_never_saw_and_stay_consistent(
+    server: Server,
+) -> None:
+    """Like OKX, updates delete price levels that were never sent (here one tick inside the
+    spread); a client that ignores them keeps a book whose checksum matches every update."""
+    checker = BookChecker()
+    phantoms = 0
+    async with websockets.connect(server.ws + "/public", max_queue=None) as ws:
+        await subscribe(ws, {"channel": "books", "instId": SWAP})
+        snap = await recv_until(ws, lambda m: m.get("action") == "snapshot")
+        checker.on_message(snap)
+        step = asyncio.create_task(_step_until_cancelled(server))
+        try:
+            while checker.checked < 20:
+                m = await recv_until(ws, channel_is("books"))
+                for side, book in (("bids", checker.bids), ("asks", checker.asks)):
+                    rows = m["data"][0][side]
+                    phantoms += sum(1 for r in rows if r[1] == "0" and Decimal(r[0]) not in book)
+                checker.on_message(m)  # verifies the CRC-32 after applying
+        finally:
+            step.cancel()
+    assert phantoms >= 10, (phantoms, checker.checked)
