@@ -23,6 +23,33 @@ from ops.exchange.ratelimit import RULES, RateLimiter
 
 __all__ = ["OpKind", "OpResult", "Trading"]
 
+# Place/amend fields OKX takes that this exchange does not implement: refused with 51000
+# (okx-v5.md §6), never accepted and ignored.
+_PLACE_UNSUPPORTED = (
+    "attachAlgoOrds",
+    "tpTriggerPx",
+    "tpOrdPx",
+    "slTriggerPx",
+    "slOrdPx",
+    "pxUsd",
+    "pxVol",
+    "banAmend",
+    "quickMgnType",
+    "stpId",
+    "isElpTakerAccess",
+    "tradeQuoteCcy",
+)
+_AMEND_UNSUPPORTED = (
+    "attachAlgoOrds",
+    "newTpTriggerPx",
+    "newTpOrdPx",
+    "newSlTriggerPx",
+    "newSlOrdPx",
+    "newPxUsd",
+    "newPxVol",
+    "newTriggerPx",
+)
+
 OpKind = Literal[
     "order",
     "batch-orders",
@@ -222,6 +249,16 @@ class Trading:
         return OpResult("2", msg("2"), items)
 
     # -- place ------------------------------------------------------------------------------
+    def _unsupported(self, a: Mapping[str, object], fields: tuple[str, ...]) -> str | None:
+        """The first field OKX accepts that this exchange does not implement, if given: it is
+        refused rather than accepted and dropped (a user must never believe a stop-loss exists
+        that does not)."""
+        for key in fields:
+            v = a.get(key)
+            if v not in (None, "", [], {}, False, "false"):
+                return key
+        return None
+
     def _place(
         self, acct: Account, a: Mapping[str, object], now_ms: int, seen: set[str]
     ) -> dict[str, object]:
@@ -237,6 +274,9 @@ class Trading:
 
         if isinstance(inst, Reject):
             return fail(inst.code, inst.msg)
+        missing = self._unsupported(a, _PLACE_UNSUPPORTED)
+        if missing is not None:
+            return fail("51000", msg("51000", missing))
         if cl and not _CL_RE.match(cl):
             return fail("51000", msg("51000", "clOrdId"))
         if not _TAG_RE.match(tag):
@@ -349,6 +389,9 @@ class Trading:
 
         if isinstance(inst, Reject):
             return fail(inst.code, inst.msg)
+        missing = self._unsupported(a, _AMEND_UNSUPPORTED)
+        if missing is not None:
+            return fail("51000", msg("51000", missing))
         if not ord_id and not cl:
             return fail("51003", msg("51003"))
         cxl = _bool(a, "cxlOnFail")

@@ -160,3 +160,24 @@ async def test_books_delete_levels_the_client_never_saw_and_stay_consistent(
         finally:
             step.cancel()
     assert phantoms >= 10, (phantoms, checker.checked)
+
+
+async def test_fields_we_do_not_implement_are_refused_not_dropped(server: Server) -> None:
+    """A take-profit/stop-loss attached to an order is refused (51000 naming it) instead of
+    'Order placed' with the stop silently dropped; the order without it is placed."""
+    tpsl = [{"tpTriggerPx": "45000", "tpOrdPx": "-1", "slTriggerPx": "35000", "slOrdPx": "-1"}]
+    async with websockets.connect(server.ws + "/private") as ws:
+        await login(ws, ACCOUNT)
+        r = await _op(ws, "p1", "order", [_order("t1", instId=SWAP, attachAlgoOrds=tpsl)])
+        item = r["data"][0]
+        assert (item["sCode"], item["sMsg"]) == ("51000", "Parameter attachAlgoOrds error")
+        r = await _op(ws, "p2", "order", [_order("t2", instId=SWAP, slTriggerPx="35000")])
+        assert r["data"][0]["sMsg"] == "Parameter slTriggerPx error"
+        r = await _op(ws, "p3", "order", [_order("t3", instId=SWAP, attachAlgoOrds=[])])
+        assert r["data"][0]["sCode"] == "0"  # empty means absent
+        amend = {"instId": SWAP, "clOrdId": "t3", "newPx": "40001", "newSlTriggerPx": "1"}
+        r = await _op(ws, "a1", "amend-order", [amend])
+        assert r["data"][0]["sMsg"] == "Parameter newSlTriggerPx error"
+    live = (await server.admin(f"/admin/orders?apiKey={ACCOUNT[0]}"))["orders"]
+    assert [o["clOrdId"] for o in live] == ["t3"]
+    assert live[0]["px"] == "40000"
