@@ -113,15 +113,24 @@ async def _short_id(system: System, name: str) -> str:
 def stall(name: str, seconds: float) -> Inject:
     async def inject(system: System) -> str:
         pid = (await system.pids())[name]
+        sid = await _short_id(system, name) if name in system.workers else ""
+        t0 = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
         system.stopped.add(str(pid))
+        figure = ""
         try:
-            await asyncio.sleep(seconds)  # the fault itself: a stalled process, not a wait
+            if sid:  # a hung worker is fenced: its orders must go while it is still stopped
+                await _orders_gone(system, name, sid)
+                figure = f"its orders gone in {(time.monotonic() - t0) * 1000:.0f} ms, "
+            rest = seconds - (time.monotonic() - t0)
+            if rest > 0:
+                await asyncio.sleep(rest)  # the fault itself: a stalled process, not a wait
         finally:
             os.kill(pid, signal.SIGCONT)
             system.stopped.discard(str(pid))
         pids = await system.pids()
-        return "kept running" if pids.get(name) == pid else f"restarted (pid {pids.get(name)})"
+        kept = "kept running" if pids.get(name) == pid else f"restarted (pid {pids.get(name)})"
+        return figure + kept
 
     return inject
 
