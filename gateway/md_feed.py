@@ -30,6 +30,7 @@ from engine.errors import OkxmmError
 from engine.messages import BookState, BookStatus, BookTop, CtlReply, CtlRequest
 from gateway.book_sync import CHANGED, NOTHING, BookSync, SyncOutput
 from gateway.okx import convert
+from gateway.okx.convert import inst_type_of
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import PushArg
 from gateway.okx.ws import OkxWsClient
@@ -50,16 +51,6 @@ __all__ = ["MdFeed", "inst_type_of", "main"]
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
 _LAG_WINDOW = 2048
-
-
-def inst_type_of(inst: str) -> str:
-    """OKX instType from an instId: ``-SWAP`` → SWAP, ``BTC-USD-250328`` → FUTURES, else SPOT."""
-    parts = inst.split("-")
-    if parts[-1] == "SWAP":
-        return "SWAP"
-    if len(parts) >= 3 and parts[2].isdigit():
-        return "OPTION" if len(parts) > 3 else "FUTURES"
-    return "SPOT"
 
 
 class MdFeed:

@@ -10,10 +10,13 @@ Inbox:
 - timers: heartbeat silence every ``liveness_tick_ms`` (layer 2), overdue orders, dead-man's
   switch refresh, REST polling while the private WS is down.
 
-Outbox:
-- venue: WS trade ops (REST fallback), queries, ``cancel-all-after``;
+Outbox — exactly the core's effect list, carried out in order by :meth:`Router.execute`:
+- venue: WS trade ops (REST fallback), queries; plus ``cancel-all-after`` (shell timer);
 - ``ord.cmd`` replies (Welcome, Ack, Reject, Fenced); ``ord.pub``/``ord.snap``: order lifecycle;
-- the journal file.
+- the journal file (the core returns records; only the shell writes them).
+
+The venue is a :class:`~engine.router.ports.VenuePort` speaking the router's own types; the OKX
+one (``gateway.okx.router_venue``) is built in :func:`main`, the only place the router names it.
 
 SIGTERM: cancel everything, wait (bounded) for the venue to confirm, then exit. The
 ``cancel-all-after`` timer stays armed as the backstop.
@@ -40,16 +43,13 @@ from engine.config import OkxmmConfig, load_config, resolve_credentials
 from engine.errors import VenueError
 from engine.messages import CtlReply, CtlRequest
 from engine.router.batcher import Batch
-from engine.router.core import Effect, Forget, Publish, Query, Reply, RouterCore
-from engine.router.journal import Journal, compact, replay
+from engine.router.core import RouterCore
+from engine.router.effects import Effect, Forget, Journal, Publish, Query, Reply, Send
+from engine.router.events import VenueFailure, VenueOrder
+from engine.router.journal import Journal as JournalFile
+from engine.router.journal import compact, replay
+from engine.router.ports import VenuePort
 from engine.router.pretrade import InstrumentRules
-from engine.router.venue import Transport, Venue, rest_limiter
-from gateway.md_feed import inst_type_of
-from gateway.okx import convert
-from gateway.okx.rest import OkxRestClient
-from gateway.okx.schemas import PushArg
-from gateway.okx.ws import OkxWsClient
-from gateway.okx.ws_protocol import Connected, Disconnected, OrdersPush, WsEvent
 
 __all__ = ["Router", "main"]
 
@@ -78,7 +78,7 @@ class _Latency:
 class Router:
     """The shell around :class:`RouterCore`: sockets, timers, venue I/O."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor, venue: VenuePort) -> None:
         self.actor = actor
         cfg = actor.cfg
         self.cfg = cfg
@@ -94,30 +94,15 @@ class Router:
         logger.info(
             "journal compacted", path=journal_path, records=self._restored.records, kept=kept
         )
-        self.journal = Journal(journal_path)
+        self.journal = JournalFile(journal_path)
+        self.venue = venue
         self.core = RouterCore(
-            rc, self.journal, require_risk=require_risk, require_reference=require_ref
+            rc,
+            limiter=venue.limiter(),
+            require_risk=require_risk,
+            require_reference=require_ref,
         )
-        rest_url, _, ws_private, _ = cfg.venue.urls(cfg.exchange)
-        creds = resolve_credentials(cfg)
-        self.rest = OkxRestClient(
-            rest_url,
-            creds,
-            simulated=cfg.venue.simulated,
-            clock=self.clock,
-            limiter=rest_limiter(),
-            timeout_s=rc.venue_timeout_s,
-        )
-        self.ws = OkxWsClient(
-            ws_private,
-            name="router-private",
-            clock=self.clock,
-            on_event=self._on_ws_event,
-            credentials=creds,
-            venue_time_s=lambda: self.rest.now_ms() // 1000,
-        )
-        self.ws.subscribe([PushArg(channel="orders", instType="ANY")])
-        self.venue = Venue(self.rest, self.ws, timeout_s=rc.venue_timeout_s, use_ws=rc.use_ws_trade)
+        venue.bind(self._on_orders, self._on_ws_up, self._on_ws_down)
         bus = cfg.bus
         self.server = CommandServer(
             actor.ctx,
@@ -176,12 +161,19 @@ class Router:
         return self.clock.now_ns(), self.clock.monotonic_ns()
 
     def execute(self, effects: list[Effect]) -> None:
-        """Carry out the core's effects, then send whatever venue requests are due."""
+        """Carry out the core's effects in order, then send whatever venue requests are due."""
+        self._carry_out(effects)
+        wall, mono = self._now()
+        self._carry_out(self.core.flush(wall, mono, self.venue.transport()))
+
+    def _carry_out(self, effects: list[Effect]) -> None:
         pending = effects
         while pending:
             more: list[Effect] = []
             for eff in pending:
-                if isinstance(eff, Reply):
+                if isinstance(eff, Journal):
+                    self.journal.append(eff.record)
+                elif isinstance(eff, Reply):
                     if not self.server.reply(eff.identity, eff.msg) and eff.identity[:2] == b"S:":
                         wall, mono = self._now()
                         more += self.core.fence_identity(
@@ -191,24 +183,21 @@ class Router:
                     self.pub.publish(eff.topic, eff.msg, retain=eff.retain)
                     if eff.forget:
                         self.pub.forget(eff.topic)
+                elif isinstance(eff, Send):
+                    _, mono = self._now()
+                    self._spawn(
+                        self._send(eff.batch, eff.transport, mono), f"router-{eff.batch.op}"
+                    )
                 elif isinstance(eff, Forget):
                     self.server.forget(eff.identity)
                 elif isinstance(eff, Query):
                     self._spawn(self._query(eff), "router-query")
             pending = more
-        self.flush()
 
-    def flush(self) -> None:
-        wall, mono = self._now()
-        for batch in self.core.take_batches(mono):
-            transport = self.venue.transport()
-            self.core.journal_request(batch, transport, wall)
-            self._spawn(self._send(batch, transport, mono), f"router-{batch.op}")
-
-    async def _send(self, batch: Batch, transport: Transport, t0: int) -> None:
+    async def _send(self, batch: Batch, transport: str, t0: int) -> None:
         result = await self.venue.send(batch, transport)
         wall, mono = self._now()
-        if isinstance(result, VenueError):
+        if isinstance(result, VenueFailure):
             self.send_errors += 1
             logger.warning(
                 "venue request failed",
@@ -278,21 +267,22 @@ class Router:
             self.execute(effects)
 
     # ----------------------------------------------------------------------- venue streams
-    def _on_ws_event(self, ev: WsEvent) -> None:
-        if isinstance(ev, OrdersPush):
-            wall, mono = self._now()
-            effects: list[Effect] = []
-            for d in ev.data:
-                effects += self.core.on_order_update(d, wall, mono)
-            self.execute(effects)
-        elif isinstance(ev, Connected):
-            logger.info("router private ws up", session=ev.session)
-            self._start_reconcile("private ws connected")
-        elif isinstance(ev, Disconnected):
-            logger.warning("router private ws down; trade ops fall back to REST", reason=ev.reason)
+    def _on_orders(self, orders: list[VenueOrder]) -> None:
+        wall, mono = self._now()
+        effects: list[Effect] = []
+        for d in orders:
+            effects += self.core.on_order_update(d, wall, mono)
+        self.execute(effects)
+
+    def _on_ws_up(self, session: int) -> None:
+        logger.info("router private ws up", session=session)
+        self._start_reconcile("private ws connected")
+
+    def _on_ws_down(self, reason: str) -> None:
+        logger.warning("router private ws down; trade ops fall back to REST", reason=reason)
 
     def _maybe_poll(self, mono: int) -> None:
-        if self.ws.is_open:
+        if self.venue.is_open:
             return
         if mono - self._last_poll_ns >= int(self.cfg.router.poll_when_ws_down_s * _NS_PER_S):
             self._last_poll_ns = mono
@@ -350,11 +340,10 @@ class Router:
         while missing:
             for inst in list(missing):
                 try:
-                    for d in await self.rest.instruments(inst_type_of(inst), inst):
-                        if d.instId == inst:
-                            info = convert.instrument_info(d)
-                            self.core.rules[inst] = InstrumentRules.from_info(info)
-                            missing.remove(inst)
+                    info = await self.venue.instrument(inst)
+                    if info is not None:
+                        self.core.rules[inst] = InstrumentRules.from_info(info)
+                        missing.remove(inst)
                 except Exception as exc:  # noqa: BLE001 - retried below
                     logger.warning("instrument rules not loaded", inst=inst, error=str(exc))
             if missing:
@@ -365,7 +354,7 @@ class Router:
         delay = 0.2
         while True:
             try:
-                await self.rest.start()
+                await self.venue.start()
                 return
             except Exception as exc:  # noqa: BLE001 - the venue may come up later
                 logger.warning("venue not reachable yet", error=str(exc), retry_s=delay)
@@ -380,7 +369,7 @@ class Router:
             "orders_tracked": len(c.own),
             "strategies": sum(1 for s in c.sessions.values() if not s.fenced),
             "queued": c.batcher.queued(),
-            "ws_open": self.ws.is_open,
+            "ws_open": self.venue.is_open,
             "ws_sent": self.venue.sent_ws,
             "rest_sent": self.venue.sent_rest,
             "send_errors": self.send_errors,
@@ -397,12 +386,13 @@ class Router:
     async def run(self) -> None:
         actor = self.actor
         wall, mono = self._now()
-        self.core.restore(self._restored, wall, mono)
+        restored = self.core.restore(self._restored, wall, mono)
         await self.pub.start()
+        self.execute(restored)
         await self.start_venue()
-        ws_task = asyncio.get_running_loop().create_task(self.ws.run(), name="router-ws")
+        ws_task = asyncio.get_running_loop().create_task(self.venue.run(), name="router-ws")
         await self.load_instruments_once()
-        if not await self.ws.wait_open(5.0):
+        if not await self.venue.wait_open(5.0):
             self._start_reconcile("start without private ws")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5.0):
@@ -438,15 +428,17 @@ class Router:
 
     async def _ctl_cancel_all(self, req: CtlRequest) -> CtlReply:
         wall, mono = self._now()
-        n = self.core.cancel_everything(mono, wall, req.args.get("reason", "ctl cancel-all"))
-        self.execute(self.core.drain())
-        return CtlReply(cmd=req.cmd, ok=True, detail=f"cancelling {n}")
+        before = len(self.core.own.open_orders())
+        self.execute(
+            self.core.cancel_everything(wall, mono, req.args.get("reason", "ctl cancel-all"))
+        )
+        return CtlReply(cmd=req.cmd, ok=True, detail=f"cancelling {before}")
 
     async def shutdown(self, ws_task: asyncio.Task[None]) -> None:
         """Cancel everything at the venue (bounded wait), then close."""
         wall, mono = self._now()
-        n = self.core.cancel_everything(mono, wall, "router stopping")
-        self.execute(self.core.drain())
+        n = len(self.core.own.open_orders())
+        self.execute(self.core.cancel_everything(wall, mono, "router stopping"))
         logger.info("router stopping: cancelling everything", orders=n)
         try:
             async with asyncio.timeout(_STOP_CANCEL_TIMEOUT_S):
@@ -466,16 +458,31 @@ class Router:
             await sub.close()
         await self.server.close()
         await self.pub.close()
-        await self.ws.close()
+        await self.venue.close()
         ws_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await ws_task
-        await self.rest.close()
+        await self.venue.close_rest()
         self.journal.close()
 
 
+def okx_venue(cfg: OkxmmConfig, clock: Any) -> VenuePort:
+    """The router's OKX venue (the one place the router names the gateway)."""
+    from gateway.okx.router_venue import OkxRouterVenue
+
+    rest_url, _, ws_private, _ = cfg.venue.urls(cfg.exchange)
+    return OkxRouterVenue(
+        cfg.router,
+        rest_url,
+        ws_private,
+        resolve_credentials(cfg),
+        clock,
+        simulated=cfg.venue.simulated,
+    )
+
+
 async def _run(actor: Actor) -> None:
-    await Router(actor).run()
+    await Router(actor, okx_venue(actor.cfg, actor.clock)).run()
 
 
 def main(cfg: OkxmmConfig) -> int:

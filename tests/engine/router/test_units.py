@@ -7,11 +7,11 @@ from pathlib import Path
 
 from engine.messages import NewOrder, OrderState, OrdType, Side, TradingState
 from engine.router.batcher import Batcher
+from engine.router.events import CancelReq, PlaceReq
 from engine.router.journal import JEpoch, JFill, JOrder, Journal, JShortId, JUpdate, compact, replay
 from engine.router.liveness import Liveness
 from engine.router.pretrade import OrderLimits, check_amend, check_new_order, notional
-from gateway.okx.ratelimit import RateLimiter
-from gateway.okx.schemas import CancelOrderReq, PlaceOrderReq
+from gateway.okx.ratelimit import OkxTradeLimiter
 from tests.engine.router.helpers import INST, RULES
 
 MS = 1_000_000
@@ -39,17 +39,15 @@ def test_liveness_credit_moves_the_deadline_by_the_routers_own_stall() -> None:
     assert lv.expired(451 * MS) == [b"a"]  # silent for 150 ms after the stall: dead
 
 
-def _place(cid: str, inst: str = INST) -> PlaceOrderReq:
-    return PlaceOrderReq(
-        instId=inst, tdMode="cross", side="buy", ordType="limit", sz="1", px="1", clOrdId=cid
-    )
+def _place(cid: str, inst: str = INST) -> PlaceReq:
+    return PlaceReq(inst, cid, Side.BUY, OrdType.LIMIT, Decimal(1), Decimal(1))
 
 
 def test_batcher_cancels_first_batches_of_20_and_rate_limits() -> None:
-    b = Batcher(RateLimiter(), 20)
+    b = Batcher(OkxTradeLimiter(), 20)
     for i in range(45):
         b.add("place", _place(f"p{i}"))
-    b.add("cancel", CancelOrderReq(instId=INST, clOrdId="c1"))
+    b.add("cancel", CancelReq(INST, "c1"))
     out = b.take(0)
     assert out[0].op == "cancel"
     assert [len(x.reqs) for x in out[1:]] == [20, 20, 5]
@@ -64,7 +62,7 @@ def test_batcher_cancels_first_batches_of_20_and_rate_limits() -> None:
 
 
 def test_batcher_pause_and_drop() -> None:
-    b = Batcher(RateLimiter(), 20)
+    b = Batcher(OkxTradeLimiter(), 20)
     b.add("place", _place("x"))
     b.add("place", _place("y"))
     assert b.drop("place", "x")
