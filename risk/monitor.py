@@ -40,11 +40,17 @@ from risk.state import StateChange
 __all__ = ["RiskMonitor", "main"]
 
 _NS_PER_MS = 1_000_000
-MD_PREFIXES = ["book|", "bookstate|", "ticker|", "mark|", "inst|"]
+MD_PREFIXES = [topics.BOOKS, topics.BOOK_STATES, topics.TICKERS, topics.MARKS, topics.INSTRUMENTS]
 # Explicit prefixes, not "": a subscription to everything would also track ``hb|`` itself.
-RECENT_FILLS = "recentfills|"  # private-gw's fill ring (gateway.private_state.RECENT_FILLS)
-ACCT_PREFIXES = ["acct|", "pos|", "order|", "fill|", "stream|", RECENT_FILLS]
-ORD_PREFIXES = ["ord|", "strat|"]
+ACCT_PREFIXES = [
+    topics.ACCOUNT,
+    topics.POSITIONS,
+    topics.ORDERS,
+    topics.FILLS,
+    topics.STREAMS,
+    topics.RECENT_FILLS,
+]
+ORD_PREFIXES = [topics.ORDER_EVENTS, topics.STRATEGY_STATUSES]
 
 
 def _instruments(cfg: OkxmmConfig) -> list[str]:

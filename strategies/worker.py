@@ -137,9 +137,9 @@ class Worker:
                     topics.ticker(inst),
                 ],
             ),
-            "acct": ("acct", [topics.ACCOUNT, f"pos|{inst}|", "stream|"]),
+            "acct": ("acct", [topics.ACCOUNT, topics.positions_of(inst), topics.STREAMS]),
             "ord": ("ord", [topics.order_event(self.name)]),
-            "risk": ("risk", ["riskstate|"]),
+            "risk": ("risk", [topics.RISK_STATES]),
         }
         for key, (family, prefixes) in specs.items():
             self.subs[key] = Subscriber(

@@ -35,6 +35,7 @@ from typing import Any
 
 from loguru import logger
 
+from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.command import CommandServer
 from engine.bus.publisher import Publisher
@@ -124,7 +125,11 @@ class Router:
             actor.ctx,
             bus.connect_endpoint("md.pub"),
             snap_endpoint=bus.connect_endpoint("md.snap"),
-            prefixes=["mark|", "ticker|", "inst|"],  # not book|: 100s/s we do not need
+            prefixes=[
+                topics.MARKS,
+                topics.TICKERS,
+                topics.INSTRUMENTS,
+            ],  # not book|: 100s/s we do not need
             name="router.md",
             clock=self.clock,
         )
@@ -132,7 +137,7 @@ class Router:
             actor.ctx,
             bus.connect_endpoint("risk.pub"),
             snap_endpoint=bus.connect_endpoint("risk.snap"),
-            prefixes=["riskstate|", "risklimits|"],
+            prefixes=[topics.RISK_STATES, topics.RISK_LIMITS],
             name="router.risk",
             clock=self.clock,
         )
