@@ -25,7 +25,6 @@ from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.publisher import Publisher
 from engine.clock import Clock
-from engine.config import OkxmmConfig, load_config
 from engine.errors import OkxmmError
 from engine.messages import BookState, BookStatus, BookTop, CtlReply, CtlRequest
 from gateway.book_sync import CHANGED, NOTHING, BookSync, SyncOutput
@@ -45,6 +44,7 @@ from gateway.okx.ws_protocol import (
     WsError,
     WsEvent,
 )
+from ops.config import OkxmmConfig, load_config
 
 __all__ = ["MdFeed", "inst_type_of", "main"]
 
@@ -312,7 +312,7 @@ class MdFeed:
             task.cancel()
 
 
-async def _run(actor: Actor) -> None:
+async def _run(actor: Actor[OkxmmConfig]) -> None:
     cfg = actor.cfg
     pub = Publisher(
         actor.ctx,

@@ -30,7 +30,6 @@ from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.publisher import Publisher
 from engine.clock import Clock
-from engine.config import OkxmmConfig, load_config, resolve_credentials
 from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
 from gateway.okx.codes import is_auth_code
@@ -49,6 +48,7 @@ from gateway.okx.ws_protocol import (
     WsEvent,
 )
 from gateway.private_state import PrivateState, Publish
+from ops.config import OkxmmConfig, load_config, resolve_credentials
 
 __all__ = ["STREAM", "PrivateGw", "main"]
 
@@ -264,7 +264,7 @@ class PrivateGw:
         await self.ws.close()
 
 
-async def _run(actor: Actor) -> None:
+async def _run(actor: Actor[OkxmmConfig]) -> None:
     cfg = actor.cfg
     pub = Publisher(
         actor.ctx,

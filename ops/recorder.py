@@ -15,7 +15,7 @@ import zmq.asyncio
 
 from engine.actor import Actor, run_actor
 from engine.bus.sockets import configure_sub, recv_frames
-from engine.config import OkxmmConfig, load_config
+from ops.config import OkxmmConfig, load_config
 from ops.journal_file import JournalRecord, JournalWriter
 from ops.tap import PUBLISHERS
 
@@ -26,7 +26,7 @@ def main(cfg: OkxmmConfig, *, out: str | None) -> int:
     """Record until stopped; ``out`` defaults to ``<var_dir>/journal/bus.journal``."""
     path = Path(out) if out else Path(cfg.var_dir) / "journal" / "bus.journal"
 
-    async def record(actor: Actor) -> None:
+    async def record(actor: Actor[OkxmmConfig]) -> None:
         writer = JournalWriter(path)
         socks: list[tuple[str, zmq.asyncio.Socket]] = []
         for bus, endpoint in PUBLISHERS.items():

@@ -14,7 +14,7 @@ import zmq
 import zmq.asyncio
 
 from engine.bus.sockets import configure_pub, send_nowait
-from engine.config import OkxmmConfig
+from ops.config import OkxmmConfig
 from ops.journal_file import read_journal
 from ops.tap import PUBLISHERS
 

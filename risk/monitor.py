@@ -31,8 +31,8 @@ from engine import topics
 from engine.actor import Actor, StatusValue, exit_with, run_actor
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
-from engine.config import OkxmmConfig, load_config
 from engine.messages import CtlReply, CtlRequest, PubHeartbeat, RiskSnapshot, RiskState
+from ops.config import OkxmmConfig, load_config
 from risk.core import RiskCore, Source
 from risk.persist import PersistedState, encode_state, load_state, save_state
 from risk.state import StateChange
@@ -61,7 +61,7 @@ def _instruments(cfg: OkxmmConfig) -> list[str]:
 class RiskMonitor:
     """Shell around :class:`RiskCore`: sockets, timers, persistence, ctl."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor[OkxmmConfig]) -> None:
         self.actor = actor
         cfg = actor.cfg
         self.rc = cfg.risk
@@ -352,7 +352,7 @@ def _numbers(s: RiskSnapshot) -> RiskSnapshot:
     return msgspec.structs.replace(s, current_ts_ms=0)
 
 
-async def _main(actor: Actor) -> None:
+async def _main(actor: Actor[OkxmmConfig]) -> None:
     await RiskMonitor(actor).run()
 
 

@@ -39,9 +39,9 @@ from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.subscriber import Subscriber
-from engine.config import OkxmmConfig, load_config
 from engine.errors import ConfigError
 from engine.messages import Bye, CancelAll, CtlReply, CtlRequest, Heartbeat, Hello, StrategyStatus
+from ops.config import OkxmmConfig, load_config
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.outbox import Command, Outbox
@@ -62,7 +62,9 @@ _STATUS_S = 0.25
 class Worker:
     """Sockets, timers and the params file of one worker around its pure core."""
 
-    def __init__(self, actor: Actor, *, strategy: str, inst: str, params_path: str | None) -> None:
+    def __init__(
+        self, actor: Actor[OkxmmConfig], *, strategy: str, inst: str, params_path: str | None
+    ) -> None:
         self.actor = actor
         self.name = actor.name
         self.inst = inst
@@ -411,7 +413,7 @@ def main(
     if params is not None:
         load_params(params, inst=inst)
 
-    async def _main(actor: Actor) -> None:
+    async def _main(actor: Actor[OkxmmConfig]) -> None:
         await Worker(actor, strategy=strategy, inst=inst, params_path=params).run()
 
     return run_actor(

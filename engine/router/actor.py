@@ -16,7 +16,8 @@ Outbox — exactly the core's effect list, carried out in order by :meth:`Router
 - the journal file (the core returns records; only the shell writes them).
 
 The venue is a :class:`~engine.router.ports.VenuePort` speaking the router's own types; the OKX
-one (``gateway.okx.router_venue``) is built in :func:`main`, the only place the router names it.
+one (``gateway.okx.router_venue``) is plugged in where the actor is composed (``ops.router``,
+``python -m ops.router``): this package imports no gateway.
 
 SIGTERM: cancel everything, wait (bounded) for the venue to confirm, then exit. The
 ``cancel-all-after`` timer stays armed as the backstop.
@@ -24,26 +25,24 @@ SIGTERM: cancel everything, wait (bounded) for the venue to confirm, then exit. 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import sys
 from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 
 from engine import topics
-from engine.actor import Actor, StatusValue, run_actor
+from engine.actor import Actor, ActorConfig, StatusValue
 from engine.bus.command import CommandServer
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
-from engine.config import OkxmmConfig, load_config, resolve_credentials
 from engine.errors import VenueError
 from engine.messages import CtlReply, CtlRequest
 from engine.router.batcher import Batch
+from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
 from engine.router.effects import Effect, Forget, Journal, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueOrder
@@ -52,12 +51,26 @@ from engine.router.journal import compact, replay
 from engine.router.ports import VenuePort
 from engine.router.pretrade import InstrumentRules
 
-__all__ = ["Router", "main"]
+__all__ = ["STOP_TIMEOUT_S", "Router", "RouterSettings"]
 
 _NS_PER_S = 1_000_000_000
 _STALL_NS = 50_000_000  # a liveness tick this late means the router did not run
 _SLOW_TICK_S = 0.5
 _STOP_CANCEL_TIMEOUT_S = 3.0
+STOP_TIMEOUT_S = _STOP_CANCEL_TIMEOUT_S + 3.0  # the runtime's deadline for an orderly stop
+
+
+class RouterSettings(ActorConfig, Protocol):
+    """What the router reads of the whole configuration (``ops.config.OkxmmConfig``)."""
+
+    router: RouterConfig
+    instruments: list[str]
+    var_dir: str
+
+    @property
+    def live(self) -> bool:
+        """Real money: risk heartbeat and reference price are required unless configured."""
+        ...
 
 
 class _Latency:
@@ -79,12 +92,12 @@ class _Latency:
 class Router:
     """The shell around :class:`RouterCore`: sockets, timers, venue I/O."""
 
-    def __init__(self, actor: Actor, venue: VenuePort) -> None:
+    def __init__(self, actor: Actor[RouterSettings], venue: VenuePort) -> None:
         self.actor = actor
         cfg = actor.cfg
         self.cfg = cfg
         rc = cfg.router
-        live = cfg.venue.kind == "okx-live"
+        live = cfg.live
         require_risk = live if rc.require_risk_heartbeat is None else rc.require_risk_heartbeat
         require_ref = live if rc.require_reference_price is None else rc.require_reference_price
         self.clock = actor.clock
@@ -469,44 +482,3 @@ class Router:
             await ws_task
         await self.venue.close_rest()
         self.journal.close()
-
-
-def okx_venue(cfg: OkxmmConfig, clock: Any) -> VenuePort:
-    """The router's OKX venue (the one place the router names the gateway)."""
-    from gateway.okx.router_venue import OkxRouterVenue
-
-    rest_url, _, ws_private, _ = cfg.venue.urls(cfg.exchange)
-    return OkxRouterVenue(
-        cfg.router,
-        rest_url,
-        ws_private,
-        resolve_credentials(cfg),
-        clock,
-        simulated=cfg.venue.simulated,
-    )
-
-
-async def _run(actor: Actor) -> None:
-    await Router(actor, okx_venue(actor.cfg, actor.clock)).run()
-
-
-def main(cfg: OkxmmConfig) -> int:
-    """Run the router until stopped (SIGTERM: cancel everything, then exit); the exit code."""
-    return run_actor(
-        "router",
-        cfg,
-        _run,
-        ctl_endpoint=cfg.bus.bind_endpoint("ctl.router"),
-        stop_timeout_s=_STOP_CANCEL_TIMEOUT_S + 3.0,
-    )
-
-
-def _cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.router.actor")
-    parser.add_argument("--config", default=None, help="okxmm YAML config")
-    args = parser.parse_args(argv)
-    return main(load_config(args.config))
-
-
-if __name__ == "__main__":
-    sys.exit(_cli())

@@ -15,11 +15,11 @@ from engine.orders import clordid
 from engine.orders.fsm import AMENDABLE_STATES, OrderTrigger
 from engine.router.effects import Effect, Journal
 from engine.router.events import AmendReq
-from engine.router.journal import JCommand, JOrder
 from engine.router.market import Market
 from engine.router.orders import OrderDesk
 from engine.router.ownership import OwnedOrder, Waiter
 from engine.router.pretrade import check_amend, check_new_order
+from engine.router.records import JCommand, JOrder
 from engine.router.sessions import Session
 
 __all__ = ["OrderCommands"]

@@ -67,13 +67,13 @@ from engine.router.commands import OrderCommands
 from engine.router.config import RouterConfig
 from engine.router.effects import Effect, Forget, Journal, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueFill, VenueNotFound, VenueOrder, VenueResult
-from engine.router.journal import JCommand, JournalState
 from engine.router.liveness import Liveness
 from engine.router.market import Market
 from engine.router.orders import MS, OrderDesk
 from engine.router.outcomes import Outcomes
 from engine.router.ownership import Ownership
 from engine.router.pretrade import InstrumentRules, OrderLimits
+from engine.router.records import JCommand, JournalState
 from engine.router.recovery import Recovery
 from engine.router.sessions import Session, Sessions, parse_identity
 from engine.router.updates import Updates

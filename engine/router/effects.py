@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from engine.messages import AnyMsg
 from engine.router.batcher import Batch
-from engine.router.journal import Record
+from engine.router.records import Record
 
 __all__ = ["Effect", "Forget", "Journal", "Publish", "Query", "Reply", "Send"]
 

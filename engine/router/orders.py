@@ -22,8 +22,8 @@ from engine.router.batcher import Batcher
 from engine.router.config import RouterConfig
 from engine.router.effects import Effect, Journal, Publish, Query, Reply, Send
 from engine.router.events import CancelReq, PlaceReq
-from engine.router.journal import JRequest, JUpdate
 from engine.router.ownership import OwnedOrder, Ownership
+from engine.router.records import JRequest, JUpdate
 
 __all__ = ["MS", "OrderDesk", "S", "resolve_after_ns"]
 

@@ -29,9 +29,9 @@ from engine.router.events import (
     VenueOrder,
     VenueResult,
 )
-from engine.router.journal import JAck
 from engine.router.orders import MS, OrderDesk, resolve_after_ns
 from engine.router.ownership import OwnedOrder
+from engine.router.records import JAck
 from engine.router.updates import Updates
 
 __all__ = ["Outcomes"]

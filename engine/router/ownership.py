@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from engine.messages import OrderEvent, OrderState, OrdType, Side
 from engine.orders.fsm import OrderTrigger, advance, is_terminal
-from engine.router.journal import JOrder
+from engine.router.records import JOrder
 
 __all__ = ["OwnedOrder", "Ownership", "Waiter"]
 

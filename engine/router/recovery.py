@@ -17,10 +17,10 @@ from engine.orders import clordid
 from engine.orders.fsm import OrderTrigger
 from engine.router.effects import Effect, Journal
 from engine.router.events import VenueFill, VenueOrder
-from engine.router.journal import JOrder, JournalState
 from engine.router.orders import MS, OrderDesk
 from engine.router.ownership import OwnedOrder
 from engine.router.reconcile import plan_reconcile
+from engine.router.records import JOrder, JournalState
 from engine.router.sessions import Session, Sessions
 from engine.router.updates import Updates
 

@@ -19,10 +19,10 @@ from engine.messages import Fenced, Hello, StrategyLimits, Welcome
 from engine.orders import clordid
 from engine.router.config import RouterConfig
 from engine.router.effects import Effect, Forget, Journal, Reply
-from engine.router.journal import JEpoch, JShortId
 from engine.router.liveness import Liveness
 from engine.router.orders import MS, OrderDesk
 from engine.router.pretrade import OrderLimits
+from engine.router.records import JEpoch, JShortId
 
 __all__ = ["Session", "Sessions", "parse_identity"]
 

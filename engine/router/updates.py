@@ -17,9 +17,9 @@ from engine.orders import clordid
 from engine.orders.fsm import OrderTrigger, trigger_for_push
 from engine.router.effects import Effect, Journal
 from engine.router.events import VenueFill, VenueOrder
-from engine.router.journal import JFill
 from engine.router.orders import OrderDesk
 from engine.router.ownership import OwnedOrder
+from engine.router.records import JFill
 
 __all__ = ["Updates"]
 

@@ -18,6 +18,7 @@ from engine.actor import Actor, StatusValue
 from engine.bus.subscriber import Subscriber
 from engine.clock import Clock
 from engine.config import BusConfig
+from ops.config import OkxmmConfig
 from ops.dashboard.render import render
 from ops.dashboard.state import DashboardState
 
@@ -109,7 +110,7 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 async def run_dashboard(
-    actor: Actor,
+    actor: Actor[OkxmmConfig],
     actors: Callable[[], dict[str, StatusValue]],
     *,
     state: DashboardState | None = None,
