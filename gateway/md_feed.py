@@ -28,7 +28,7 @@ from engine.clock import Clock
 from engine.errors import OkxmmError
 from engine.messages import BookState, BookStatus, BookTop, CtlReply, CtlRequest
 from gateway.book_sync import CHANGED, NOTHING, BookSync, SyncOutput
-from gateway.okx import convert
+from gateway.okx import codes, convert
 from gateway.okx.convert import inst_type_of
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import PushArg
@@ -192,7 +192,7 @@ class MdFeed:
         elif isinstance(ev, WsError):
             self.ws_errors += 1
             logger.warning("okx ws error event", code=ev.code, msg=ev.msg)
-        elif isinstance(ev, Notice) and ev.code == "64008":
+        elif isinstance(ev, Notice) and ev.code == codes.SERVICE_UPGRADE:
             self.ws.drop("venue reconnect notice 64008")
 
     def flush(self) -> None:

@@ -32,7 +32,7 @@ from engine.bus.publisher import Publisher
 from engine.clock import Clock
 from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
-from gateway.okx.codes import is_auth_code
+from gateway.okx.codes import SERVICE_UPGRADE, is_auth_code
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import FillData, OrderData, PushArg
 from gateway.okx.ws import OkxWsClient
@@ -142,7 +142,7 @@ class PrivateGw:
                 self._status(False, f"login refused {ev.code}")
             else:
                 logger.warning("okx private ws error event", code=ev.code, msg=ev.msg)
-        elif isinstance(ev, Notice) and ev.code == "64008":
+        elif isinstance(ev, Notice) and ev.code == SERVICE_UPGRADE:
             self.ws.drop("venue reconnect notice 64008")
 
     def apply(self, ev: _Push) -> None:

@@ -17,7 +17,9 @@ from engine.errors import (
 from engine.router.events import Outcome
 
 __all__ = [
+    "MISSING_CREDENTIALS",
     "NOT_FOUND",
+    "SERVICE_UPGRADE",
     "TIMESTAMP_EXPIRED",
     "failure_outcome",
     "is_auth_code",
@@ -26,6 +28,8 @@ __all__ = [
 ]
 
 TIMESTAMP_EXPIRED = "50102"
+MISSING_CREDENTIALS = "50103"  # a private endpoint called without an API key
+SERVICE_UPGRADE = "64008"  # WS notice: the connection will close soon, reconnect
 _RATE_LIMIT = frozenset({"50011", "50013", "50061", "60014"})
 _UNAVAILABLE = frozenset({"50001", "50004", "50026"})
 _HTTP_SERVER_ERROR = 500
