@@ -46,8 +46,7 @@ from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
 from engine.router.effects import Effect, Forget, Journal, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueOrder
-from engine.router.journal import Journal as JournalFile
-from engine.router.journal import compact, replay
+from engine.router.journal import JournalWriter, compact, replay
 from engine.router.ports import VenuePort
 from engine.router.pretrade import InstrumentRules
 
@@ -108,7 +107,8 @@ class Router:
         logger.info(
             "journal compacted", path=journal_path, records=self._restored.records, kept=kept
         )
-        self.journal = JournalFile(journal_path)
+        # and online, while running: the file stays bounded (JournalWriter)
+        self.journal = JournalWriter(journal_path, replay(journal_path), rc.journal_max_records)
         self.venue = venue
         self.core = RouterCore(
             rc,
@@ -396,6 +396,7 @@ class Router:
             "ack_p50_us": self.ack_latency.pct(0.5),
             "ack_p99_us": self.ack_latency.pct(0.99),
             "journal_records": self.journal.written,
+            "journal_compactions": self.journal.compactions,
         }
         out.update(c.counters)
         return out

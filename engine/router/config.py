@@ -43,6 +43,7 @@ class RouterConfig(BaseModel):
     cancel_all_after_refresh_s: float = 2.0
     # --- journal / reconciliation
     journal_path: str = ""  # "" → ``<var_dir>/router.journal``
+    journal_max_records: int = Field(default=200_000, ge=100)  # then compacted online
     reconcile_fills_limit: int = 100
 
     @field_validator("cancel_all_after_s")

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import msgspec
 
-from engine.messages import OrderState
 from engine.router.records import (
     JAck,
     JCommand,
@@ -44,6 +43,7 @@ __all__ = [
     "JUpdate",
     "Journal",
     "JournalState",
+    "JournalWriter",
     "JournaledOrder",
     "Record",
     "compact",
@@ -72,6 +72,15 @@ class Journal:
             return
         os.write(self._fd, self._enc.encode(rec) + b"\n")
 
+    def rewrite(self, recs: list[Record]) -> None:
+        """Replace the whole journal by ``recs`` (atomically) and append after them."""
+        if self.path is None:
+            self.memory = list(recs)
+            return
+        self.close()
+        _write_atomically(self.path, recs)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -92,54 +101,72 @@ def read_records(path: str | Path) -> Iterator[Record]:
                 continue
 
 
-def compact(path: str | Path, state: JournalState, now_ns: int) -> int:
-    """Rewrite the journal at ``path`` as what ``state`` still needs: short ids, epochs and
-    fences, non-terminal orders with their last state, and the fills of those orders' trades.
-    Atomic (temp file + rename); call before opening a :class:`Journal` on ``path``. Returns the
-    number of records written."""
-    p = Path(path)
-    if not p.exists():
-        return 0
-    live = {
-        cid: jo
-        for cid, jo in state.orders.items()
-        if jo.state not in (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED)
-    }
-    fills = [r for r in read_records(p) if isinstance(r, JFill) and r.cl_ord_id in live]
-    recs: list[Record] = [
-        JShortId(ts_ns=now_ns, strategy=k, short_id=v) for k, v in state.short_ids.items()
-    ]
-    recs += [
-        JEpoch(ts_ns=now_ns, strategy=k, epoch=e, event="welcome") for k, e in state.epochs.items()
-    ]
-    recs += [
-        JEpoch(ts_ns=now_ns, strategy=k, epoch=e, event="fenced", reason="compacted")
-        for k, e in sorted(state.fenced)
-    ]
-    for cid, jo in live.items():
-        recs.append(jo.order)
-        if jo.sent:
-            recs.append(JRequest(ts_ns=now_ns, op="place", transport="journal", cl_ord_ids=[cid]))
-        recs.append(
-            JUpdate(
-                ts_ns=now_ns,
-                cl_ord_id=cid,
-                state=jo.state,
-                ord_id=jo.ord_id,
-                acc_fill_sz=jo.acc_fill_sz,
-                sz=jo.sz,
-                px=jo.px,
-                source="compacted",
-            )
-        )
-    recs += fills
+def _write_atomically(p: Path, recs: list[Record]) -> None:
     enc = msgspec.json.Encoder(decimal_format="string")
     tmp = p.with_name(p.name + ".compact")
     with tmp.open("wb") as fh:
-        for r in recs:
-            fh.write(enc.encode(r) + b"\n")
+        fh.write(b"".join(enc.encode(r) + b"\n" for r in recs))
     os.replace(tmp, p)
+
+
+def compact(path: str | Path, state: JournalState, now_ns: int) -> int:
+    """Rewrite the journal at ``path`` as what ``state`` still needs
+    (:meth:`JournalState.live_records`). Atomic (temp file + rename); call before opening a
+    :class:`Journal` on ``path``. Returns the number of records written."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    recs = state.live_records(now_ns)
+    _write_atomically(p, recs)
     return len(recs)
+
+
+class JournalWriter:
+    """The shell's journal while it runs: appends, keeps the fold, and compacts online.
+
+    Bound: the file never holds more than ``max(max_records, 2 × kept)`` records, where kept is
+    what the last compaction kept (:meth:`JournalState.live_records`: sessions, open orders and
+    their fills). Past that it is rewritten as the live records (atomically) and appending
+    continues on the new file; the fold is rebuilt from those records, so memory is bounded the
+    same way. Doubling the kept size keeps compaction amortised O(1) per record even when most
+    of the file is live. A ``kill -9`` during a rewrite leaves the old or the new file, both
+    complete. ``state`` must be the fold of what the file at ``path`` holds.
+    """
+
+    def __init__(self, path: str | Path | None, state: JournalState, max_records: int) -> None:
+        self.journal = Journal(path)
+        self.state = state
+        self.max_records = max_records
+        self.in_file = state.records  # records the file holds now
+        self._limit = max(max_records, 2 * self.in_file)
+        self.compactions = 0
+
+    @property
+    def written(self) -> int:
+        return self.journal.written
+
+    def append(self, rec: Record) -> None:
+        """Append ``rec``; compact first-thing after it if the file is over its bound."""
+        self.journal.append(rec)
+        self.state.apply(rec)
+        self.in_file += 1
+        if self.in_file > self._limit:
+            self.compact(rec.ts_ns)
+
+    def compact(self, now_ns: int) -> None:
+        """Rewrite the file as the live records and fold again from them."""
+        recs = self.state.live_records(now_ns)
+        self.journal.rewrite(recs)
+        state = JournalState()
+        for r in recs:
+            state.apply(r)
+        self.state = state
+        self.in_file = len(recs)
+        self._limit = max(self.max_records, 2 * self.in_file)
+        self.compactions += 1
+
+    def close(self) -> None:
+        self.journal.close()
 
 
 def replay(path: str | Path) -> JournalState:

@@ -14,6 +14,8 @@ import msgspec
 
 from engine.messages import OrderState, OrdType, Side
 
+_FINAL = (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED)
+
 __all__ = [
     "JAck",
     "JCommand",
@@ -129,6 +131,7 @@ class JournalState:
     fenced: set[tuple[str, int]] = field(default_factory=set)
     orders: dict[str, JournaledOrder] = field(default_factory=dict)
     trade_ids: set[tuple[str, str]] = field(default_factory=set)  # (inst, tradeId)
+    fills: dict[str, list[JFill]] = field(default_factory=dict)  # clOrdId -> its fills
     records: int = 0
 
     def apply(self, rec: Record) -> None:
@@ -158,3 +161,42 @@ class JournalState:
                 jo.px = rec.px if rec.px is not None else jo.px
         elif isinstance(rec, JFill):
             self.trade_ids.add((rec.inst, rec.trade_id))
+            self.fills.setdefault(rec.cl_ord_id, []).append(rec)
+
+    def live_records(self, now_ns: int) -> list[Record]:
+        """What a compacted journal holds: short ids, epochs and fences, every non-final order
+        with its last state, and the fills of those orders (their trades are never counted
+        twice). Folding these gives the same sessions, open orders and their trade ids."""
+        live = {cid: jo for cid, jo in self.orders.items() if jo.state not in _FINAL}
+        recs: list[Record] = [
+            JShortId(ts_ns=now_ns, strategy=k, short_id=v) for k, v in self.short_ids.items()
+        ]
+        recs += [
+            JEpoch(ts_ns=now_ns, strategy=k, epoch=e, event="welcome")
+            for k, e in self.epochs.items()
+        ]
+        recs += [
+            JEpoch(ts_ns=now_ns, strategy=k, epoch=e, event="fenced", reason="compacted")
+            for k, e in sorted(self.fenced)
+        ]
+        for cid, jo in live.items():
+            recs.append(jo.order)
+            if jo.sent:
+                recs.append(
+                    JRequest(ts_ns=now_ns, op="place", transport="journal", cl_ord_ids=[cid])
+                )
+            recs.append(
+                JUpdate(
+                    ts_ns=now_ns,
+                    cl_ord_id=cid,
+                    state=jo.state,
+                    ord_id=jo.ord_id,
+                    acc_fill_sz=jo.acc_fill_sz,
+                    sz=jo.sz,
+                    px=jo.px,
+                    source="compacted",
+                )
+            )
+        for cid in live:
+            recs += self.fills.get(cid, [])
+        return recs

@@ -17,6 +17,7 @@ from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
 from engine.router.effects import Effect, Journal, Publish, Reply, Send
 from engine.router.journal import Journal as JournalFile
+from engine.router.journal import JournalWriter
 from engine.router.pretrade import InstrumentRules
 from gateway.okx import convert
 from gateway.okx.ratelimit import OkxTradeLimiter
@@ -39,7 +40,7 @@ class Pair:
 
     def __init__(self, cfg: RouterConfig | None = None, journal: JournalFile | None = None) -> None:
         self.clock = FakeClock()
-        self.journal = journal or JournalFile(None)
+        self.journal: JournalFile | JournalWriter = journal or JournalFile(None)
         self.core = RouterCore(
             cfg or RouterConfig(),
             limiter=OkxTradeLimiter(),
