@@ -44,7 +44,7 @@ from engine.messages import CtlReply, CtlRequest
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
-from engine.router.effects import Effect, Forget, Journal, Publish, Query, Reply, Send
+from engine.router.effects import Effect, Forget, JournalRecord, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueOrder
 from engine.router.journal import JournalWriter, compact, replay
 from engine.router.ports import VenuePort
@@ -189,7 +189,7 @@ class Router:
         while pending:
             more: list[Effect] = []
             for eff in pending:
-                if isinstance(eff, Journal):
+                if isinstance(eff, JournalRecord):
                     self.journal.append(eff.record)
                 elif isinstance(eff, Reply):
                     if not self.server.reply(eff.identity, eff.msg) and eff.identity[:2] == b"S:":

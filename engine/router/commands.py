@@ -13,7 +13,7 @@ from __future__ import annotations
 from engine.messages import Amend, Cancel, NewOrder
 from engine.orders import clordid
 from engine.orders.fsm import AMENDABLE_STATES, OrderTrigger
-from engine.router.effects import Effect, Journal
+from engine.router.effects import Effect, JournalRecord
 from engine.router.events import AmendReq
 from engine.router.market import Market
 from engine.router.orders import OrderDesk
@@ -87,7 +87,7 @@ class OrderCommands:
             spec, spec.sz, spec.px, since_ns=mono_ns, place_waiter=Waiter(identity, seq)
         )
         desk.own.add(order)
-        out.append(Journal(spec))
+        out.append(JournalRecord(spec))
         desk.queue_place(order)
 
     def on_cancel(
@@ -153,7 +153,7 @@ class OrderCommands:
             cl_ord_id=cid,
             detail=f"sz={msg.new_sz} px={msg.new_px}",
         )
-        out.append(Journal(rec))
+        out.append(JournalRecord(rec))
         desk.batcher.add(
             "amend", AmendReq(inst=order.inst, cl_ord_id=cid, new_sz=msg.new_sz, new_px=msg.new_px)
         )

@@ -65,7 +65,7 @@ from engine.messages import (
 from engine.router.batcher import Batch, Batcher, TradeLimiter
 from engine.router.commands import OrderCommands
 from engine.router.config import RouterConfig
-from engine.router.effects import Effect, Forget, Journal, Publish, Query, Reply, Send
+from engine.router.effects import Effect, Forget, JournalRecord, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueFill, VenueNotFound, VenueOrder, VenueResult
 from engine.router.liveness import Liveness
 from engine.router.market import Market
@@ -81,7 +81,7 @@ from engine.router.updates import Updates
 __all__ = [
     "Effect",
     "Forget",
-    "Journal",
+    "JournalRecord",
     "Publish",
     "Query",
     "Reply",
@@ -242,7 +242,7 @@ class RouterCore:
                 desk.reject(out, identity, seq, "operators may only send CancelAll")
             return
         rec = JCommand(ts_ns=wall_ns, peer=name, cmd_seq=seq, kind="cancel-all", detail=msg.reason)
-        out.append(Journal(rec))
+        out.append(JournalRecord(rec))
         if msg.strategy:
             sess = self.sess.current.get(msg.strategy)
             if sess is not None and not sess.fenced:

@@ -14,7 +14,7 @@ from engine.messages import AnyMsg
 from engine.router.batcher import Batch
 from engine.router.records import Record
 
-__all__ = ["Effect", "Forget", "Journal", "Publish", "Query", "Reply", "Send"]
+__all__ = ["Effect", "Forget", "JournalRecord", "Publish", "Query", "Reply", "Send"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +57,10 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True)
-class Journal:
+class JournalRecord:
     """Append ``record`` to the journal (written by the shell, in effect order)."""
 
     record: Record
 
 
-Effect = Reply | Publish | Forget | Query | Send | Journal
+Effect = Reply | Publish | Forget | Query | Send | JournalRecord

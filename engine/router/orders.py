@@ -20,7 +20,7 @@ from engine.messages import Ack, OrderState, Reject
 from engine.orders.fsm import OrderTrigger
 from engine.router.batcher import Batcher
 from engine.router.config import RouterConfig
-from engine.router.effects import Effect, Journal, Publish, Query, Reply, Send
+from engine.router.effects import Effect, JournalRecord, Publish, Query, Reply, Send
 from engine.router.events import CancelReq, PlaceReq
 from engine.router.ownership import OwnedOrder, Ownership
 from engine.router.records import JRequest, JUpdate
@@ -137,7 +137,7 @@ class OrderDesk:
                 px=order.px,
                 source=src,
             )
-            out.append(Journal(rec))
+            out.append(JournalRecord(rec))
         return changed
 
     # ----------------------------------------------------------------------------- requests
@@ -190,7 +190,7 @@ class OrderDesk:
             rec = JRequest(
                 ts_ns=self.wall_ns, op=b.op, transport=transport, cl_ord_ids=b.cl_ord_ids
             )
-            out.append(Journal(rec))
+            out.append(JournalRecord(rec))
             out.append(Send(b, transport))
 
     # ------------------------------------------------------------------------------ cancels

@@ -20,7 +20,7 @@ from __future__ import annotations
 from engine.messages import Ack, OrderState, Reject
 from engine.orders.fsm import OrderTrigger
 from engine.router.batcher import Batch
-from engine.router.effects import Effect, Journal, Reply
+from engine.router.effects import Effect, JournalRecord, Reply
 from engine.router.events import (
     Outcome,
     VenueAck,
@@ -83,7 +83,7 @@ class Outcomes:
                 msg=item.msg,
                 ord_id=item.ord_id,
             )
-            out.append(Journal(rec))
+            out.append(JournalRecord(rec))
             if batch.op == "place":
                 self._on_place(out, order, item, mono_ns)
             elif batch.op == "cancel":
@@ -178,7 +178,7 @@ class Outcomes:
         desk = self.desk
         cid = order.cl_ord_id
         rec = JAck(ts_ns=wall_ns, op=batch.op, cl_ord_id=cid, code=err.code, msg=err.msg)
-        out.append(Journal(rec))
+        out.append(JournalRecord(rec))
         rate_limited = err.outcome is Outcome.RATE_LIMITED
         if rate_limited:
             # refused before processing: the same request may go again, a little later

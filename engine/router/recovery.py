@@ -15,7 +15,7 @@ from loguru import logger
 from engine.messages import OrderState
 from engine.orders import clordid
 from engine.orders.fsm import OrderTrigger
-from engine.router.effects import Effect, Journal
+from engine.router.effects import Effect, JournalRecord
 from engine.router.events import VenueFill, VenueOrder
 from engine.router.orders import MS, OrderDesk
 from engine.router.ownership import OwnedOrder
@@ -124,7 +124,7 @@ class Recovery:
             )
             order = OwnedOrder(spec, spec.sz, spec.px, state=OrderState.SENT, since_ns=mono_ns)
             desk.own.add(order)
-            out.append(Journal(spec))
+            out.append(JournalRecord(spec))
             upd.apply(out, order, d, wall_ns, mono_ns, "reconcile")
         for d in plan.orphans:
             desk.cancel_orphan(d.inst, d.cl_ord_id)

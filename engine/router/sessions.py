@@ -18,7 +18,7 @@ from loguru import logger
 from engine.messages import Fenced, Hello, StrategyLimits, Welcome
 from engine.orders import clordid
 from engine.router.config import RouterConfig
-from engine.router.effects import Effect, Forget, Journal, Reply
+from engine.router.effects import Effect, Forget, JournalRecord, Reply
 from engine.router.liveness import Liveness
 from engine.router.orders import MS, OrderDesk
 from engine.router.pretrade import OrderLimits
@@ -70,7 +70,7 @@ class Sessions:
         if sid is None:
             sid = clordid.short_id_for(len(self.short_ids))
             self.short_ids[strategy] = sid
-            out.append(Journal(JShortId(ts_ns=wall_ns, strategy=strategy, short_id=sid)))
+            out.append(JournalRecord(JShortId(ts_ns=wall_ns, strategy=strategy, short_id=sid)))
         return sid
 
     def on_hello(
@@ -110,7 +110,7 @@ class Sessions:
             self.sessions[identity] = sess
             self.current[name] = sess
             welcome = JEpoch(ts_ns=wall_ns, strategy=name, epoch=epoch, event="welcome")
-            out.append(Journal(welcome))
+            out.append(JournalRecord(welcome))
             logger.info("strategy welcomed", strategy=name, epoch=epoch, short_id=sess.short_id)
         self.liveness.on_message(identity, mono_ns)
         out.append(
@@ -146,7 +146,7 @@ class Sessions:
         rec = JEpoch(
             ts_ns=wall_ns, strategy=sess.strategy, epoch=sess.epoch, event="fenced", reason=reason
         )
-        out.append(Journal(rec))
+        out.append(JournalRecord(rec))
         n = self.desk.cancel_strategy(out, sess.strategy, "", mono_ns, f"fenced: {reason}")
         logger.warning(
             "strategy fenced", strategy=sess.strategy, epoch=sess.epoch, reason=reason, cancelling=n

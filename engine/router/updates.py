@@ -15,7 +15,7 @@ from loguru import logger
 from engine.messages import OrderState
 from engine.orders import clordid
 from engine.orders.fsm import OrderTrigger, trigger_for_push
-from engine.router.effects import Effect, Journal
+from engine.router.effects import Effect, JournalRecord
 from engine.router.events import VenueFill, VenueOrder
 from engine.router.orders import OrderDesk
 from engine.router.ownership import OwnedOrder
@@ -120,7 +120,7 @@ class Updates:
             fee_ccy=d.fee_ccy,
             ts_ms=d.fill_time_ms,
         )
-        out.append(Journal(rec))
+        out.append(JournalRecord(rec))
 
     def on_fill(self, out: list[Effect], f: VenueFill, wall_ns: int) -> None:
         """A fill from the venue's fill list (reconciliation): journal it once if it is ours."""
@@ -144,7 +144,7 @@ class Updates:
             fee_ccy=f.fee_ccy,
             ts_ms=f.ts_ms,
         )
-        out.append(Journal(rec))
+        out.append(JournalRecord(rec))
         self.desk.publish(
             out,
             order,

@@ -15,7 +15,7 @@ from engine.orders.clordid import ClOrdIdSequence
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
-from engine.router.effects import Effect, Journal, Publish, Reply, Send
+from engine.router.effects import Effect, JournalRecord, Publish, Reply, Send
 from engine.router.journal import Journal as JournalFile
 from engine.router.journal import JournalWriter
 from engine.router.pretrade import InstrumentRules
@@ -55,7 +55,7 @@ class Pair:
     def take(self, out: list[Effect]) -> list[Effect]:
         """Do what the shell does with effects that stay in memory: write journal records."""
         for eff in out:
-            if isinstance(eff, Journal):
+            if isinstance(eff, JournalRecord):
                 self.journal.append(eff.record)
         self.effects += out
         return out

@@ -8,7 +8,7 @@ from engine.messages import OrderState, OrdType, Side
 from engine.orders.clordid import encode
 from engine.router.batcher import Batcher, Unlimited
 from engine.router.config import RouterConfig
-from engine.router.effects import Effect, Journal, Publish, Query, Reply
+from engine.router.effects import Effect, JournalRecord, Publish, Query, Reply
 from engine.router.orders import OrderDesk
 from engine.router.ownership import OwnedOrder, Waiter
 from engine.router.records import JOrder, Record
@@ -68,4 +68,4 @@ def queries(out: list[Effect]) -> list[str]:
 
 
 def records(out: list[Effect]) -> list[Record]:
-    return [e.record for e in out if isinstance(e, Journal)]
+    return [e.record for e in out if isinstance(e, JournalRecord)]

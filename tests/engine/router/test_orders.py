@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.messages import OrderEvent, OrderState
 from engine.orders.fsm import OrderTrigger
-from engine.router.effects import Effect, Journal, Send
+from engine.router.effects import Effect, JournalRecord, Send
 from engine.router.records import JRequest, JUpdate
 from tests.engine.router.subcores import desk, owned, published, queries, records
 
@@ -48,7 +48,9 @@ def test_flush_marks_places_sent_and_journals_each_request_before_its_send() -> 
     out: list[Effect] = []
     d.flush(out, 0, "ws")
     assert order.state is OrderState.SENT
-    kinds = [type(e.record).__name__ if isinstance(e, Journal) else type(e).__name__ for e in out]
+    kinds = [
+        type(e.record).__name__ if isinstance(e, JournalRecord) else type(e).__name__ for e in out
+    ]
     assert kinds == ["JUpdate", "JRequest", "Send"]
     req = records(out)[1]
     assert isinstance(req, JRequest)
