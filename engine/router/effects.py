@@ -8,7 +8,7 @@ venue requests, queries, and journal lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from engine.messages import AnyMsg
 from engine.router.batcher import Batch
@@ -17,47 +17,41 @@ from engine.router.records import Record
 __all__ = ["Effect", "Forget", "JournalRecord", "Publish", "Query", "Reply", "Send"]
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(msgspec.Struct, frozen=True):
     """Answer a command on ``ord.cmd``."""
 
     identity: bytes
     msg: AnyMsg
 
 
-@dataclass(frozen=True, slots=True)
-class Publish:
+class Publish(msgspec.Struct, frozen=True):
     topic: str
     msg: AnyMsg
     retain: bool = True
     forget: bool = False  # drop the retained copy after publishing (terminal order)
 
 
-@dataclass(frozen=True, slots=True)
-class Forget:
+class Forget(msgspec.Struct, frozen=True):
     """Stop probing this peer (fenced)."""
 
     identity: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(msgspec.Struct, frozen=True):
     """Ask the venue for one order by clOrdId; answer with ``RouterCore.on_query_result``."""
 
     inst: str
     cl_ord_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(msgspec.Struct, frozen=True):
     """Send ``batch`` over ``transport``; answer with ``RouterCore.on_venue_result``."""
 
     batch: Batch
     transport: str
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRecord:
+class JournalRecord(msgspec.Struct, frozen=True):
     """Append ``record`` to the journal (written by the shell, in effect order)."""
 
     record: Record

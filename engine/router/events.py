@@ -8,10 +8,11 @@ to their meaning (:class:`Outcome`), which the gateway decides (``gateway.okx.co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Literal
+
+import msgspec
 
 from engine.messages import OrdType, Side
 
@@ -47,8 +48,7 @@ class Outcome(Enum):
     REFUSED = "refused"  # anything else: nothing was done
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceReq:
+class PlaceReq(msgspec.Struct, frozen=True):
     inst: str
     cl_ord_id: str
     side: Side
@@ -61,14 +61,12 @@ class PlaceReq:
     tag: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class CancelReq:
+class CancelReq(msgspec.Struct, frozen=True):
     inst: str
     cl_ord_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AmendReq:
+class AmendReq(msgspec.Struct, frozen=True):
     inst: str
     cl_ord_id: str
     new_sz: Decimal | None = None
@@ -78,8 +76,7 @@ class AmendReq:
 VenueReq = PlaceReq | CancelReq | AmendReq
 
 
-@dataclass(frozen=True, slots=True)
-class VenueAck:
+class VenueAck(msgspec.Struct, frozen=True):
     """The venue's answer to one item of a trade request (in request order)."""
 
     cl_ord_id: str
@@ -89,8 +86,7 @@ class VenueAck:
     ord_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class VenueFailure:
+class VenueFailure(msgspec.Struct, frozen=True):
     """A request-level failure: nothing per item is known (``outcome`` is never OK)."""
 
     outcome: Outcome
@@ -98,8 +94,7 @@ class VenueFailure:
     msg: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class VenueNotFound:
+class VenueNotFound(msgspec.Struct, frozen=True):
     """A query's answer: the venue has no order with that clOrdId (``code``: the venue's)."""
 
     code: str
@@ -108,8 +103,7 @@ class VenueNotFound:
 VenueResult = list[VenueAck] | VenueFailure
 
 
-@dataclass(frozen=True, slots=True)
-class VenueOrder:
+class VenueOrder(msgspec.Struct, frozen=True):
     """One venue order object (a push, a query answer or a pending order at reconciliation).
 
     ``state`` is the venue's lifecycle word (``live``, ``partially_filled``, ``filled``,
@@ -141,8 +135,7 @@ class VenueOrder:
     reduce_only: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class VenueFill:
+class VenueFill(msgspec.Struct, frozen=True):
     """One execution from the venue's fill list (reconciliation)."""
 
     inst: str

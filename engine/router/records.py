@@ -135,23 +135,9 @@ class JournalState:
     records: int = 0
 
     def apply(self, rec: Record) -> None:
+        # most frequent first: the shell folds every record it writes
         self.records += 1
-        if isinstance(rec, JShortId):
-            self.short_ids[rec.strategy] = rec.short_id
-        elif isinstance(rec, JEpoch):
-            if rec.event == "welcome":
-                self.epochs[rec.strategy] = max(rec.epoch, self.epochs.get(rec.strategy, 0))
-            else:
-                self.fenced.add((rec.strategy, rec.epoch))
-        elif isinstance(rec, JOrder):
-            self.orders[rec.cl_ord_id] = JournaledOrder(rec, sz=rec.sz, px=rec.px)
-        elif isinstance(rec, JRequest):
-            if rec.op == "place":
-                for cid in rec.cl_ord_ids:
-                    jo = self.orders.get(cid)
-                    if jo is not None:
-                        jo.sent = True
-        elif isinstance(rec, JUpdate):
+        if isinstance(rec, JUpdate):
             jo = self.orders.get(rec.cl_ord_id)
             if jo is not None:
                 jo.state = rec.state
@@ -159,9 +145,25 @@ class JournalState:
                 jo.acc_fill_sz = max(jo.acc_fill_sz, rec.acc_fill_sz)
                 jo.sz = rec.sz if rec.sz is not None else jo.sz
                 jo.px = rec.px if rec.px is not None else jo.px
+        elif isinstance(rec, JAck | JCommand):
+            return
+        elif isinstance(rec, JRequest):
+            if rec.op == "place":
+                for cid in rec.cl_ord_ids:
+                    jo = self.orders.get(cid)
+                    if jo is not None:
+                        jo.sent = True
+        elif isinstance(rec, JOrder):
+            self.orders[rec.cl_ord_id] = JournaledOrder(rec, sz=rec.sz, px=rec.px)
         elif isinstance(rec, JFill):
             self.trade_ids.add((rec.inst, rec.trade_id))
             self.fills.setdefault(rec.cl_ord_id, []).append(rec)
+        elif isinstance(rec, JShortId):
+            self.short_ids[rec.strategy] = rec.short_id
+        elif rec.event == "welcome":
+            self.epochs[rec.strategy] = max(rec.epoch, self.epochs.get(rec.strategy, 0))
+        else:
+            self.fenced.add((rec.strategy, rec.epoch))
 
     def live_records(self, now_ns: int) -> list[Record]:
         """What a compacted journal holds: short ids, epochs and fences, every non-final order
