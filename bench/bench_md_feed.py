@@ -38,7 +38,7 @@ from bench.stats import pct, table
 from engine.bus.publisher import Publisher
 from engine.clock import SystemClock
 from engine.codec import Codec
-from engine.config import BusConfig, OkxmmConfig, VenueConfig
+from engine.config import BusConfig
 from engine.messages import AnyMsg, BookState, BookTop
 from gateway.book import L2Book
 from gateway.config import MdFeedConfig
@@ -46,6 +46,7 @@ from gateway.md_feed import MdFeed
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import BookData, PushArg
 from gateway.okx.ws_protocol import WsParser
+from ops.config import OkxmmConfig, VenueConfig
 
 INST = "BTC-USDT-SWAP"
 

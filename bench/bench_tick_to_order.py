@@ -9,7 +9,7 @@ router, and comes back to the venue as a WS ``order`` op. Real project code in e
 * md-feed (process F): ``gateway.md_feed.MdFeed`` + ``Publisher`` (as the actor runs them).
 * strategy (process S): ``Subscriber`` on ``md.pub`` + ``CommandClient``; on each valid
   ``BookTop`` it sends one post-only ``NewOrder`` whose clOrdId counter is the book's seqId.
-* router (process R): the real actor, ``python -m engine.router.actor --config …``.
+* router (process R): the real actor, ``python -m ops.router --config …``.
 
 Reported: tick→order (D send → D receive, includes the two WS hops the floor does not have),
 command→venue-ack (strategy send → router ``Ack``, i.e. after the venue accepted), and the bare
@@ -219,10 +219,11 @@ def feed_proc(bus_dir: str, port: int) -> None:
 
     from engine.bus.publisher import Publisher
     from engine.clock import SystemClock
-    from engine.config import BusConfig, OkxmmConfig, VenueConfig
+    from engine.config import BusConfig
     from gateway.config import MdFeedConfig
     from gateway.md_feed import MdFeed
     from gateway.okx.rest import OkxRestClient
+    from ops.config import OkxmmConfig, VenueConfig
 
     async def run() -> None:
         import uvloop  # noqa: F401 - the actor runtime uses it too
@@ -457,7 +458,7 @@ def run_pipeline(rate: int, n: int) -> tuple[list[int], list[int], int, list[int
     time.sleep(0.3)  # the venue binds its port
     with (tmp / "router.out").open("wb") as rlog:
         router = subprocess.Popen(
-            [sys.executable, "-m", "engine.router.actor", "--config", str(cfg_path)],
+            [sys.executable, "-m", "ops.router", "--config", str(cfg_path)],
             cwd=ROOT,
             stdout=rlog,
             stderr=subprocess.STDOUT,

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -27,23 +27,40 @@ from loguru import logger
 
 from engine.bus.ctl import CtlHandler, CtlServer
 from engine.clock import Clock, SystemClock
-from engine.config import OkxmmConfig, resolve_credentials
-from engine.errors import ConfigError, StartError
+from engine.config import BusConfig
+from engine.errors import StartError
 from engine.log import setup_logging
 from engine.messages import CtlReply, CtlRequest
 
-__all__ = ["Actor", "StatusValue", "run_actor"]
+__all__ = ["Actor", "ActorConfig", "StatusValue", "run_actor"]
 
 StatusValue = str | int | float | bool
 
 
-class Actor:
-    """What an actor's ``main`` is given."""
+class ActorConfig(Protocol):
+    """What the runtime needs of a configuration (``ops.config.OkxmmConfig`` is one)."""
+
+    bus: BusConfig
+    log_level: str
+    log_dir: str
+
+    def secret_values(self) -> list[str]:
+        """Values to redact from every log line."""
+        ...
+
+
+# covariant: a main written for a narrower config (e.g. the router's) accepts the whole one
+C = TypeVar("C", bound=ActorConfig, covariant=True)
+CfgT = TypeVar("CfgT", bound=ActorConfig)  # the same, for functions given a config
+
+
+class Actor(Generic[C]):
+    """What an actor's ``main`` is given; ``cfg`` is the configuration it was run with."""
 
     def __init__(
         self,
         name: str,
-        cfg: OkxmmConfig,
+        cfg: C,
         ctx: zmq.asyncio.Context,
         clock: Clock,
         epoch: int,
@@ -120,7 +137,7 @@ class Actor:
                 await task
 
 
-def _install_builtin_ctl(actor: Actor) -> None:
+def _install_builtin_ctl(actor: Actor[Any]) -> None:
     async def ping(req: CtlRequest) -> CtlReply:
         return CtlReply(cmd=req.cmd, ok=True, detail="pong")
 
@@ -151,8 +168,8 @@ def _install_builtin_ctl(actor: Actor) -> None:
 
 async def _amain(
     name: str,
-    cfg: OkxmmConfig,
-    main: Callable[[Actor], Coroutine[Any, Any, None]],
+    cfg: CfgT,
+    main: Callable[[Actor[CfgT]], Coroutine[Any, Any, None]],
     ctl_endpoint: str | None,
     clock: Clock,
     stop_timeout_s: float,
@@ -205,19 +222,15 @@ async def _amain(
 
 def run_actor(
     name: str,
-    cfg: OkxmmConfig,
-    main: Callable[[Actor], Coroutine[Any, Any, None]],
+    cfg: CfgT,
+    main: Callable[[Actor[CfgT]], Coroutine[Any, Any, None]],
     *,
     ctl_endpoint: str | None = None,
     clock: Clock | None = None,
     stop_timeout_s: float = 5.0,
 ) -> int:
     """Run one actor until stopped; returns the process exit code (0 clean, 1 failure)."""
-    try:
-        secrets = resolve_credentials(cfg).secret_values()
-    except ConfigError:
-        secrets = []
-    setup_logging(name, cfg.log_level, cfg.log_dir, secrets)
+    setup_logging(name, cfg.log_level, cfg.log_dir, cfg.secret_values())
     coro = _amain(name, cfg, main, ctl_endpoint, clock or SystemClock(), stop_timeout_s)
     try:
         try:

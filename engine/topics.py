@@ -5,8 +5,22 @@ from __future__ import annotations
 
 __all__ = [
     "ACCOUNT",
+    "BOOKS",
+    "BOOK_STATES",
+    "FILLS",
     "HEARTBEAT",
+    "INSTRUMENTS",
+    "MARKS",
+    "ORDERS",
+    "ORDER_EVENTS",
+    "POSITIONS",
+    "RECENT_FILLS",
     "RISK",
+    "RISK_LIMITS",
+    "RISK_STATES",
+    "STRATEGY_STATUSES",
+    "STREAMS",
+    "TICKERS",
     "actor",
     "book",
     "book_state",
@@ -17,6 +31,8 @@ __all__ = [
     "order_event",
     "order_event_of",
     "position",
+    "positions_of",
+    "recent_fills",
     "risk_limits",
     "risk_state",
     "strategy_status",
@@ -28,6 +44,26 @@ __all__ = [
 HEARTBEAT = "hb|"
 ACCOUNT = "acct|"
 RISK = "risk|"
+
+# family prefixes, for subscribers that want every topic of a kind
+BOOKS = "book|"
+BOOK_STATES = "bookstate|"
+TICKERS = "ticker|"
+MARKS = "mark|"
+INSTRUMENTS = "inst|"
+POSITIONS = "pos|"
+ORDERS = "order|"
+FILLS = "fill|"
+STREAMS = "stream|"
+ORDER_EVENTS = "ord|"
+STRATEGY_STATUSES = "strat|"
+RISK_STATES = "riskstate|"
+RISK_LIMITS = "risklimits|"
+RECENT_FILLS = "recentfills|"  # private-gw's ring of recent fills, one topic per slot
+
+
+def recent_fills(slot: int) -> str:
+    return f"{RECENT_FILLS}{slot}|"
 
 
 def book(inst: str) -> str:
@@ -56,6 +92,11 @@ def instrument(inst: str) -> str:
 
 def position(inst: str, mgn_mode: str = "cross", pos_side: str = "net") -> str:
     return f"pos|{inst}|{mgn_mode}|{pos_side}|"
+
+
+def positions_of(inst: str) -> str:
+    """Prefix of every position topic of ``inst`` (any margin mode and side)."""
+    return f"pos|{inst}|"
 
 
 def order(inst: str) -> str:

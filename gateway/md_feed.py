@@ -25,11 +25,11 @@ from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.publisher import Publisher
 from engine.clock import Clock
-from engine.config import OkxmmConfig, load_config
 from engine.errors import OkxmmError
 from engine.messages import BookState, BookStatus, BookTop, CtlReply, CtlRequest
 from gateway.book_sync import CHANGED, NOTHING, BookSync, SyncOutput
-from gateway.okx import convert
+from gateway.okx import codes, convert
+from gateway.okx.convert import inst_type_of
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import PushArg
 from gateway.okx.ws import OkxWsClient
@@ -44,22 +44,13 @@ from gateway.okx.ws_protocol import (
     WsError,
     WsEvent,
 )
+from ops.config import OkxmmConfig, load_config
 
 __all__ = ["MdFeed", "inst_type_of", "main"]
 
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
 _LAG_WINDOW = 2048
-
-
-def inst_type_of(inst: str) -> str:
-    """OKX instType from an instId: ``-SWAP`` → SWAP, ``BTC-USD-250328`` → FUTURES, else SPOT."""
-    parts = inst.split("-")
-    if parts[-1] == "SWAP":
-        return "SWAP"
-    if len(parts) >= 3 and parts[2].isdigit():
-        return "OPTION" if len(parts) > 3 else "FUTURES"
-    return "SPOT"
 
 
 class MdFeed:
@@ -201,7 +192,7 @@ class MdFeed:
         elif isinstance(ev, WsError):
             self.ws_errors += 1
             logger.warning("okx ws error event", code=ev.code, msg=ev.msg)
-        elif isinstance(ev, Notice) and ev.code == "64008":
+        elif isinstance(ev, Notice) and ev.code == codes.SERVICE_UPGRADE:
             self.ws.drop("venue reconnect notice 64008")
 
     def flush(self) -> None:
@@ -321,7 +312,7 @@ class MdFeed:
             task.cancel()
 
 
-async def _run(actor: Actor) -> None:
+async def _run(actor: Actor[OkxmmConfig]) -> None:
     cfg = actor.cfg
     pub = Publisher(
         actor.ctx,

@@ -30,10 +30,9 @@ from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.publisher import Publisher
 from engine.clock import Clock
-from engine.config import OkxmmConfig, load_config, resolve_credentials
 from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
-from gateway.okx.codes import is_auth_code
+from gateway.okx.codes import SERVICE_UPGRADE, is_auth_code
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import FillData, OrderData, PushArg
 from gateway.okx.ws import OkxWsClient
@@ -49,6 +48,7 @@ from gateway.okx.ws_protocol import (
     WsEvent,
 )
 from gateway.private_state import PrivateState, Publish
+from ops.config import OkxmmConfig, load_config, resolve_credentials
 
 __all__ = ["STREAM", "PrivateGw", "main"]
 
@@ -142,7 +142,7 @@ class PrivateGw:
                 self._status(False, f"login refused {ev.code}")
             else:
                 logger.warning("okx private ws error event", code=ev.code, msg=ev.msg)
-        elif isinstance(ev, Notice) and ev.code == "64008":
+        elif isinstance(ev, Notice) and ev.code == SERVICE_UPGRADE:
             self.ws.drop("venue reconnect notice 64008")
 
     def apply(self, ev: _Push) -> None:
@@ -264,7 +264,7 @@ class PrivateGw:
         await self.ws.close()
 
 
-async def _run(actor: Actor) -> None:
+async def _run(actor: Actor[OkxmmConfig]) -> None:
     cfg = actor.cfg
     pub = Publisher(
         actor.ctx,

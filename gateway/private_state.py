@@ -43,11 +43,8 @@ from gateway.okx.schemas import (
 __all__ = ["RECENT_FILLS", "TERMINAL_STATES", "PrivateState", "Publish", "recent_fills_topic"]
 
 TERMINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
-RECENT_FILLS = "recentfills|"
-
-
-def recent_fills_topic(slot: int) -> str:
-    return f"{RECENT_FILLS}{slot}|"
+RECENT_FILLS = topics.RECENT_FILLS
+recent_fills_topic = topics.recent_fills  # built in engine.topics, like every topic
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ import zmq.asyncio
 
 from engine.bus.ctl import ctl_call
 from engine.clock import SystemClock
-from engine.config import OkxmmConfig, load_config
 from engine.errors import ConfigError, OkxmmError, StartError
 from engine.messages import CtlRequest
+from ops.config import OkxmmConfig, load_config
 
 __all__ = ["app", "main"]
 
@@ -142,7 +142,7 @@ def _run_actor(name: str, cfg: OkxmmConfig) -> int:
 
         return _code(gw_main(cfg))
     if name == "router":
-        from engine.router.actor import main as router_main
+        from ops.router import main as router_main
 
         return _code(router_main(cfg))
     if name == "risk":

@@ -15,8 +15,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from engine.config import OkxmmConfig, resolve_credentials
 from engine.errors import ConfigError
+from ops.config import OkxmmConfig, resolve_credentials
 from strategies.params import load_params, size_problem
 from strategies.registry import STRATEGIES
 

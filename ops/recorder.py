@@ -15,8 +15,8 @@ import zmq.asyncio
 
 from engine.actor import Actor, run_actor
 from engine.bus.sockets import configure_sub, recv_frames
-from engine.config import OkxmmConfig, load_config
 from engine.errors import ConfigError
+from ops.config import OkxmmConfig, load_config
 from ops.journal_file import JournalRecord, JournalWriter
 from ops.tap import PUBLISHERS
 
@@ -31,7 +31,7 @@ def main(cfg: OkxmmConfig, *, out: str | None) -> int:
     except OSError as exc:
         raise ConfigError([("--out", f"cannot write {path}: {exc.strerror}")]) from None
 
-    async def record(actor: Actor) -> None:
+    async def record(actor: Actor[OkxmmConfig]) -> None:
         socks: list[tuple[str, zmq.asyncio.Socket]] = []
         for bus, endpoint in PUBLISHERS.items():
             sock = actor.ctx.socket(zmq.SUB)

@@ -15,8 +15,8 @@ import zmq
 import zmq.asyncio
 
 from engine.bus.sockets import bind, configure_pub, send_nowait
-from engine.config import OkxmmConfig
 from engine.errors import ConfigError
+from ops.config import OkxmmConfig
 from ops.journal_file import read_journal
 from ops.tap import PUBLISHERS
 

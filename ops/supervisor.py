@@ -26,9 +26,9 @@ from pathlib import Path
 from engine.actor import Actor, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.ctl import ctl_call
-from engine.config import OkxmmConfig, SupervisorConfig
 from engine.messages import CancelAll, CtlReply, CtlRequest, Reject
 from engine.runlock import RunLock
+from ops.config import OkxmmConfig, SupervisorConfig
 
 __all__ = ["ChildSpec", "RestartPolicy", "build_specs", "run_supervisor"]
 
@@ -77,7 +77,7 @@ def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
     specs += [
         ChildSpec("md-feed", [py, "-m", "gateway.md_feed", *conf], "actor", "ctl.md-feed"),
         ChildSpec("private-gw", [py, "-m", "gateway.private_gw", *conf], "actor", "ctl.private-gw"),
-        ChildSpec("router", [py, "-m", "engine.router.actor", *conf], "actor", "ctl.router"),
+        ChildSpec("router", [py, "-m", "ops.router", *conf], "actor", "ctl.router"),
         ChildSpec("risk", [py, "-m", "risk.monitor", *conf], "actor", "ctl.risk"),
     ]
     for s in cfg.strategies:
@@ -123,7 +123,7 @@ class _Child:
 class Supervisor:
     """Starts, watches, restarts and stops the children."""
 
-    def __init__(self, actor: Actor, specs: list[ChildSpec]) -> None:
+    def __init__(self, actor: Actor[OkxmmConfig], specs: list[ChildSpec]) -> None:
         self._actor = actor
         self._cfg = actor.cfg
         self._policy = RestartPolicy(actor.cfg.supervisor)
@@ -328,7 +328,7 @@ def run_supervisor(
     """Run ``okxmm up``; returns the exit code."""
     specs = build_specs(cfg, config_path)
 
-    async def main(actor: Actor) -> None:
+    async def main(actor: Actor[OkxmmConfig]) -> None:
         sup = Supervisor(actor, specs)
         actor.add_status(sup.status)
 

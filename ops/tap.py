@@ -10,8 +10,8 @@ import zmq.asyncio
 
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
-from engine.config import OkxmmConfig
 from engine.messages import Envelope, PubHeartbeat
+from ops.config import OkxmmConfig
 
 __all__ = ["PUBLISHERS", "format_line", "run_tap"]
 

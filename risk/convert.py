@@ -51,16 +51,7 @@ def position_row(p: Position) -> PositionRow:
 
 
 def instrument_spec(i: InstrumentInfo) -> InstrumentSpec:
-    return InstrumentSpec(
-        inst=i.inst,
-        inst_type=i.inst_type,
-        settle_ccy=i.settle_ccy,
-        ct_val=i.ct_val if i.ct_val is not None else ONE,
-        ct_mult=i.ct_mult if i.ct_mult is not None else ONE,
-        ct_type=i.ct_type,
-        base_ccy=i.base_ccy,
-        quote_ccy=i.quote_ccy,
-    )
+    return InstrumentSpec.from_info(i)
 
 
 def fill_record(msg: Fill | OrderUpdate | OrderEvent) -> FillRecord | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.instruments import Instrument
+
 __all__ = [
     "ZERO",
     "BalanceRow",
@@ -34,27 +36,7 @@ def quote_of(inst: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-@dataclass(frozen=True, slots=True)
-class InstrumentSpec:
-    """The instrument fields risk needs (OKX ``public/instruments``)."""
-
-    inst: str
-    inst_type: str  # SPOT, MARGIN, SWAP, FUTURES, OPTION
-    settle_ccy: str = ""
-    ct_val: Decimal = Decimal(1)
-    ct_mult: Decimal = Decimal(1)
-    ct_type: str = ""  # linear / inverse ("" for SPOT/MARGIN/OPTION)
-    base_ccy: str = ""
-    quote_ccy: str = ""
-
-    @property
-    def multiplier(self) -> Decimal:
-        """Contract size in ``ct_val`` units: ``ctMult × ctVal``."""
-        return self.ct_mult * self.ct_val
-
-    @property
-    def inverse(self) -> bool:
-        return self.ct_type == "inverse"
+InstrumentSpec = Instrument  # the instrument fields risk reads: the shared model
 
 
 @dataclass(frozen=True, slots=True)

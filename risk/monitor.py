@@ -31,8 +31,8 @@ from engine import topics
 from engine.actor import Actor, StatusValue, exit_with, run_actor
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
-from engine.config import OkxmmConfig, load_config
 from engine.messages import CtlReply, CtlRequest, PubHeartbeat, RiskSnapshot, RiskState
+from ops.config import OkxmmConfig, load_config
 from risk.core import RiskCore, Source
 from risk.persist import PersistedState, encode_state, load_state, save_state
 from risk.state import StateChange
@@ -40,11 +40,17 @@ from risk.state import StateChange
 __all__ = ["RiskMonitor", "main"]
 
 _NS_PER_MS = 1_000_000
-MD_PREFIXES = ["book|", "bookstate|", "ticker|", "mark|", "inst|"]
+MD_PREFIXES = [topics.BOOKS, topics.BOOK_STATES, topics.TICKERS, topics.MARKS, topics.INSTRUMENTS]
 # Explicit prefixes, not "": a subscription to everything would also track ``hb|`` itself.
-RECENT_FILLS = "recentfills|"  # private-gw's fill ring (gateway.private_state.RECENT_FILLS)
-ACCT_PREFIXES = ["acct|", "pos|", "order|", "fill|", "stream|", RECENT_FILLS]
-ORD_PREFIXES = ["ord|", "strat|"]
+ACCT_PREFIXES = [
+    topics.ACCOUNT,
+    topics.POSITIONS,
+    topics.ORDERS,
+    topics.FILLS,
+    topics.STREAMS,
+    topics.RECENT_FILLS,
+]
+ORD_PREFIXES = [topics.ORDER_EVENTS, topics.STRATEGY_STATUSES]
 
 
 def _instruments(cfg: OkxmmConfig) -> list[str]:
@@ -55,7 +61,7 @@ def _instruments(cfg: OkxmmConfig) -> list[str]:
 class RiskMonitor:
     """Shell around :class:`RiskCore`: sockets, timers, persistence, ctl."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor[OkxmmConfig]) -> None:
         self.actor = actor
         cfg = actor.cfg
         self.rc = cfg.risk
@@ -346,7 +352,7 @@ def _numbers(s: RiskSnapshot) -> RiskSnapshot:
     return msgspec.structs.replace(s, current_ts_ms=0)
 
 
-async def _main(actor: Actor) -> None:
+async def _main(actor: Actor[OkxmmConfig]) -> None:
     await RiskMonitor(actor).run()
 
 

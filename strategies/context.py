@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.instruments import Instrument
 from engine.messages import (
     AccountUpdate,
     BalanceDetail,
@@ -95,7 +96,7 @@ class WorkerContext:
     def __init__(self, name: str, inst: str, params: StrategyParams) -> None:
         self.name = name
         self.inst = inst
-        self.instrument: InstrumentInfo | None = None
+        self.instrument: Instrument | None = None
         self.book: BookTop | None = None
         self._best: tuple[Decimal | None, Decimal | None] = (None, None)
         self.book_state = BookState.RESYNCING
@@ -140,7 +141,7 @@ class WorkerContext:
                     self.tape.add(TapeTrade(now_ns, msg.px, msg.sz, msg.side, mid))
         elif isinstance(msg, InstrumentInfo):
             if msg.inst == self.inst:
-                self.instrument = msg
+                self.instrument = Instrument.from_info(msg)
         elif isinstance(msg, Ticker):
             if msg.inst == self.inst:
                 self.ticker = msg

@@ -41,11 +41,11 @@ from engine import topics
 from engine.actor import Actor, StatusValue, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.subscriber import Subscriber
-from engine.config import OkxmmConfig, load_config
 from engine.errors import ConfigError, StartError
 from engine.latency import LatencyWindow
 from engine.messages import Bye, CancelAll, CtlReply, CtlRequest, Heartbeat, Hello, StrategyStatus
 from engine.runlock import RunLock
+from ops.config import OkxmmConfig, load_config
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.outbox import Command, Outbox
@@ -67,7 +67,9 @@ _NAME = re.compile(r"[A-Za-z0-9-]{1,24}")  # as StrategySpec.name: ctl socket an
 class Worker:
     """Sockets, timers and the params file of one worker around its pure core."""
 
-    def __init__(self, actor: Actor, *, strategy: str, inst: str, params_path: str | None) -> None:
+    def __init__(
+        self, actor: Actor[OkxmmConfig], *, strategy: str, inst: str, params_path: str | None
+    ) -> None:
         self.actor = actor
         self.name = actor.name
         self.inst = inst
@@ -146,9 +148,9 @@ class Worker:
                     topics.ticker(inst),
                 ],
             ),
-            "acct": ("acct", [topics.ACCOUNT, f"pos|{inst}|", "stream|"]),
+            "acct": ("acct", [topics.ACCOUNT, topics.positions_of(inst), topics.STREAMS]),
             "ord": ("ord", [topics.order_event(self.name)]),
-            "risk": ("risk", ["riskstate|"]),
+            "risk": ("risk", [topics.RISK_STATES]),
         }
         for key, (family, prefixes) in specs.items():
             self.subs[key] = Subscriber(
@@ -448,7 +450,7 @@ def main(
     if params is not None:
         load_params(params, inst=inst)
 
-    async def _main(actor: Actor) -> None:
+    async def _main(actor: Actor[OkxmmConfig]) -> None:
         await Worker(actor, strategy=strategy, inst=inst, params_path=params).run()
 
     # One process per name: a second mm-btc would take over the first's ctl socket and the two

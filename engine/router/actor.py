@@ -10,10 +10,14 @@ Inbox:
 - timers: heartbeat silence every ``liveness_tick_ms`` (layer 2), overdue orders, dead-man's
   switch refresh, REST polling while the private WS is down.
 
-Outbox:
-- venue: WS trade ops (REST fallback), queries, ``cancel-all-after``;
+Outbox — exactly the core's effect list, carried out in order by :meth:`Router.execute`:
+- venue: WS trade ops (REST fallback), queries; plus ``cancel-all-after`` (shell timer);
 - ``ord.cmd`` replies (Welcome, Ack, Reject, Fenced); ``ord.pub``/``ord.snap``: order lifecycle;
-- the journal file.
+- the journal file (the core returns records; only the shell writes them).
+
+The venue is a :class:`~engine.router.ports.VenuePort` speaking the router's own types; the OKX
+one (``gateway.okx.router_venue``) is plugged in where the actor is composed (``ops.router``,
+``python -m ops.router``): this package imports no gateway.
 
 SIGTERM: cancel everything, wait (bounded) for the venue to confirm, then exit. The
 ``cancel-all-after`` timer stays armed as the backstop.
@@ -21,42 +25,51 @@ SIGTERM: cancel everything, wait (bounded) for the venue to confirm, then exit. 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import sys
 from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 
-from engine.actor import Actor, StatusValue, run_actor
+from engine import topics
+from engine.actor import Actor, ActorConfig, StatusValue
 from engine.bus.command import CommandServer
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
-from engine.config import OkxmmConfig, load_config, resolve_credentials
 from engine.errors import VenueError
 from engine.messages import CtlReply, CtlRequest
 from engine.router.batcher import Batch
-from engine.router.core import Effect, Forget, Publish, Query, Reply, RouterCore
-from engine.router.journal import Journal, compact, replay
+from engine.router.config import RouterConfig
+from engine.router.core import RouterCore
+from engine.router.effects import Effect, Forget, JournalRecord, Publish, Query, Reply, Send
+from engine.router.events import VenueFailure, VenueOrder
+from engine.router.journal import JournalWriter, compact, replay
+from engine.router.ports import VenuePort
 from engine.router.pretrade import InstrumentRules
-from engine.router.venue import Transport, Venue, rest_limiter
-from gateway.md_feed import inst_type_of
-from gateway.okx import convert
-from gateway.okx.rest import OkxRestClient
-from gateway.okx.schemas import PushArg
-from gateway.okx.ws import OkxWsClient
-from gateway.okx.ws_protocol import Connected, Disconnected, OrdersPush, WsEvent
 
-__all__ = ["Router", "main"]
+__all__ = ["STOP_TIMEOUT_S", "Router", "RouterSettings"]
 
 _NS_PER_S = 1_000_000_000
 _STALL_NS = 50_000_000  # a liveness tick this late means the router did not run
 _SLOW_TICK_S = 0.5
 _STOP_CANCEL_TIMEOUT_S = 3.0
+STOP_TIMEOUT_S = _STOP_CANCEL_TIMEOUT_S + 3.0  # the runtime's deadline for an orderly stop
+
+
+class RouterSettings(ActorConfig, Protocol):
+    """What the router reads of the whole configuration (``ops.config.OkxmmConfig``)."""
+
+    router: RouterConfig
+    instruments: list[str]
+    var_dir: str
+
+    @property
+    def live(self) -> bool:
+        """Real money: risk heartbeat and reference price are required unless configured."""
+        ...
 
 
 class _Latency:
@@ -78,12 +91,12 @@ class _Latency:
 class Router:
     """The shell around :class:`RouterCore`: sockets, timers, venue I/O."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor[RouterSettings], venue: VenuePort) -> None:
         self.actor = actor
         cfg = actor.cfg
         self.cfg = cfg
         rc = cfg.router
-        live = cfg.venue.kind == "okx-live"
+        live = cfg.live
         require_risk = live if rc.require_risk_heartbeat is None else rc.require_risk_heartbeat
         require_ref = live if rc.require_reference_price is None else rc.require_reference_price
         self.clock = actor.clock
@@ -94,30 +107,16 @@ class Router:
         logger.info(
             "journal compacted", path=journal_path, records=self._restored.records, kept=kept
         )
-        self.journal = Journal(journal_path)
+        # and online, while running: the file stays bounded (JournalWriter)
+        self.journal = JournalWriter(journal_path, replay(journal_path), rc.journal_max_records)
+        self.venue = venue
         self.core = RouterCore(
-            rc, self.journal, require_risk=require_risk, require_reference=require_ref
+            rc,
+            limiter=venue.limiter(),
+            require_risk=require_risk,
+            require_reference=require_ref,
         )
-        rest_url, _, ws_private, _ = cfg.venue.urls(cfg.exchange)
-        creds = resolve_credentials(cfg)
-        self.rest = OkxRestClient(
-            rest_url,
-            creds,
-            simulated=cfg.venue.simulated,
-            clock=self.clock,
-            limiter=rest_limiter(),
-            timeout_s=rc.venue_timeout_s,
-        )
-        self.ws = OkxWsClient(
-            ws_private,
-            name="router-private",
-            clock=self.clock,
-            on_event=self._on_ws_event,
-            credentials=creds,
-            venue_time_s=lambda: self.rest.now_ms() // 1000,
-        )
-        self.ws.subscribe([PushArg(channel="orders", instType="ANY")])
-        self.venue = Venue(self.rest, self.ws, timeout_s=rc.venue_timeout_s, use_ws=rc.use_ws_trade)
+        venue.bind(self._on_orders, self._on_ws_up, self._on_ws_down)
         bus = cfg.bus
         self.server = CommandServer(
             actor.ctx,
@@ -139,7 +138,11 @@ class Router:
             actor.ctx,
             bus.connect_endpoint("md.pub"),
             snap_endpoint=bus.connect_endpoint("md.snap"),
-            prefixes=["mark|", "ticker|", "inst|"],  # not book|: 100s/s we do not need
+            prefixes=[
+                topics.MARKS,
+                topics.TICKERS,
+                topics.INSTRUMENTS,
+            ],  # not book|: 100s/s we do not need
             name="router.md",
             clock=self.clock,
         )
@@ -147,7 +150,7 @@ class Router:
             actor.ctx,
             bus.connect_endpoint("risk.pub"),
             snap_endpoint=bus.connect_endpoint("risk.snap"),
-            prefixes=["riskstate|", "risklimits|"],
+            prefixes=[topics.RISK_STATES, topics.RISK_LIMITS],
             name="router.risk",
             clock=self.clock,
         )
@@ -176,12 +179,19 @@ class Router:
         return self.clock.now_ns(), self.clock.monotonic_ns()
 
     def execute(self, effects: list[Effect]) -> None:
-        """Carry out the core's effects, then send whatever venue requests are due."""
+        """Carry out the core's effects in order, then send whatever venue requests are due."""
+        self._carry_out(effects)
+        wall, mono = self._now()
+        self._carry_out(self.core.flush(wall, mono, self.venue.transport()))
+
+    def _carry_out(self, effects: list[Effect]) -> None:
         pending = effects
         while pending:
             more: list[Effect] = []
             for eff in pending:
-                if isinstance(eff, Reply):
+                if isinstance(eff, JournalRecord):
+                    self.journal.append(eff.record)
+                elif isinstance(eff, Reply):
                     if not self.server.reply(eff.identity, eff.msg) and eff.identity[:2] == b"S:":
                         wall, mono = self._now()
                         more += self.core.fence_identity(
@@ -191,24 +201,21 @@ class Router:
                     self.pub.publish(eff.topic, eff.msg, retain=eff.retain)
                     if eff.forget:
                         self.pub.forget(eff.topic)
+                elif isinstance(eff, Send):
+                    _, mono = self._now()
+                    self._spawn(
+                        self._send(eff.batch, eff.transport, mono), f"router-{eff.batch.op}"
+                    )
                 elif isinstance(eff, Forget):
                     self.server.forget(eff.identity)
                 elif isinstance(eff, Query):
                     self._spawn(self._query(eff), "router-query")
             pending = more
-        self.flush()
 
-    def flush(self) -> None:
-        wall, mono = self._now()
-        for batch in self.core.take_batches(mono):
-            transport = self.venue.transport()
-            self.core.journal_request(batch, transport, wall)
-            self._spawn(self._send(batch, transport, mono), f"router-{batch.op}")
-
-    async def _send(self, batch: Batch, transport: Transport, t0: int) -> None:
+    async def _send(self, batch: Batch, transport: str, t0: int) -> None:
         result = await self.venue.send(batch, transport)
         wall, mono = self._now()
-        if isinstance(result, VenueError):
+        if isinstance(result, VenueFailure):
             self.send_errors += 1
             logger.warning(
                 "venue request failed",
@@ -278,21 +285,22 @@ class Router:
             self.execute(effects)
 
     # ----------------------------------------------------------------------- venue streams
-    def _on_ws_event(self, ev: WsEvent) -> None:
-        if isinstance(ev, OrdersPush):
-            wall, mono = self._now()
-            effects: list[Effect] = []
-            for d in ev.data:
-                effects += self.core.on_order_update(d, wall, mono)
-            self.execute(effects)
-        elif isinstance(ev, Connected):
-            logger.info("router private ws up", session=ev.session)
-            self._start_reconcile("private ws connected")
-        elif isinstance(ev, Disconnected):
-            logger.warning("router private ws down; trade ops fall back to REST", reason=ev.reason)
+    def _on_orders(self, orders: list[VenueOrder]) -> None:
+        wall, mono = self._now()
+        effects: list[Effect] = []
+        for d in orders:
+            effects += self.core.on_order_update(d, wall, mono)
+        self.execute(effects)
+
+    def _on_ws_up(self, session: int) -> None:
+        logger.info("router private ws up", session=session)
+        self._start_reconcile("private ws connected")
+
+    def _on_ws_down(self, reason: str) -> None:
+        logger.warning("router private ws down; trade ops fall back to REST", reason=reason)
 
     def _maybe_poll(self, mono: int) -> None:
-        if self.ws.is_open:
+        if self.venue.is_open:
             return
         if mono - self._last_poll_ns >= int(self.cfg.router.poll_when_ws_down_s * _NS_PER_S):
             self._last_poll_ns = mono
@@ -350,11 +358,10 @@ class Router:
         while missing:
             for inst in list(missing):
                 try:
-                    for d in await self.rest.instruments(inst_type_of(inst), inst):
-                        if d.instId == inst:
-                            info = convert.instrument_info(d)
-                            self.core.rules[inst] = InstrumentRules.from_info(info)
-                            missing.remove(inst)
+                    info = await self.venue.instrument(inst)
+                    if info is not None:
+                        self.core.rules[inst] = InstrumentRules.from_info(info)
+                        missing.remove(inst)
                 except Exception as exc:  # noqa: BLE001 - retried below
                     logger.warning("instrument rules not loaded", inst=inst, error=str(exc))
             if missing:
@@ -365,7 +372,7 @@ class Router:
         delay = 0.2
         while True:
             try:
-                await self.rest.start()
+                await self.venue.start()
                 return
             except Exception as exc:  # noqa: BLE001 - the venue may come up later
                 logger.warning("venue not reachable yet", error=str(exc), retry_s=delay)
@@ -380,7 +387,7 @@ class Router:
             "orders_tracked": len(c.own),
             "strategies": sum(1 for s in c.sessions.values() if not s.fenced),
             "queued": c.batcher.queued(),
-            "ws_open": self.ws.is_open,
+            "ws_open": self.venue.is_open,
             "ws_sent": self.venue.sent_ws,
             "rest_sent": self.venue.sent_rest,
             "send_errors": self.send_errors,
@@ -389,6 +396,7 @@ class Router:
             "ack_p50_us": self.ack_latency.pct(0.5),
             "ack_p99_us": self.ack_latency.pct(0.99),
             "journal_records": self.journal.written,
+            "journal_compactions": self.journal.compactions,
         }
         out.update(c.counters)
         return out
@@ -397,12 +405,13 @@ class Router:
     async def run(self) -> None:
         actor = self.actor
         wall, mono = self._now()
-        self.core.restore(self._restored, wall, mono)
+        restored = self.core.restore(self._restored, wall, mono)
         await self.pub.start()
+        self.execute(restored)
         await self.start_venue()
-        ws_task = asyncio.get_running_loop().create_task(self.ws.run(), name="router-ws")
+        ws_task = asyncio.get_running_loop().create_task(self.venue.run(), name="router-ws")
         await self.load_instruments_once()
-        if not await self.ws.wait_open(5.0):
+        if not await self.venue.wait_open(5.0):
             self._start_reconcile("start without private ws")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5.0):
@@ -438,15 +447,17 @@ class Router:
 
     async def _ctl_cancel_all(self, req: CtlRequest) -> CtlReply:
         wall, mono = self._now()
-        n = self.core.cancel_everything(mono, wall, req.args.get("reason", "ctl cancel-all"))
-        self.execute(self.core.drain())
-        return CtlReply(cmd=req.cmd, ok=True, detail=f"cancelling {n}")
+        before = len(self.core.own.open_orders())
+        self.execute(
+            self.core.cancel_everything(wall, mono, req.args.get("reason", "ctl cancel-all"))
+        )
+        return CtlReply(cmd=req.cmd, ok=True, detail=f"cancelling {before}")
 
     async def shutdown(self, ws_task: asyncio.Task[None]) -> None:
         """Cancel everything at the venue (bounded wait), then close."""
         wall, mono = self._now()
-        n = self.core.cancel_everything(mono, wall, "router stopping")
-        self.execute(self.core.drain())
+        n = len(self.core.own.open_orders())
+        self.execute(self.core.cancel_everything(wall, mono, "router stopping"))
         logger.info("router stopping: cancelling everything", orders=n)
         try:
             async with asyncio.timeout(_STOP_CANCEL_TIMEOUT_S):
@@ -466,35 +477,9 @@ class Router:
             await sub.close()
         await self.server.close()
         await self.pub.close()
-        await self.ws.close()
+        await self.venue.close()
         ws_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await ws_task
-        await self.rest.close()
+        await self.venue.close_rest()
         self.journal.close()
-
-
-async def _run(actor: Actor) -> None:
-    await Router(actor).run()
-
-
-def main(cfg: OkxmmConfig) -> int:
-    """Run the router until stopped (SIGTERM: cancel everything, then exit); the exit code."""
-    return run_actor(
-        "router",
-        cfg,
-        _run,
-        ctl_endpoint=cfg.bus.bind_endpoint("ctl.router"),
-        stop_timeout_s=_STOP_CANCEL_TIMEOUT_S + 3.0,
-    )
-
-
-def _cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.router.actor")
-    parser.add_argument("--config", default=None, help="okxmm YAML config")
-    args = parser.parse_args(argv)
-    return main(load_config(args.config))
-
-
-if __name__ == "__main__":
-    sys.exit(_cli())

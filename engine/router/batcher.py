@@ -4,36 +4,43 @@ Invariants:
 - Cancels go first, then amends, then places: a cancel is never stuck behind new orders.
 - A batch holds ≤ ``batch_max`` items of one operation; a clOrdId appears at most once in it
   (OKX: ``51016`` place, ``51512`` amend).
-- Tokens are taken from the gateway's OKX buckets (``gateway.okx.ratelimit``) per instrument:
-  a one-item batch spends the single-order bucket, a larger one the batch bucket (as OKX counts
-  it); places and amends also spend the sub-account bucket. An operation without tokens stays
-  queued and :meth:`Batcher.take` reports when to try again.
+- Tokens are taken from a :class:`TradeLimiter` the shell injects (the venue's buckets, e.g.
+  ``gateway.okx.ratelimit.OkxTradeLimiter``): it is told the operation, the batch size and the
+  items per instrument. An operation without tokens stays queued and :meth:`Batcher.take`
+  reports when to try again.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from dataclasses import dataclass
-from typing import Literal
+from collections import deque
+from typing import Protocol
 
-from gateway.okx.ratelimit import RateLimiter
-from gateway.okx.schemas import AmendOrderReq, CancelOrderReq, PlaceOrderReq
+import msgspec
 
-__all__ = ["Batch", "Batcher", "Op", "VenueReq"]
+from engine.router.events import Op, VenueReq
 
-Op = Literal["cancel", "amend", "place"]
-VenueReq = PlaceOrderReq | CancelOrderReq | AmendOrderReq
+__all__ = ["Batch", "Batcher", "Op", "TradeLimiter", "Unlimited", "VenueReq"]
 
-_BUCKETS: dict[str, tuple[str, str]] = {
-    "place": ("order", "batch-orders"),
-    "cancel": ("cancel", "batch-cancel"),
-    "amend": ("amend", "batch-amend"),
-}
 _ORDER = ("cancel", "amend", "place")
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class TradeLimiter(Protocol):
+    """The venue's trade rate limits: spend tokens for one batch or say how long to wait."""
+
+    def reserve_trade(self, op: Op, per_inst: dict[str, int], size: int, now_ns: int) -> int:
+        """Spend for ``size`` items of ``op`` (``per_inst``: items per instrument) and return
+        0, or spend nothing and return the ns to wait."""
+        ...
+
+
+class Unlimited:
+    """A limiter that never waits (tests of logic that does not depend on rate limits)."""
+
+    def reserve_trade(self, op: Op, per_inst: dict[str, int], size: int, now_ns: int) -> int:
+        return 0
+
+
+class Batch(msgspec.Struct, frozen=True):
     """One venue request: ``op`` over ``reqs`` (request order = response order)."""
 
     op: Op
@@ -41,13 +48,13 @@ class Batch:
 
     @property
     def cl_ord_ids(self) -> list[str]:
-        return [r.clOrdId for r in self.reqs]
+        return [r.cl_ord_id for r in self.reqs]
 
 
 class Batcher:
     """Queues per operation; :meth:`take` cuts the batches that may go now."""
 
-    def __init__(self, limiter: RateLimiter, batch_max: int = 20) -> None:
+    def __init__(self, limiter: TradeLimiter, batch_max: int = 20) -> None:
         self._limiter = limiter
         self._max = batch_max
         self._queues: dict[str, deque[VenueReq]] = {op: deque() for op in _ORDER}
@@ -65,7 +72,7 @@ class Batcher:
         """Remove a queued request (e.g. a place withdrawn before it was sent)."""
         q = self._queues[op]
         for r in q:
-            if r.clOrdId == cl_ord_id:
+            if r.cl_ord_id == cl_ord_id:
                 q.remove(r)
                 return True
         return False
@@ -76,14 +83,10 @@ class Batcher:
         return sum(len(q) for q in self._queues.values())
 
     def _spend(self, op: Op, reqs: list[VenueReq], now_ns: int) -> int:
-        single, batch = _BUCKETS[op]
-        bucket = single if len(reqs) == 1 else batch
-        wait = 0
-        for inst, n in Counter(r.instId for r in reqs).items():
-            wait = max(wait, self._limiter.reserve(bucket, inst, now_ns, n))
-        if op != "cancel" and wait == 0:
-            wait = self._limiter.reserve("sub-account-orders", "", now_ns, len(reqs))
-        return wait
+        per_inst: dict[str, int] = {}  # not a Counter: this runs for every batch
+        for r in reqs:
+            per_inst[r.inst] = per_inst.get(r.inst, 0) + 1
+        return self._limiter.reserve_trade(op, per_inst, len(reqs), now_ns)
 
     def take(self, now_ns: int) -> list[Batch]:
         """Every batch that may be sent now; what has no tokens stays queued."""
@@ -98,9 +101,9 @@ class Batcher:
             while q:
                 reqs: list[VenueReq] = []
                 seen: set[str] = set()
-                while q and len(reqs) < self._max and q[0].clOrdId not in seen:
+                while q and len(reqs) < self._max and q[0].cl_ord_id not in seen:
                     r = q.popleft()
-                    seen.add(r.clOrdId)
+                    seen.add(r.cl_ord_id)
                     reqs.append(r)
                 wait = self._spend(op, reqs, now_ns)  # type: ignore[arg-type]
                 if wait:

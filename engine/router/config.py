@@ -53,6 +53,7 @@ class RouterConfig(BaseModel):
     cancel_all_after_refresh_s: float = Field(default=2.0, gt=0)
     # --- journal / reconciliation
     journal_path: str = ""  # "" → ``<var_dir>/router.journal``
+    journal_max_records: int = Field(default=20_000, ge=100)  # then compacted online (~4 MB)
     reconcile_fills_limit: int = Field(default=100, ge=1, le=100)
 
     @field_validator("cancel_all_after_s")

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from engine.messages import OrderEvent, OrderState, OrdType, Side
 from engine.orders.fsm import OrderTrigger, advance, is_terminal
+from engine.router.records import JOrder
 
 __all__ = ["OwnedOrder", "Ownership", "Waiter"]
 
@@ -31,19 +32,15 @@ class Waiter:
 
 @dataclass(slots=True)
 class OwnedOrder:
-    """One order and what the router knows and wants of it."""
+    """One order and what the router knows and wants of it.
 
-    cl_ord_id: str
-    strategy: str
-    epoch: int
-    inst: str
-    side: Side
-    ord_type: OrdType
+    ``spec`` is the order as it was placed and journalled (:class:`JOrder`, the same object the
+    journal holds: no copy); everything else is what changed since. ``sz``/``px`` start as the
+    spec's and follow amends."""
+
+    spec: JOrder
     sz: Decimal
     px: Decimal | None
-    td_mode: str = "cross"
-    pos_side: str = ""
-    reduce_only: bool = False
     state: OrderState = OrderState.PENDING
     ord_id: str = ""
     acc_fill_sz: Decimal = _ZERO
@@ -62,6 +59,43 @@ class OwnedOrder:
     amend_waiter: Waiter | None = None
     pending_amend: tuple[Decimal | None, Decimal | None] | None = None
     trade_ids: set[str] = field(default_factory=set)
+
+    # the placed order's fields, read through (one record, no copy)
+    @property
+    def cl_ord_id(self) -> str:
+        return self.spec.cl_ord_id
+
+    @property
+    def strategy(self) -> str:
+        return self.spec.strategy
+
+    @property
+    def epoch(self) -> int:
+        return self.spec.epoch
+
+    @property
+    def inst(self) -> str:
+        return self.spec.inst
+
+    @property
+    def side(self) -> Side:
+        return self.spec.side
+
+    @property
+    def ord_type(self) -> OrdType:
+        return self.spec.ord_type
+
+    @property
+    def td_mode(self) -> str:
+        return self.spec.td_mode
+
+    @property
+    def pos_side(self) -> str:
+        return self.spec.pos_side
+
+    @property
+    def reduce_only(self) -> bool:
+        return self.spec.reduce_only
 
     def apply(self, trigger: OrderTrigger, now_ns: int) -> bool:
         """Advance through the FSM table; True if the state changed. Raises

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.messages import InstrumentInfo, NewOrder, OrdType, TradingState
+from engine.instruments import Instrument
+from engine.messages import NewOrder, OrdType, TradingState
 
 __all__ = ["InstrumentRules", "OrderLimits", "check_amend", "check_new_order", "notional"]
 
@@ -24,31 +25,7 @@ _BPS = Decimal(10_000)
 _PRICED = frozenset({OrdType.LIMIT, OrdType.POST_ONLY, OrdType.IOC, OrdType.FOK})
 
 
-@dataclass(frozen=True, slots=True)
-class InstrumentRules:
-    """What an instrument allows (from ``public/instruments``)."""
-
-    inst: str
-    inst_type: str
-    tick_sz: Decimal
-    lot_sz: Decimal
-    min_sz: Decimal
-    ct_val: Decimal | None = None
-    inverse: bool = False
-    live: bool = True
-
-    @classmethod
-    def from_info(cls, info: InstrumentInfo) -> InstrumentRules:
-        return cls(
-            inst=info.inst,
-            inst_type=info.inst_type,
-            tick_sz=info.tick_sz,
-            lot_sz=info.lot_sz,
-            min_sz=info.min_sz,
-            ct_val=info.ct_val,
-            inverse=info.ct_type == "inverse",
-            live=info.state in ("", "live"),
-        )
+InstrumentRules = Instrument  # what the router checks orders against: the shared model
 
 
 @dataclass(frozen=True, slots=True)

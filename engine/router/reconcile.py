@@ -21,24 +21,24 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from engine.orders import clordid
-from gateway.okx.schemas import FillData, OrderData
+from engine.router.events import VenueFill, VenueOrder
 
 __all__ = ["ReconcilePlan", "plan_reconcile"]
 
 
 @dataclass(slots=True)
 class ReconcilePlan:
-    adopt: list[OrderData] = field(default_factory=list)
-    attribute: list[OrderData] = field(default_factory=list)
-    orphans: list[OrderData] = field(default_factory=list)
+    adopt: list[VenueOrder] = field(default_factory=list)
+    attribute: list[VenueOrder] = field(default_factory=list)
+    orphans: list[VenueOrder] = field(default_factory=list)
     query: list[str] = field(default_factory=list)
-    fills: list[FillData] = field(default_factory=list)
+    fills: list[VenueFill] = field(default_factory=list)
     foreign: int = 0
 
 
 def plan_reconcile(
-    pending: Sequence[OrderData],
-    fills: Sequence[FillData],
+    pending: Sequence[VenueOrder],
+    fills: Sequence[VenueFill],
     known: Collection[str],
     open_known: Collection[str],
     attributable: Callable[[str, int], bool],
@@ -49,7 +49,7 @@ def plan_reconcile(
     out = ReconcilePlan()
     at_venue: set[str] = set()
     for d in pending:
-        cid = d.clOrdId
+        cid = d.cl_ord_id
         at_venue.add(cid)
         if cid and cid in known:
             out.adopt.append(d)
@@ -63,6 +63,6 @@ def plan_reconcile(
             out.orphans.append(d)
     out.query = [cid for cid in open_known if cid not in at_venue]
     for f in fills:
-        if f.clOrdId in known and (f.instId, f.tradeId) not in seen_trades:
+        if f.cl_ord_id in known and (f.inst, f.trade_id) not in seen_trades:
             out.fills.append(f)
     return out

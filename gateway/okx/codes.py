@@ -1,4 +1,9 @@
-"""OKX error codes → the typed ``engine.errors`` hierarchy (okx-v5.md §3, §4). Pure."""
+"""Every OKX error code okxmm reads, and what it means (okx-v5.md §3, §4). Pure.
+
+Two readings: :func:`venue_error` maps a code to the typed ``engine.errors`` hierarchy (REST and
+WS clients raise those), and :func:`outcome` maps a trade item's ``sCode`` to what it means for
+the router (``engine.router.events.Outcome``: retry, look up, already gone, ...).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,56 @@ from engine.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from engine.router.events import Outcome
 
 __all__ = [
+    "MISSING_CREDENTIALS",
+    "NOT_FOUND",
+    "SERVICE_UPGRADE",
     "TIMESTAMP_EXPIRED",
+    "failure_outcome",
     "is_auth_code",
+    "outcome",
     "venue_error",
 ]
 
 TIMESTAMP_EXPIRED = "50102"
+MISSING_CREDENTIALS = "50103"  # a private endpoint called without an API key
+SERVICE_UPGRADE = "64008"  # WS notice: the connection will close soon, reconnect
 _RATE_LIMIT = frozenset({"50011", "50013", "50061", "60014"})
 _UNAVAILABLE = frozenset({"50001", "50004", "50026"})
 _HTTP_SERVER_ERROR = 500
+
+OK = "0"
+NOT_FOUND = "51603"  # order does not exist (query, cancel)
+_ITEM_RATE_LIMIT = frozenset({"50011", "50013", "50061"})  # per item: refused before processing
+_DUPLICATE_CLORDID = "51016"
+_GONE = frozenset({"51400", "51401", "51402", NOT_FOUND})  # cancel: filled/canceled/unknown
+_ALREADY_CANCELING = "51410"
+_AMEND_ON_DONE = "51503"
+_OUTCOMES: dict[str, Outcome] = {
+    OK: Outcome.OK,
+    _DUPLICATE_CLORDID: Outcome.DUPLICATE,
+    _ALREADY_CANCELING: Outcome.ALREADY_CANCELING,
+    _AMEND_ON_DONE: Outcome.AMEND_ON_DONE,
+    **dict.fromkeys(_ITEM_RATE_LIMIT, Outcome.RATE_LIMITED),
+    **dict.fromkeys(_GONE, Outcome.GONE),
+}
+
+
+def outcome(code: str) -> Outcome:
+    """What a trade item's ``sCode`` means for the router (codes do not overlap between
+    place, cancel and amend, so one table serves all three)."""
+    return _OUTCOMES.get(code, Outcome.REFUSED)
+
+
+def failure_outcome(err: VenueError) -> Outcome:
+    """What a request-level error means: retry later, look it up, or as its code says."""
+    if isinstance(err, RateLimitError):
+        return Outcome.RATE_LIMITED
+    if isinstance(err, VenueUnavailableError):
+        return Outcome.UNKNOWN
+    return outcome(err.code)
 
 
 def is_auth_code(code: str) -> bool:

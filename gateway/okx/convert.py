@@ -1,4 +1,5 @@
-"""The one place OKX strings become numbers: DTOs (``gateway.okx.schemas``) → bus messages.
+"""The one place OKX strings become numbers: DTOs (``gateway.okx.schemas``) → bus messages and
+the router's venue events (``engine.router.events``), and the router's requests → OKX bodies.
 
 Rules: prices and sizes become ``Decimal`` from the exact OKX string (never via float); ``""``
 becomes ``None`` for optional values; millisecond timestamps become ``int`` (``""`` → 0).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from engine.errors import VenueError
 from engine.messages import (
     AccountUpdate,
     BalanceDetail,
@@ -15,19 +17,34 @@ from engine.messages import (
     InstrumentInfo,
     MarkPrice,
     OrderUpdate,
+    OrdType,
     Position,
     Side,
     Ticker,
     Trade,
 )
+from engine.router.events import (
+    CancelReq,
+    PlaceReq,
+    VenueAck,
+    VenueFailure,
+    VenueFill,
+    VenueOrder,
+    VenueReq,
+)
+from gateway.okx import codes
+from gateway.okx.results import TradeResult
 from gateway.okx.schemas import (
+    AmendOrderReq,
     Balance,
     BalanceData,
     BalanceDetailData,
+    CancelOrderReq,
     FillData,
     InstrumentData,
     MarkPriceData,
     OrderData,
+    PlaceOrderReq,
     PosData,
     PositionData,
     TickerData,
@@ -41,15 +58,21 @@ __all__ = [
     "dec_or_none",
     "fill_from_order",
     "fill_from_rest",
+    "inst_type_of",
     "instrument_info",
     "mark_price",
     "ms",
+    "okx_request",
     "order_update",
     "pos_data_position",
     "position",
     "side",
     "ticker",
     "trade",
+    "venue_acks",
+    "venue_failure",
+    "venue_fill",
+    "venue_order",
 ]
 
 _ZERO = Decimal(0)
@@ -75,6 +98,16 @@ def dec(s: str, default: Decimal = _ZERO) -> Decimal:
 def ms(s: str) -> int:
     """Millisecond timestamp string → int (``""`` → 0)."""
     return int(s) if s.isdigit() else 0
+
+
+def inst_type_of(inst: str) -> str:
+    """OKX instType from an instId: ``-SWAP`` → SWAP, ``BTC-USD-250328`` → FUTURES, else SPOT."""
+    parts = inst.split("-")
+    if parts[-1] == "SWAP":
+        return "SWAP"
+    if len(parts) >= 3 and parts[2].isdigit():
+        return "OPTION" if len(parts) > 3 else "FUTURES"
+    return "SPOT"
 
 
 def side(s: str) -> Side:
@@ -279,4 +312,92 @@ def fill_from_rest(d: FillData) -> Fill:
         exec_type=d.execType,
         inst_type=d.instType,
         pos_side=d.posSide,
+    )
+
+
+# ---------------------------------------------------------------------------- router events
+def _ord_type(s: str) -> OrdType:
+    try:
+        return OrdType(s)
+    except ValueError:
+        return OrdType.LIMIT
+
+
+def venue_order(d: OrderData) -> VenueOrder:
+    """An OKX order object (push, query, pending list) as the router's :class:`VenueOrder`."""
+    return VenueOrder(
+        inst=d.instId,
+        cl_ord_id=d.clOrdId,
+        ord_id=d.ordId,
+        state=d.state,
+        side=side(d.side),
+        ord_type=_ord_type(d.ordType),
+        sz=dec(d.sz),
+        px=dec_or_none(d.px),
+        acc_fill_sz=dec(d.accFillSz),
+        avg_px=dec_or_none(d.avgPx),
+        fill_px=dec_or_none(d.fillPx),
+        fill_sz=dec(d.fillSz),
+        fill_fee=dec_or_none(d.fillFee),
+        fee_ccy=d.fillFeeCcy or d.feeCcy,
+        trade_id=d.tradeId,
+        fill_time_ms=ms(d.fillTime),
+        u_time_ms=ms(d.uTime),
+        amend_result=d.amendResult,
+        cancel_source=d.cancelSource,
+        td_mode=d.tdMode,
+        pos_side=d.posSide,
+        reduce_only=d.reduceOnly == "true",
+    )
+
+
+def venue_fill(d: FillData) -> VenueFill:
+    """A REST ``trade/fills`` item as the router's :class:`VenueFill`."""
+    return VenueFill(
+        inst=d.instId,
+        trade_id=d.tradeId,
+        cl_ord_id=d.clOrdId,
+        ord_id=d.ordId,
+        px=dec(d.fillPx),
+        sz=dec(d.fillSz),
+        fee=dec(d.fee),
+        fee_ccy=d.feeCcy,
+        ts_ms=ms(d.fillTime),
+    )
+
+
+def venue_acks(result: TradeResult) -> list[VenueAck]:
+    """The per-item answers of a trade request, in request order, with their meaning."""
+    return [
+        VenueAck(i.clOrdId, codes.outcome(i.sCode), i.sCode, i.sMsg, i.ordId) for i in result.items
+    ]
+
+
+def venue_failure(err: VenueError) -> VenueFailure:
+    """A request-level error (nothing per item is known) with its meaning."""
+    return VenueFailure(codes.failure_outcome(err), err.code, err.msg)
+
+
+def okx_request(r: VenueReq) -> PlaceOrderReq | CancelOrderReq | AmendOrderReq:
+    """One of the router's requests as the OKX request body item."""
+    if isinstance(r, PlaceReq):
+        return PlaceOrderReq(
+            instId=r.inst,
+            tdMode=r.td_mode,
+            side=r.side.value,
+            ordType=r.ord_type.value,
+            sz=str(r.sz),
+            px="" if r.px is None else str(r.px),
+            clOrdId=r.cl_ord_id,
+            tag=r.tag,
+            posSide=r.pos_side,
+            reduceOnly=r.reduce_only,
+        )
+    if isinstance(r, CancelReq):
+        return CancelOrderReq(instId=r.inst, clOrdId=r.cl_ord_id)
+    return AmendOrderReq(
+        instId=r.inst,
+        clOrdId=r.cl_ord_id,
+        newSz="" if r.new_sz is None else str(r.new_sz),
+        newPx="" if r.new_px is None else str(r.new_px),
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["LIMITS", "BucketSpec", "RateLimiter", "WindowBucket"]
+__all__ = ["LIMITS", "BucketSpec", "OkxTradeLimiter", "RateLimiter", "WindowBucket"]
 
 _NS = 1_000_000_000
 _SLACK_NS = 20_000_000  # requests may reach the venue closer together than we sent them
@@ -110,3 +110,31 @@ class RateLimiter:
         if b is None:
             b = self._buckets[(bucket, key)] = WindowBucket(spec)
         return b.reserve(now_ns, n)
+
+
+# trade operation → (single-order bucket, batch bucket), as OKX counts them
+_TRADE_BUCKETS: dict[str, tuple[str, str]] = {
+    "place": ("order", "batch-orders"),
+    "cancel": ("cancel", "batch-cancel"),
+    "amend": ("amend", "batch-amend"),
+}
+
+
+class OkxTradeLimiter:
+    """The router's trade limits over OKX buckets (``engine.router.batcher.TradeLimiter``).
+
+    Per instrument, a one-item batch spends the single-order bucket and a larger one the batch
+    bucket (as OKX counts it); places and amends also spend the sub-account bucket."""
+
+    def __init__(self, limiter: RateLimiter | None = None) -> None:
+        self._limiter = limiter or RateLimiter()
+
+    def reserve_trade(self, op: str, per_inst: dict[str, int], size: int, now_ns: int) -> int:
+        single, batch = _TRADE_BUCKETS[op]
+        bucket = single if size == 1 else batch
+        wait = 0
+        for inst, n in per_inst.items():
+            wait = max(wait, self._limiter.reserve(bucket, inst, now_ns, n))
+        if op != "cancel" and wait == 0:
+            wait = self._limiter.reserve("sub-account-orders", "", now_ns, size)
+        return wait

@@ -33,7 +33,7 @@ from engine.errors import (
     VenueError,
     VenueUnavailableError,
 )
-from gateway.okx.codes import TIMESTAMP_EXPIRED, venue_error
+from gateway.okx.codes import MISSING_CREDENTIALS, TIMESTAMP_EXPIRED, venue_error
 from gateway.okx.ratelimit import RateLimiter
 from gateway.okx.results import TradeResult
 from gateway.okx.schemas import (
@@ -283,7 +283,7 @@ class OkxRestClient:
             headers["Content-Type"] = "application/json"
         if ep.auth:
             if self._creds is None:
-                raise VenueError("50103", "private endpoint needs credentials", 401)
+                raise VenueError(MISSING_CREDENTIALS, "private endpoint needs credentials", 401)
             if (
                 self._synced_mono_ns is None
                 or self._clock.monotonic_ns() - self._synced_mono_ns > self._resync_ns

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.clock import Clock
-from engine.config import OkxmmConfig, resolve_credentials
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.ws import OkxWsClient
 from gateway.okx.ws_protocol import WsEvent
+from ops.config import OkxmmConfig, resolve_credentials
 
 __all__ = ["make_private_ws", "make_public_ws", "make_rest"]
 

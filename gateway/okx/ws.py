@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from engine.clock import Clock
 from engine.config import Credentials
 from engine.errors import AuthError, VenueError, VenueUnavailableError
-from gateway.okx.codes import venue_error
+from gateway.okx.codes import SERVICE_UPGRADE, venue_error
 from gateway.okx.results import TradeResult
 from gateway.okx.schemas import PushArg
 from gateway.okx.signing import login_args
@@ -378,7 +378,7 @@ class OkxWsClient:
             if isinstance(ev, OpResponse):
                 self._resolve(ev)
                 continue
-            if isinstance(ev, Notice) and ev.code == "64008":
+            if isinstance(ev, Notice) and ev.code == SERVICE_UPGRADE:
                 logger.warning("okx ws reconnect notice", ws=self.name, code=ev.code)
             on_event(ev)
 

@@ -18,6 +18,7 @@ from engine.actor import Actor, StatusValue
 from engine.bus.subscriber import Subscriber
 from engine.clock import Clock
 from engine.config import BusConfig
+from ops.config import OkxmmConfig
 from ops.dashboard.render import render
 from ops.dashboard.state import DashboardState
 
@@ -38,23 +39,24 @@ class DashboardFeed:
         self.subscribers = [
             # books change many times a second: no snapshot needed, the next one comes soon
             Subscriber(
-                ctx, bus.connect_endpoint("md.pub"), prefixes=["book|", "bookstate|", hb],
-                name="dash-md", clock=clock,
+                ctx, bus.connect_endpoint("md.pub"),
+                prefixes=[topics.BOOKS, topics.BOOK_STATES, hb], name="dash-md", clock=clock,
             ),
             Subscriber(
                 ctx, bus.connect_endpoint("acct.pub"),
-                snap_endpoint=bus.connect_endpoint("acct.snap"), prefixes=["stream|", hb],
+                snap_endpoint=bus.connect_endpoint("acct.snap"), prefixes=[topics.STREAMS, hb],
                 name="dash-acct", clock=clock,
             ),
             Subscriber(
                 ctx, bus.connect_endpoint("ord.pub"),
-                snap_endpoint=bus.connect_endpoint("ord.snap"), prefixes=["strat|", "ord|", hb],
+                snap_endpoint=bus.connect_endpoint("ord.snap"),
+                prefixes=[topics.STRATEGY_STATUSES, topics.ORDER_EVENTS, hb],
                 name="dash-ord", clock=clock,
             ),
             Subscriber(
                 ctx, bus.connect_endpoint("risk.pub"),
                 snap_endpoint=bus.connect_endpoint("risk.snap"),
-                prefixes=[topics.RISK, "riskstate|", hb], name="dash-risk", clock=clock,
+                prefixes=[topics.RISK, topics.RISK_STATES, hb], name="dash-risk", clock=clock,
             ),
         ]  # fmt: skip
         self._tasks: list[asyncio.Task[None]] = []
@@ -108,7 +110,7 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 async def run_dashboard(
-    actor: Actor,
+    actor: Actor[OkxmmConfig],
     actors: Callable[[], dict[str, StatusValue]],
     *,
     state: DashboardState | None = None,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.config import load_config
 from engine.errors import ConfigError
+from ops.config import load_config
 from ops.exchange.server import main
 
 

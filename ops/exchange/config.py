@@ -1,7 +1,7 @@
 """Configuration of the local OKX exchange (section ``exchange`` of the okxmm config).
 
 Every knob of okx-v5.md §13 is here with its documented default. ``accounts`` adds API keys
-beside the one the CLI derives from ``engine.config.resolve_credentials``.
+beside the one the CLI derives from ``ops.config.resolve_credentials``.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from aiohttp import web
 from loguru import logger
 
 from engine.clock import Clock, SystemClock
-from engine.config import OkxmmConfig, resolve_credentials
 from engine.errors import BindError, ConfigError, StartError
 from engine.log import setup_logging
+from ops.config import OkxmmConfig, resolve_credentials
 from ops.exchange.admin import AdminApi
 from ops.exchange.config import AccountSpec, ExchangeConfig
 from ops.exchange.rest import RestApi

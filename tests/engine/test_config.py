@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEMO_CREDENTIALS, load_config, resolve_credentials
+from engine.config import DEMO_CREDENTIALS
 from engine.errors import ConfigError
+from ops.config import load_config, resolve_credentials
 
 
 def test_defaults_quote_two_swaps_on_the_local_exchange() -> None:

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine.config import OkxmmConfig, StrategySpec, VenueConfig, load_config
 from engine.errors import ConfigError
 from ops.cli import app
+from ops.config import OkxmmConfig, StrategySpec, VenueConfig, load_config
 from ops.config_check import check_config
 
 REPO = Path(__file__).resolve().parents[2]

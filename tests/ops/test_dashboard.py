@@ -19,7 +19,7 @@ from engine import topics
 from engine.actor import Actor
 from engine.bus.publisher import Publisher
 from engine.clock import FakeClock, SystemClock
-from engine.config import BusConfig, OkxmmConfig
+from engine.config import BusConfig
 from engine.messages import (
     PROTOCOL_VERSION,
     AnyMsg,
@@ -36,6 +36,7 @@ from engine.messages import (
     StreamStatus,
     TradingState,
 )
+from ops.config import OkxmmConfig
 from ops.dashboard import (
     PUBLISHERS,
     DashboardFeed,

@@ -18,8 +18,9 @@ from engine import topics
 from engine.bus.publisher import Publisher
 from engine.clock import SystemClock
 from engine.codec import Codec
-from engine.config import BusConfig, load_config
+from engine.config import BusConfig
 from engine.messages import MarkPrice, Side, Trade
+from ops.config import load_config
 from ops.journal_file import JournalRecord, JournalWriter, read_journal
 from ops.replay import replay_journal
 

@@ -11,7 +11,7 @@ from loguru import logger
 
 from engine.actor import Actor
 from engine.clock import SystemClock
-from engine.config import SupervisorConfig, load_config
+from ops.config import SupervisorConfig, load_config
 from ops.supervisor import ChildSpec, RestartPolicy, RestartWindow, Supervisor, build_specs
 
 

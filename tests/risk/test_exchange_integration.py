@@ -54,7 +54,7 @@ CLOCK = SystemClock()
 BTC, ETH = "BTC-USDT-SWAP", "ETH-USDT-SWAP"
 CT_VAL = {BTC: D("0.01"), ETH: D("0.1")}
 TICK = {BTC: D("0.1"), ETH: D("0.01")}
-ACTORS = ["gateway.md_feed", "gateway.private_gw", "engine.router.actor", "risk.monitor"]
+ACTORS = ["gateway.md_feed", "gateway.private_gw", "ops.router", "risk.monitor"]
 
 
 @pytest.fixture

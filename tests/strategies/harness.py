@@ -20,7 +20,7 @@ from engine.actor import Actor
 from engine.bus.command import CommandServer
 from engine.bus.publisher import Publisher
 from engine.clock import SystemClock
-from engine.config import BusConfig, OkxmmConfig
+from engine.config import BusConfig
 from engine.messages import (
     AccountUpdate,
     Ack,
@@ -45,6 +45,7 @@ from engine.messages import (
     TradingState,
     Welcome,
 )
+from ops.config import OkxmmConfig
 from strategies.worker import Worker
 
 D = Decimal
@@ -290,7 +291,7 @@ async def world(bus: BusConfig) -> AsyncIterator[World]:
 @contextlib.asynccontextmanager
 async def running_worker(
     w: World, *, name: str = "mm-btc", strategy: str = "sample_mm", params: str | None = None
-) -> AsyncIterator[tuple[Worker, Actor]]:
+) -> AsyncIterator[tuple[Worker, Actor[OkxmmConfig]]]:
     """A Worker on its own Actor (no signals, no ctl socket) in this event loop."""
     clock = SystemClock()
     actor = Actor(name, w.cfg, w.ctx, clock, clock.now_ns())

@@ -178,7 +178,7 @@ async def engine(tmp: Path, port: int, bus: BusConfig) -> AsyncIterator[Engine]:
     async with running_exchange(tmp, port=port) as ex:
         eng = Engine(tmp, cfg_path, bus, ex)
         try:
-            for mod in ("gateway.md_feed", "gateway.private_gw", "engine.router.actor"):
+            for mod in ("gateway.md_feed", "gateway.private_gw", "ops.router"):
                 eng.procs.append(await spawn(tmp, mod, mod, "--config", str(cfg_path)))
             eng.sub = Subscriber(
                 eng.ctx,

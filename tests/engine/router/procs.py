@@ -57,7 +57,7 @@ def write_config(
 def start_router(cfg_path: Path, tmp: Path) -> subprocess.Popen[bytes]:
     with (tmp / "router.out").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "engine.router.actor", "--config", str(cfg_path)],
+            [sys.executable, "-m", "ops.router", "--config", str(cfg_path)],
             cwd=REPO,
             env=_env(),
             stdout=log,

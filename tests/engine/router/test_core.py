@@ -27,12 +27,16 @@ from engine.messages import (
 )
 from engine.orders.clordid import encode
 from engine.router.config import RouterConfig
-from engine.router.core import Forget, Query
+from engine.router.effects import Forget, Query
+from engine.router.events import VenueNotFound
 from engine.router.journal import Journal, JournalState
+from gateway.okx import convert
 from gateway.okx.schemas import OrderData
 from tests.engine.router.helpers import INST, Pair, events, replies
 
 MS = 1_000_000
+NOT_FOUND = VenueNotFound("51603")
+BUSY = convert.venue_failure(VenueUnavailableError("50026", "busy"))
 
 
 def test_hello_gets_welcome_with_distinct_short_ids_and_limits() -> None:
@@ -266,15 +270,19 @@ def test_unknown_outcome_is_resolved_by_query_then_replaced_once() -> None:
     cid, _ = p.new_order(s)
     (b,) = p.batches()
     now, mono = p.clock.now_ns(), p.clock.monotonic_ns()
-    out = p.core.on_venue_result(b, VenueUnavailableError("timeout", "no answer"), now, mono)
+    out = p.core.on_venue_result(
+        b, convert.venue_failure(VenueUnavailableError("timeout", "no answer")), now, mono
+    )
     assert [e for e in out if isinstance(e, Query)] == [Query(INST, cid)]
-    p.core.on_query_result(cid, None, now, mono)  # the venue never saw it
+    p.core.on_query_result(cid, NOT_FOUND, now, mono)  # the venue never saw it
     (again,) = p.batches()
     assert again.op == "place"
     assert again.cl_ord_ids == [cid]
-    out = p.core.on_venue_result(again, VenueUnavailableError("timeout", "again"), now, mono)
+    out = p.core.on_venue_result(
+        again, convert.venue_failure(VenueUnavailableError("timeout", "again")), now, mono
+    )
     assert [e for e in out if isinstance(e, Query)]
-    out = p.core.on_query_result(cid, None, now, mono)
+    out = p.core.on_query_result(cid, NOT_FOUND, now, mono)
     assert p.batches() == []  # retries are bounded
     order = p.core.own.get(cid)
     assert order is not None
@@ -289,7 +297,7 @@ def test_rate_limited_place_is_requeued() -> None:
     (b,) = p.batches()
     p.core.on_venue_result(
         b,
-        RateLimitError("50011", "Too Many Requests", 429),
+        convert.venue_failure(RateLimitError("50011", "Too Many Requests", 429)),
         p.clock.now_ns(),
         p.clock.monotonic_ns(),
     )
@@ -351,7 +359,7 @@ def test_fills_are_deduplicated_by_trade_id() -> None:
 
 def test_restore_and_reconcile_adopt_orphan_query() -> None:
     journal = Journal(None)
-    p = Pair(journal=journal)
+    p = Pair(journal=journal)  # the pair writes the core's journal effects here
     s = p.hello("alpha", 1)
     live_cid, _ = p.new_order(s)
     gone_cid, _ = p.new_order(s, px="49000.0")
@@ -372,7 +380,8 @@ def test_restore_and_reconcile_adopt_orphan_query() -> None:
         OrderData(instId=INST, ordId="2", clOrdId=orphan, state="live", sz="1", side="buy"),
         OrderData(instId=INST, ordId="3", clOrdId="manual1", state="live", sz="1", side="buy"),
     ]
-    out = q.core.reconcile(pending, [], q.clock.now_ns(), q.clock.monotonic_ns())
+    venue = [convert.venue_order(d) for d in pending]
+    out = q.core.reconcile(venue, [], q.clock.now_ns(), q.clock.monotonic_ns())
     assert [e for e in out if isinstance(e, Query)] == [Query(INST, gone_cid)]
     (cancel,) = q.batches()
     assert cancel.cl_ord_ids == [orphan]  # never the foreign one
@@ -390,15 +399,11 @@ def test_an_unresolved_order_is_queried_with_backoff_however_long_the_fault_last
     s = p.hello("alpha", 1)
     cid, _ = p.new_order(s)
     (b,) = p.batches()
-    out = p.core.on_venue_result(
-        b, VenueUnavailableError("50026", "busy"), p.clock.now_ns(), p.clock.monotonic_ns()
-    )
+    out = p.core.on_venue_result(b, BUSY, p.clock.now_ns(), p.clock.monotonic_ns())
     assert [e for e in out if isinstance(e, Query)] == [Query(INST, cid)]
     asked_at: list[float] = []
     for _ in range(600):  # 10 minutes of venue errors, the slow timer every second
-        p.core.on_query_result(
-            cid, VenueUnavailableError("50026", "busy"), p.clock.now_ns(), p.clock.monotonic_ns()
-        )
+        p.core.on_query_result(cid, BUSY, p.clock.now_ns(), p.clock.monotonic_ns())
         while True:
             p.clock.advance_s(1.0)
             out = p.core.on_slow_timer(p.clock.now_ns(), p.clock.monotonic_ns())
@@ -414,5 +419,5 @@ def test_an_unresolved_order_is_queried_with_backoff_however_long_the_fault_last
     order = p.core.own.get(cid)
     assert order is not None
     # the venue answers at last: the order is resolved and the next doubt starts fast again
-    p.core.on_query_result(cid, None, p.clock.now_ns(), p.clock.monotonic_ns())
+    p.core.on_query_result(cid, NOT_FOUND, p.clock.now_ns(), p.clock.monotonic_ns())
     assert order.queries == 0

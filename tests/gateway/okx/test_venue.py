@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.clock import SystemClock
-from engine.config import OkxmmConfig, VenueConfig
 from gateway.okx.venue import make_private_ws, make_public_ws, make_rest
+from ops.config import OkxmmConfig, VenueConfig
 
 
 async def test_okx_demo_uses_demo_urls_header_and_env_credentials(

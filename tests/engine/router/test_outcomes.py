@@ -1,0 +1,67 @@
+"""Outcomes: the meaning of a venue answer decides — ack, retry, look up, or reject."""
+
+from __future__ import annotations
+
+from engine.messages import Ack, OrderState, Reject
+from engine.router.batcher import Batch
+from engine.router.effects import Effect
+from engine.router.events import CancelReq, Outcome, VenueAck, VenueFailure, VenueNotFound
+from engine.router.outcomes import Outcomes
+from engine.router.updates import Updates
+from tests.engine.router.helpers import INST
+from tests.engine.router.subcores import desk, owned, queries, replies
+
+
+def test_place_ok_acks_duplicate_queries_refused_rejects() -> None:
+    d = desk()
+    oc = Outcomes(d, Updates(d))
+    a, b, c = (owned(d, n, state=OrderState.SENT, waiter=True) for n in (1, 2, 3))
+    batch = Batch("place", [d.place_req(o) for o in (a, b, c)])
+    acks = [
+        VenueAck(a.cl_ord_id, Outcome.OK, ord_id="x"),
+        VenueAck(b.cl_ord_id, Outcome.DUPLICATE, "51016"),
+        VenueAck(c.cl_ord_id, Outcome.REFUSED, "51008", "no money"),
+    ]
+    out: list[Effect] = []
+    oc.on_result(out, batch, acks, 0, 0)
+    assert a.state is OrderState.ACK
+    assert queries(out) == [b.cl_ord_id]
+    assert c.state is OrderState.REJECTED
+    kinds = [type(m) for m in replies(out)]
+    assert kinds == [Ack, Reject]
+    rej = replies(out)[1]
+    assert isinstance(rej, Reject)
+    assert rej.code == "51008"
+
+
+def test_unknown_cancel_outcome_is_resent_then_queried() -> None:
+    d = desk()
+    oc = Outcomes(d, Updates(d))
+    order = owned(d, state=OrderState.CANCEL_PENDING)
+    order.cancel_attempts = 1  # the first cancel went out
+    batch = Batch("cancel", [CancelReq(INST, order.cl_ord_id)])
+    resent = 0
+    while True:
+        d.batcher.take(0)
+        out: list[Effect] = []
+        oc.on_result(out, batch, VenueFailure(Outcome.UNKNOWN, "timeout"), 0, 0)
+        if not d.batcher.queued("cancel"):
+            break
+        resent += 1  # cancels are idempotent: sent again
+    assert resent == d.cfg.max_cancel_retries
+    assert queries(out) == [order.cl_ord_id]  # then the venue is asked
+
+
+def test_not_found_resends_a_place_once_then_ends_it() -> None:
+    d = desk()
+    oc = Outcomes(d, Updates(d))
+    order = owned(d, state=OrderState.SENT, waiter=True)
+    order.place_attempts = 1
+    oc.on_query_result([], order.cl_ord_id, VenueNotFound("51603"), 0, 0)
+    assert d.batcher.queued("place") == 1
+    out: list[Effect] = []
+    oc.on_query_result(out, order.cl_ord_id, VenueNotFound("51603"), 0, 0)
+    assert order.state is OrderState.REJECTED
+    (rej,) = replies(out)
+    assert isinstance(rej, Reject)
+    assert rej.code == "51603"
