@@ -8,6 +8,7 @@ instrument no feed serves, an unknown strategy or okx-live without credentials u
 then fail at run time, or never).
 
 Each problem is ``(path, message)`` with the path as in the file (``strategies.1.inst``).
+Params files are read relative to the working directory, as the workers read them.
 """
 
 from __future__ import annotations
