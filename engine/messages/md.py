@@ -111,6 +111,7 @@ class InstrumentInfo(Msg, frozen=True):
     base_ccy: str = ""
     quote_ccy: str = ""
     ct_val_ccy: str = ""
+    inst_id_code: int | None = None  # OKX instIdCode: what today's WS order ops name it by
 
 
 class PubHeartbeat(Msg, frozen=True):

@@ -40,7 +40,7 @@ from engine.bus.command import CommandServer
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
 from engine.errors import VenueError
-from engine.messages import CtlReply, CtlRequest
+from engine.messages import CtlReply, CtlRequest, InstrumentInfo
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
@@ -349,6 +349,8 @@ class Router:
         while True:
             d = await sub.recv(1.0)
             if d is not None:
+                if isinstance(d.env.msg, InstrumentInfo):
+                    self.venue.learn_instrument(d.env.msg)  # its instIdCode, for WS orders
                 self.execute(self.core.on_market(d.env.msg))
 
     async def load_instruments(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["RouterConfig"]
@@ -37,6 +39,9 @@ class RouterConfig(BaseModel):
     require_reference_price: bool | None = None  # None: on for okx-live, off otherwise
     # --- venue I/O
     use_ws_trade: bool = True  # WS trade ops (REST when the private WS is down)
+    # self-trade prevention set on every place: several workers quoting one instrument must
+    # never trade with each other (okx-v5.md §14); OKX's account default is cancel_maker too
+    stp_mode: Literal["cancel_maker", "cancel_taker", "cancel_both"] = "cancel_maker"
     batch_max: int = Field(default=20, ge=1, le=20)
     batch_window_us: int = 0  # extra wait to coalesce commands; 0: drain-then-send
     venue_timeout_s: float = Field(

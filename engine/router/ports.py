@@ -71,3 +71,6 @@ class VenuePort(Protocol):
     async def cancel_all_after(self, timeout_s: int, tag: str = "") -> None: ...
 
     async def instrument(self, inst: str) -> InstrumentInfo | None: ...
+
+    def learn_instrument(self, info: InstrumentInfo) -> None:
+        """Instrument metadata from the bus (md-feed's ``inst|``): e.g. a new instIdCode."""

@@ -129,6 +129,7 @@ def instrument_info(d: InstrumentData) -> InstrumentInfo:
         base_ccy=d.baseCcy,
         quote_ccy=d.quoteCcy,
         ct_val_ccy=d.ctValCcy,
+        inst_id_code=d.instIdCode,
     )
 
 
@@ -378,10 +379,16 @@ def venue_failure(err: VenueError) -> VenueFailure:
     return VenueFailure(codes.failure_outcome(err), err.code, err.msg)
 
 
-def okx_request(r: VenueReq) -> PlaceOrderReq | CancelOrderReq | AmendOrderReq:
-    """One of the router's requests as the OKX request body item."""
+def okx_request(
+    r: VenueReq, *, code: int | None = None, stp_mode: str = ""
+) -> PlaceOrderReq | CancelOrderReq | AmendOrderReq:
+    """One of the router's requests as the OKX request body item. ``code``: the instrument's
+    ``instIdCode``, which today's WS order ops require (``instId`` is then ignored, okx-v5.md
+    §8); ``stp_mode``: self-trade prevention on places (``cancel_maker`` …, "" = account's)."""
     if isinstance(r, PlaceReq):
         return PlaceOrderReq(
+            instIdCode=code,
+            stpMode=stp_mode,
             instId=r.inst,
             tdMode=r.td_mode,
             side=r.side.value,
@@ -394,8 +401,9 @@ def okx_request(r: VenueReq) -> PlaceOrderReq | CancelOrderReq | AmendOrderReq:
             reduceOnly=r.reduce_only,
         )
     if isinstance(r, CancelReq):
-        return CancelOrderReq(instId=r.inst, clOrdId=r.cl_ord_id)
+        return CancelOrderReq(instId=r.inst, clOrdId=r.cl_ord_id, instIdCode=code)
     return AmendOrderReq(
+        instIdCode=code,
         instId=r.inst,
         clOrdId=r.cl_ord_id,
         newSz="" if r.new_sz is None else str(r.new_sz),

@@ -103,6 +103,11 @@ class OkxRouterVenue:
         self.ws.subscribe([PushArg(channel="orders", instType="ANY")])
         self._timeout_s = rc.venue_timeout_s
         self._use_ws = rc.use_ws_trade
+        self._stp_mode = rc.stp_mode
+        # instId → instIdCode, from the instruments loaded at start: today's WS order ops name
+        # the instrument by code only (okx-v5.md §8); bounded by the configured instruments
+        self._codes: dict[str, int] = {}
+        self._uncoded_warned: set[str] = set()
         self.sent_ws = 0
         self.sent_rest = 0
         self._on_orders: Callable[[list[VenueOrder]], None] = lambda _: None
@@ -157,7 +162,13 @@ class OkxRouterVenue:
     async def send(self, batch: Batch, transport: str) -> VenueResult:
         """One request for ``batch``: per-item answers, or the request-level failure."""
         single = len(batch.reqs) == 1
-        reqs = [convert.okx_request(r) for r in batch.reqs]
+        if transport == "ws" and not self._all_coded(batch):
+            transport = "rest"  # REST still takes instId: slower, never refused for it
+        codes_ = self._codes if transport == "ws" else {}
+        reqs = [
+            convert.okx_request(r, code=codes_.get(r.inst), stp_mode=self._stp_mode)
+            for r in batch.reqs
+        ]
         try:
             if transport == "ws":
                 op = _WS_OPS[batch.op][0 if single else 1]
@@ -177,6 +188,18 @@ class OkxRouterVenue:
             logger.warning("venue send failed", op=batch.op, error=type(exc).__name__)
             return convert.venue_failure(VenueUnavailableError("transport", type(exc).__name__))
         return convert.venue_acks(result)
+
+    def _all_coded(self, batch: Batch) -> bool:
+        """Every instrument of ``batch`` has its instIdCode (else it goes by REST, said once)."""
+        missing = {r.inst for r in batch.reqs if r.inst not in self._codes}
+        for inst in missing - self._uncoded_warned:
+            self._uncoded_warned.add(inst)
+            logger.error(
+                "no instIdCode for this instrument: its orders go by REST, not WS",
+                inst=inst,
+                hint="the venue's public/instruments did not list a code at start",
+            )
+        return not missing
 
     async def query(self, inst: str, cl_ord_id: str) -> VenueOrder | VenueNotFound | VenueFailure:
         """The order by clOrdId, or the venue's "no such order", or the query's failure."""
@@ -198,9 +221,22 @@ class OkxRouterVenue:
     async def cancel_all_after(self, timeout_s: int, tag: str = "") -> None:
         await self.rest.cancel_all_after(timeout_s, tag)
 
+    def learn_instrument(self, info: InstrumentInfo) -> None:
+        """A code the bus announced (md-feed reloads instruments; OKX may relist a symbol
+        under a new code): the next WS order uses it."""
+        if info.inst_id_code is not None and self._codes.get(info.inst) != info.inst_id_code:
+            if info.inst in self._codes:
+                logger.info("instIdCode changed", inst=info.inst, code=info.inst_id_code)
+            self._codes[info.inst] = info.inst_id_code
+
     async def instrument(self, inst: str) -> InstrumentInfo | None:
         """The instrument's rules by REST (None if the venue does not list it)."""
         for d in await self.rest.instruments(convert.inst_type_of(inst), inst):
             if d.instId == inst:
-                return convert.instrument_info(d)
+                info = convert.instrument_info(d)
+                if info.inst_id_code is not None:
+                    self._codes[inst] = info.inst_id_code
+                else:
+                    logger.error("venue lists no instIdCode; WS orders impossible", inst=inst)
+                return info
         return None

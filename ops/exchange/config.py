@@ -138,7 +138,7 @@ class ExchangeConfig(BaseModel):
     faults: FaultConfig = FaultConfig()
     # which OKX to imitate (ops/exchange/profile.py): today's by default; ``venue`` overrides
     # single switches of the profile, e.g. {ws_ops_need_inst_id_code: false}
-    profile: Literal["current", "legacy"] = "legacy"  # "current" once the engine sends instIdCode
+    profile: Literal["current", "legacy"] = "current"
     venue: dict[str, str | int | float | bool] = {}
     # fees: negative = charged, positive = rebate (OKX sign convention)
     spot_maker_fee: str = "-0.0008"
