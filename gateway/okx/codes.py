@@ -41,11 +41,16 @@ _DUPLICATE_CLORDID = "51016"
 _GONE = frozenset({"51400", "51401", "51402", NOT_FOUND})  # cancel: filled/canceled/unknown
 _ALREADY_CANCELING = "51410"
 _AMEND_ON_DONE = "51503"
+# more than 3 amends of one order in progress (okx-v5.md §14): back-pressure, retried like a
+# rate limit — the router keeps one amend in flight per order, so only another client or a
+# venue lag can cause it
+_AMENDS_IN_PROGRESS = "51513"
 _OUTCOMES: dict[str, Outcome] = {
     OK: Outcome.OK,
     _DUPLICATE_CLORDID: Outcome.DUPLICATE,
     _ALREADY_CANCELING: Outcome.ALREADY_CANCELING,
     _AMEND_ON_DONE: Outcome.AMEND_ON_DONE,
+    _AMENDS_IN_PROGRESS: Outcome.RATE_LIMITED,
     **dict.fromkeys(_ITEM_RATE_LIMIT, Outcome.RATE_LIMITED),
     **dict.fromkeys(_GONE, Outcome.GONE),
 }

@@ -144,6 +144,9 @@ async def test_up_kill_one_worker_cancels_only_its_orders(
             status = await _children(ctx, bus_config)
             assert all(s.startswith("running") for s in status.values()), status
             feed_pid = _pid(status["md-feed"])
+            # today's OKX (the exchange's default profile) takes WS orders only by instIdCode
+            router = (await ctl(ctx, bus_config.connect_endpoint("ctl.router"), "status")).status
+            assert router["ws_sent"] > 0, router
 
             # kill -9 one worker: only its orders go, and fast
             t0 = time.monotonic()

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
 from engine.errors import RateLimitError, VenueError, VenueUnavailableError
 from engine.messages import OrdType, Side
-from engine.router.events import AmendReq, Outcome, PlaceReq
+from engine.router.events import AmendReq, CancelReq, Outcome, PlaceReq
 from gateway.okx import codes, convert
 from gateway.okx.results import TradeResult
-from gateway.okx.schemas import AmendOrderReq, FillData, OrderAck, OrderData, PlaceOrderReq
+from gateway.okx.schemas import (
+    AmendOrderReq,
+    CancelOrderReq,
+    FillData,
+    OrderAck,
+    OrderData,
+    PlaceOrderReq,
+)
 
 
 def test_codes_have_one_meaning_each() -> None:
@@ -92,3 +101,27 @@ def test_acks_fills_and_requests() -> None:
     amend = convert.okx_request(AmendReq("X", "c", new_px=Decimal("1.5")))
     assert isinstance(amend, AmendOrderReq)
     assert (amend.newSz, amend.newPx) == ("", "1.5")
+
+
+def test_ws_requests_carry_the_inst_id_code_and_places_the_stp_mode() -> None:
+    """Today's OKX names the instrument of a WS order op by instIdCode only (issue 15)."""
+    req = PlaceReq("BTC-USDT-SWAP", "c", Side.BUY, OrdType.LIMIT, Decimal(1), Decimal(2))
+    place = convert.okx_request(req, code=10459, stp_mode="cancel_maker")
+    assert isinstance(place, PlaceOrderReq)
+    assert (place.instIdCode, place.stpMode, place.instId) == (10459, "cancel_maker", req.inst)
+    wire = msgspec.json.decode(msgspec.json.encode(place))
+    assert wire["instIdCode"] == 10459
+    cancel = convert.okx_request(CancelReq("BTC-USDT-SWAP", "c"), code=10459)
+    amend = convert.okx_request(AmendReq("BTC-USDT-SWAP", "c", new_px=Decimal(3)), code=10459)
+    assert isinstance(cancel, CancelOrderReq)
+    assert isinstance(amend, AmendOrderReq)
+    assert (cancel.instIdCode, amend.instIdCode) == (10459, 10459)
+    # REST keeps instId alone: no code on the wire
+    rest = msgspec.json.decode(msgspec.json.encode(convert.okx_request(req)))
+    assert "instIdCode" not in rest
+    assert rest["instId"] == req.inst
+
+
+def test_too_many_amends_in_progress_is_back_pressure_not_a_refusal() -> None:
+    assert codes.outcome("51513") is Outcome.RATE_LIMITED
+    assert codes.outcome("51503") is Outcome.AMEND_ON_DONE

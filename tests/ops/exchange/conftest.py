@@ -39,7 +39,11 @@ def exchange_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 async def server(free_port: int, exchange_overrides: dict[str, Any]) -> AsyncIterator[Server]:
-    cfg = ExchangeConfig(port=free_port, realtime=False, **exchange_overrides)
+    # these tests speak the early-2026 wire (snapshots, CRC-32, instId on WS) unless they ask
+    # for another profile; today's venue has its own tests (test_profile.py)
+    cfg = ExchangeConfig(
+        port=free_port, realtime=False, **{"profile": "legacy", **exchange_overrides}
+    )
     accts = [AccountSpec(api_key=k, secret=s, passphrase=p) for k, s, p in (ACCOUNT, OTHER)]
     venue = Venue(cfg, SystemClock(), accts)
     stop, ready = asyncio.Event(), asyncio.Event()

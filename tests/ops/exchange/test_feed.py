@@ -35,7 +35,7 @@ def _venue(**over: object) -> tuple[Venue, FakeClock]:
         ],
         realtime=False,
         rate_limits=False,
-        **over,
+        **{"profile": "legacy", **over},  # CRC-32 books; test_profile.py covers today's
     )
     clock = FakeClock(start_ns=1_767_225_600_000_000_000)
     return Venue(cfg, clock, [ACCT]), clock

@@ -46,7 +46,11 @@ async def test_python_okx_rest_and_ws(
     from okx.websocket.WsPublicAsync import WsPublicAsync
 
     assert okx is not None
-    async with running_exchange(tmp_path, port=free_port, accounts=[ACCT], tls=True) as ex:
+    # the early-2026 book stream (snapshot + CRC-32) this test checks: the legacy profile
+    legacy = {"profile": "legacy"}
+    async with running_exchange(
+        tmp_path, port=free_port, accounts=[ACCT], tls=True, config=legacy
+    ) as ex:
         assert ex.cert_path is not None
         monkeypatch.setenv("SSL_CERT_FILE", str(ex.cert_path))
         domain = f"https://127.0.0.1:{free_port}"
@@ -156,3 +160,51 @@ async def test_python_okx_rest_and_ws(
         await ws_priv.stop()
         trade.close()
         account.close()
+
+
+async def test_python_okx_ws_orders_need_inst_id_code_on_todays_venue(
+    tmp_path: Path, free_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python-okx's own WS order ops against the default (current) profile: with instId only
+    an order is refused as OKX refuses it today; with instIdCode it is placed, amended and
+    cancelled."""
+    pytest.importorskip("okx")
+    from okx.websocket.WsPrivateAsync import WsPrivateAsync
+
+    async with running_exchange(tmp_path, port=free_port, accounts=[ACCT], tls=True) as ex:
+        assert ex.cert_path is not None
+        monkeypatch.setenv("SSL_CERT_FILE", str(ex.cert_path))  # python-okx speaks wss only
+        r = await ex.client.get(ex.rest_url + "/api/v5/public/instruments?instType=SWAP")
+        code = next(int(i["instIdCode"]) for i in r.json()["data"] if i["instId"] == SWAP)
+        got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        ws = WsPrivateAsync(ACCT[0], ACCT[2], ACCT[1], ex.ws_private)
+        await ws.start()
+        try:
+            await ws.subscribe(
+                [{"channel": "orders", "instType": "ANY"}], lambda m: got.put_nowait(json.loads(m))
+            )
+            login = await _wait(got, lambda m: m.get("event") in ("login", "error"))
+            assert login["code"] == "0", login
+
+            def reply(req_id: str) -> Any:
+                return lambda m: m.get("id") == req_id and "op" in m
+
+            order = {"tdMode": "cross", "side": "buy", "ordType": "limit", "px": "30000",
+                     "sz": "1", "clOrdId": "pyws1"}  # fmt: skip
+            await ws.place_order([{**order, "instId": SWAP}], id="p1")
+            refused = await _wait(got, reply("p1"))
+            assert refused["code"] == "1"
+            assert refused["data"][0]["sCode"] == "50014"
+            assert refused["data"][0]["sMsg"] == "Parameter instIdCode can not be empty."
+            await ws.place_order([{**order, "instIdCode": code}], id="p2")
+            placed = await _wait(got, reply("p2"))
+            assert placed["data"][0]["sCode"] == "0", placed
+            await ws.amend_order([{"instIdCode": code, "clOrdId": "pyws1", "newSz": "2"}], id="a1")
+            assert (await _wait(got, reply("a1")))["data"][0]["sCode"] == "0"
+            live = await ex.live_orders(ACCT[0])
+            assert [(o["clOrdId"], o["sz"]) for o in live] == [("pyws1", "2")]
+            await ws.cancel_order([{"instIdCode": code, "clOrdId": "pyws1"}], id="c1")
+            assert (await _wait(got, reply("c1")))["data"][0]["sCode"] == "0"
+            assert await ex.live_orders(ACCT[0]) == []
+        finally:
+            await ws.stop()

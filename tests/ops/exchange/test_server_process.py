@@ -24,6 +24,9 @@ async def test_rest_and_ws_against_subprocess(tmp_path: Path, free_port: int) ->
         async with httpx.AsyncClient(base_url=ex.rest_url) as c:
             r = await c.get("/api/v5/public/time")
             assert r.json()["code"] == "0"
+            r = await c.get("/api/v5/public/instruments", params={"instType": "SWAP"})
+            rows = r.json()["data"]
+            code = next(int(i["instIdCode"]) for i in rows if i["instId"] == "BTC-USDT-SWAP")
             body = json.dumps(
                 {
                     "instId": "BTC-USDT-SWAP",
@@ -63,7 +66,8 @@ async def test_rest_and_ws_against_subprocess(tmp_path: Path, free_port: int) ->
                     {
                         "id": "c1",
                         "op": "cancel-order",
-                        "args": [{"instId": "BTC-USDT-SWAP", "clOrdId": "a1"}],
+                        # today's venue (the default profile) names it by instIdCode
+                        "args": [{"instIdCode": code, "clOrdId": "a1"}],
                     }
                 )
             )
