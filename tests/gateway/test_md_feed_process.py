@@ -126,7 +126,9 @@ async def _feed_cfg(tmp_path: Path, bus: BusConfig, ex: RunningExchange, **md: A
 async def test_feed_under_busy_market_equals_exchange_book(
     ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path, free_port: int
 ) -> None:
-    async with running_exchange(tmp_path, port=free_port, config={**BUSY, "profile": "legacy"}) as ex:
+    async with running_exchange(
+        tmp_path, port=free_port, config={**BUSY, "profile": "legacy"}
+    ) as ex:
         refs = {i: ReferenceBook(ex.ws_public, i, DEPTH) for i in INSTS}
         for r in refs.values():
             await r.start()
@@ -181,7 +183,9 @@ async def test_faults_resync_and_never_publish_a_wrong_valid_book(
 ) -> None:
     inst = INSTS[0]
     config = {"step_ms": 20, "market": {"taker_rate_per_s": 20.0, "volatility_bps": 3.0}}
-    async with running_exchange(tmp_path, port=free_port, config={**config, "profile": "legacy"}) as ex:
+    async with running_exchange(
+        tmp_path, port=free_port, config={**config, "profile": "legacy"}
+    ) as ex:
         ref = ReferenceBook(ex.ws_public, inst, DEPTH)
         await ref.start()
         # stale_after_s: with the market frozen (and OKX's 60 s heartbeat far away) the stream
