@@ -20,7 +20,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -32,7 +31,15 @@ import yaml
 import zmq
 import zmq.asyncio
 
-from bench.system import ACCOUNT, CHURN_PARAMS, System, running_system, until
+from bench.system import (
+    ACCOUNT,
+    CHURN_PARAMS,
+    System,
+    free_port,
+    replace_section,
+    running_system,
+    until,
+)
 from engine.config import BusConfig
 from engine.orders.clordid import decode
 
@@ -282,20 +289,7 @@ def write_report(results: list[TrialResult], workers: int, path: Path = REPORT) 
         "the venue, router, private-gw, risk and workers agree on open orders, positions and "
         "fills.\n\n" + table(results) + "\n"
     )
-    text = path.read_text() if path.exists() else "# Reliability\n"
-    start = text.find("## Chaos")
-    if start < 0:
-        text = text.rstrip() + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
-    path.write_text(text)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    replace_section(path, "Chaos", section)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,9 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bus = BusConfig(transport="ipc", ipc_dir=str(root / "run"))
         results = asyncio.run(
-            run_chaos(
-                root / "sys", port=_free_port(), bus=bus, workers=args.workers, only=args.only
-            )
+            run_chaos(root / "sys", port=free_port(), bus=bus, workers=args.workers, only=args.only)
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.system import System, rss_kb, running_system
+from bench.system import System, free_port, replace_section, rss_kb, running_system
 from engine.config import BusConfig
 
 __all__ = ["Gauge", "SoakResult", "main", "soak"]
@@ -173,20 +172,7 @@ def write_report(result: SoakResult, path: Path = REPORT) -> None:
         "samples after a 20 % warm-up) against the early median (first third).\n\n"
     )
     section = head + result.table() + "\n"
-    text = path.read_text() if path.exists() else "# Reliability\n"
-    start = text.find("## Soak")
-    if start < 0:
-        text = text.rstrip() + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
-    path.write_text(text)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    replace_section(path, "Soak", section)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 minutes=args.minutes,
                 workers=args.workers,
                 sample_s=args.sample_s,
-                port=_free_port(),
+                port=free_port(),
                 bus=bus,
             )
         )

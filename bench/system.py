@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,7 +36,7 @@ from engine.config import BusConfig
 from engine.messages import CtlRequest, PubHeartbeat, RiskSnapshot
 from ops.exchange.testing import RunningExchange, running_exchange
 
-__all__ = ["Agreement", "System", "running_system", "until"]
+__all__ = ["Agreement", "System", "free_port", "replace_section", "running_system", "until"]
 
 REPO = Path(__file__).resolve().parents[1]
 SWAPS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP")
@@ -70,6 +71,26 @@ async def until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def replace_section(path: Path, heading: str, section: str) -> None:
+    """Replace the ``## heading`` section of a markdown file (append it when missing)."""
+    text = path.read_text() if path.exists() else "# Reliability\n"
+    start = text.find(f"## {heading}")
+    if start < 0:
+        text = text.rstrip() + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + 1)
+        rest = text[nxt + 1 :] if nxt >= 0 else ""
+        text = text[:start] + section.rstrip() + "\n" + ("\n" + rest if rest else "")
+    path.write_text(text)
 
 
 def rss_kb(pid: int) -> int:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +39,7 @@ from engine.bus.command import CommandServer
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
 from engine.errors import VenueError
+from engine.latency import LatencyWindow
 from engine.messages import CtlReply, CtlRequest, InstrumentInfo
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
@@ -70,22 +70,6 @@ class RouterSettings(ActorConfig, Protocol):
     def live(self) -> bool:
         """Real money: risk heartbeat and reference price are required unless configured."""
         ...
-
-
-class _Latency:
-    """Recent latencies (µs) for ``ctl status``."""
-
-    def __init__(self, n: int = 2000) -> None:
-        self._v: deque[float] = deque(maxlen=n)
-
-    def add(self, ns: int) -> None:
-        self._v.append(ns / 1000)
-
-    def pct(self, q: float) -> float:
-        if not self._v:
-            return 0.0
-        s = sorted(self._v)
-        return round(s[min(len(s) - 1, int(q * len(s)))], 1)
 
 
 class Router:
@@ -161,7 +145,7 @@ class Router:
         self._last_poll_ns = 0
         self._caa_ok = False
         self._caa_fail = 0
-        self.ack_latency = _Latency()
+        self.ack_latency = LatencyWindow()
         self.send_errors = 0
 
     # ---------------------------------------------------------------------------- plumbing
