@@ -39,6 +39,10 @@ __all__ = ["Outcomes"]
 _MAX_RATE_RETRIES = 20
 _RATE_PAUSE_NS = 200 * MS
 _KEEP_TERMINAL_NS = 60_000 * MS
+# A cancel whose retries all failed is looked up; if the venue says the order still rests, the
+# cancel gets a fresh budget — at most this often, so a venue that refuses cancels for minutes
+# sees a few cancels every few seconds, never a tight loop, and the order is never left alone.
+_CANCEL_REFILL_NS = 3_000 * MS
 _MISSING = VenueFailure(Outcome.UNKNOWN, "missing", "no result item")
 _OVERDUE_STATES = frozenset(
     {OrderState.SENT, OrderState.ACK, OrderState.CANCEL_PENDING, OrderState.AMEND_PENDING}
@@ -245,6 +249,11 @@ class Outcomes:
         if isinstance(data, VenueFailure):
             return  # the overdue timer asks again, with backoff
         order.queries = 0  # an answer: the next doubt starts with a fresh, fast budget
+        if order.want_cancel and order.cancel_attempts > desk.cfg.max_cancel_retries:
+            last = order.cancel_refilled_ns
+            if last is None or mono_ns - last >= _CANCEL_REFILL_NS:
+                order.cancel_attempts = 0
+                order.cancel_refilled_ns = mono_ns
         if isinstance(data, VenueNotFound):
             if (
                 not order.want_cancel

@@ -49,6 +49,7 @@ class OwnedOrder:
     want_cancel: bool = False
     cancel_in_flight: bool = False
     cancel_attempts: int = 0
+    cancel_refilled_ns: int | None = None  # when the cancel budget was last refilled
     place_attempts: int = 0
     query_in_flight: bool = False
     queries: int = 0

@@ -5,7 +5,14 @@ from __future__ import annotations
 from engine.messages import Ack, OrderState, Reject
 from engine.router.batcher import Batch
 from engine.router.effects import Effect
-from engine.router.events import CancelReq, Outcome, VenueAck, VenueFailure, VenueNotFound
+from engine.router.events import (
+    CancelReq,
+    Outcome,
+    VenueAck,
+    VenueFailure,
+    VenueNotFound,
+    VenueOrder,
+)
 from engine.router.outcomes import Outcomes
 from engine.router.updates import Updates
 from tests.engine.router.helpers import INST
@@ -65,3 +72,46 @@ def test_not_found_resends_a_place_once_then_ends_it() -> None:
     (rej,) = replies(out)
     assert isinstance(rej, Reject)
     assert rej.code == "51603"
+
+
+def test_a_cancel_that_kept_failing_is_sent_again_once_the_venue_says_the_order_is_live() -> None:
+    """A 5xx burst used up the immediate retries; each query answer "live" must send the cancel
+    again, however long the burst: a dead strategy's order stayed at the venue for good."""
+    d = desk()
+    oc = Outcomes(d, Updates(d))
+    order = owned(d, state=OrderState.LIVE)
+    d.request_cancel([], order, 0, "strategy dead")
+    batch = Batch("cancel", [CancelReq(INST, order.cl_ord_id)])
+    live = VenueOrder(INST, order.cl_ord_id, "o1", "live", sz=order.sz, px=order.px)
+    for burst in range(4):
+        sent = 0
+        while d.batcher.queued("cancel"):
+            assert sent <= d.cfg.max_cancel_retries + 1, "cancels without end"
+            d.batcher.take(0)
+            sent += 1
+            out: list[Effect] = []
+            oc.on_result(out, batch, VenueFailure(Outcome.UNKNOWN, "50001"), 0, 0)
+        assert sent >= 1, f"burst {burst}: no cancel sent"
+        assert queries(out) == [order.cl_ord_id]
+        oc.on_query_result([], order.cl_ord_id, live, 0, burst * 3_000_000_000)
+        assert order.want_cancel
+        assert not order.terminal
+
+
+def test_a_refilled_cancel_budget_is_paced_not_a_loop() -> None:
+    d = desk()
+    oc = Outcomes(d, Updates(d))
+    order = owned(d, state=OrderState.LIVE)
+    d.request_cancel([], order, 0, "strategy dead")
+    batch = Batch("cancel", [CancelReq(INST, order.cl_ord_id)])
+    live = VenueOrder(INST, order.cl_ord_id, "o1", "live", sz=order.sz, px=order.px)
+    sent = 0
+    for answer in range(20):  # the venue answers queries at once but refuses every cancel
+        while d.batcher.queued("cancel"):
+            d.batcher.take(0)
+            sent += 1
+            oc.on_result([], batch, VenueFailure(Outcome.UNKNOWN, "50001"), 0, 0)
+        oc.on_query_result([], order.cl_ord_id, live, 0, 1_000_000_000 + answer)  # same second
+    # the first budget (a cancel, its retries, one re-cancel after the answer) and one refill
+    budget = d.cfg.max_cancel_retries + 2
+    assert budget < sent <= 2 * budget
