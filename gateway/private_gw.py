@@ -253,6 +253,7 @@ class PrivateGw:
             "fills_duplicate": self.state.fills_duplicate,
             **{f"size.{k}": v for k, v in self.state.sizes().items()},
             "orders_stale_dropped": self.state.orders_stale,
+            "orders_repeated_dropped": self.state.orders_repeated,
             "ws_errors": self.ws_errors,
             "last_error_code": self.last_error_code,
             "published": self.pub.published,

@@ -69,7 +69,9 @@ class PrivateState:
         self._ring_dirty: set[int] = set()
         self._seen_fills: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._fill_dedup_size = fill_dedup_size
-        self._order_utime: OrderedDict[str, int] = OrderedDict()
+        # ordId → (uTime, what the last published update said): OKX repeats updates with a
+        # new uTime (okx-v5.md §14); a repeat that says nothing new is not published again
+        self._order_utime: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
         self.open_orders: dict[str, OrderData] = {}  # ordId → latest non-terminal state
         self._balances: dict[str, BalanceDetail] = {}
         self._total_eq: Decimal | None = None
@@ -78,6 +80,7 @@ class PrivateState:
         self.fills_published = 0
         self.fills_duplicate = 0
         self.orders_stale = 0
+        self.orders_repeated = 0
 
     # ---------------------------------------------------------------------------------- fills
     def _fill_once(self, inst: str, trade_id: str) -> bool:
@@ -152,11 +155,16 @@ class PrivateState:
             if fill is not None and self._fill_once(o.instId, o.tradeId):
                 out.append(self._keep(fill))
             u = convert.ms(o.uTime)
+            said = _content(o)
             known = self._order_utime.get(o.ordId)
-            if known is not None and u < known:
+            if known is not None and u < known[0]:
                 self.orders_stale += 1
                 continue
-            self._order_utime[o.ordId] = u
+            if known is not None and known[1] == said:
+                self.orders_repeated += 1
+                self._order_utime[o.ordId] = (u, said)
+                continue
+            self._order_utime[o.ordId] = (u, said)
             self._order_utime.move_to_end(o.ordId)
             if len(self._order_utime) > self._fill_dedup_size:
                 self._order_utime.popitem(last=False)
@@ -256,3 +264,19 @@ class PrivateState:
                 self.open_orders.pop(ord_id, None)
         out.extend(self.on_orders(pending, derive_fills=False))
         return out
+
+
+def _content(o: OrderData) -> tuple[str, ...]:
+    """What an order update says, beyond its uTime: equal for OKX's repeated pushes."""
+    return (
+        o.state,
+        o.accFillSz,
+        o.px,
+        o.sz,
+        o.tradeId,
+        o.reqId,
+        o.amendResult,
+        o.cancelSource,
+        o.avgPx,
+        o.fee,
+    )
