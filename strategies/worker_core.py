@@ -128,6 +128,7 @@ class WorkerCore:
             "closed_by_reject": 0,
             "refusal_trips": 0,
             "unheld_cancelled": 0,
+            "cancel_races": 0,
         }
         # open orders the router's last snapshot did not hold (a restarted router that never
         # knew them, or knows them ended): cancelled at the next housekeeping, so each one is
@@ -235,6 +236,13 @@ class WorkerCore:
                 self.ctx.orders.on_command_failed(cid, kind, mono)
                 if self.ctx.orders.close(cid, ended, mono):
                     self.counters["closed_by_reject"] += 1
+            elif raced and kind == "cancel":
+                # The venue refused our cancel because the order looked over (filled, gone,
+                # or not seen yet): the router now asks the venue and publishes what it finds.
+                # Until that event the order stays CANCEL_PENDING here; showing it LIVE again
+                # would put the worker ahead of the router (issue 15). If no event comes, the
+                # unacked timeout cancels it again.
+                self.counters["cancel_races"] += 1
             else:
                 if kind in ("place", "amend", "cancel"):
                     self.ctx.orders.on_command_failed(cid, kind, mono)

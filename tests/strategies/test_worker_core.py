@@ -455,3 +455,22 @@ def test_venue_race_codes_and_terminal_rejects_do_not_count_as_refusals() -> Non
     assert s.core.counters["refusal_trips"] == 0
     s.step()
     assert s.core.state is WorkerState.QUOTING
+
+
+def test_issue_15_a_cancel_the_venue_refused_stays_pending_until_the_router_says() -> None:
+    s = live_ladder()
+    o = next(iter(s.core.ctx.orders))
+    cid = o.cl_ord_id
+    s.dispatch([Command(Cancel(cl_ord_id=cid, inst=INST), "recancel", cid)])
+    assert s.core.ctx.orders.get(cid).state is OrderState.CANCEL_PENDING  # type: ignore[union-attr]
+    # 51400: the venue says filled, canceled or does not exist; the router asks the venue
+    s.core.on_reply(Reject(s.seq, "venue: cancel failed", cid, "51400"))
+    assert s.core.ctx.orders.get(cid).state is OrderState.CANCEL_PENDING  # type: ignore[union-attr]
+    assert s.core.counters["cancel_races"] == 1
+    assert s.core.counters["refusal_trips"] == 0
+    # the decision does not treat it as a live quote to keep or amend
+    assert cid not in {c.cl_ord_id for c in s.step() if c.kind in ("amend", "cancel")}
+    # the router's answer closes it
+    ev = OrderEvent("mm", EPOCH, cid, INST, o.side, OrderState.FILLED, o.sz, o.px, o.sz)
+    s.core.on_message(ev)
+    assert s.core.ctx.orders.get(cid).state is OrderState.FILLED  # type: ignore[union-attr]
