@@ -352,11 +352,13 @@ async def running_system(
     bus: BusConfig,
     workers: int,
     router: dict[str, Any] | None = None,
+    exchange: dict[str, Any] | None = None,
     ready_timeout_s: float = 120.0,
 ) -> AsyncIterator[System]:
-    """The exchange and ``okxmm up`` with ``workers`` churning workers, every one quoting."""
+    """The exchange and ``okxmm up`` with ``workers`` churning workers, every one quoting;
+    ``exchange`` adds to the exchange's config (e.g. ``{"profile": "legacy"}``)."""
     specs = worker_specs(workers)
-    exchange_cfg = {"market": CHURN_MARKET}
+    exchange_cfg = {"market": CHURN_MARKET, **(exchange or {})}
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     async with running_exchange(root, port=port, accounts=[ACCOUNT], config=exchange_cfg) as ex:
         system = System(root, ex, bus, specs)
