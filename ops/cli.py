@@ -28,6 +28,7 @@ from engine.clock import SystemClock
 from engine.errors import ConfigError, OkxmmError, StartError
 from engine.messages import CtlRequest
 from ops.config import OkxmmConfig, load_config
+from ops.exchange.profile import describe as describe_switches
 
 __all__ = ["app", "main"]
 
@@ -35,6 +36,9 @@ app = typer.Typer(
     help="okxmm: an OKX v5 market-making engine of separate actor processes over ZeroMQ.",
     no_args_is_help=True,
     add_completion=False,
+    # plain text: help strings hold "[...]" and "KEY:SECRET:..." that rich would eat as markup
+    # and emoji codes
+    rich_markup_mode=None,
 )
 config_app = typer.Typer(help="Configuration tools.", no_args_is_help=True)
 strategy_app = typer.Typer(help="Strategy workers.", no_args_is_help=True)
@@ -166,7 +170,7 @@ def _code(result: object) -> int:
     return result if isinstance(result, int) else 0
 
 
-@app.command()
+@app.command(epilog="Venue switches:\n\n" + "\n\n".join(describe_switches().splitlines()))
 def exchange(
     config: ConfigOpt = None,
     port: Annotated[int | None, typer.Option(help="Listen port, 1..65535 (default 8900).")] = None,
@@ -177,6 +181,13 @@ def exchange(
     seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market.")] = None,
     account: Annotated[
         list[str] | None, typer.Option(help="KEY:SECRET:PASSPHRASE (repeatable).")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Venue to imitate: current (today's OKX) | legacy.")
+    ] = None,
+    switch: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE: one venue switch over the profile (repeatable; below)."),
     ] = None,
 ) -> None:
     """Run the local OKX v5 exchange (REST + WS on one port, admin under /admin)."""
@@ -191,6 +202,8 @@ def exchange(
             cert_path=str(cert_path) if cert_path else None,
             seed=seed,
             accounts=account or [],
+            profile=profile,
+            switches=switch or [],
         )
     raise typer.Exit(_code(result))
 

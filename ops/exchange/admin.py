@@ -1,7 +1,8 @@
 """Admin HTTP endpoints for tests and operators (JSON, not under ``/api/v5``, no auth).
 
 ========================================  =====================================================
-``GET  /admin/health``                    ``{"ok": true, "instruments": [...]}`` (readiness)
+``GET  /admin/health``                    ``{"ok": true, "instruments": [...], "profile",
+                                          "venue": {switch: value}}`` (readiness)
 ``GET  /admin/orders?apiKey=K``           every live order of account K (OKX order objects);
                                           optional ``instId``; read straight from the engine,
                                           so a cancel acked a moment ago is already gone
@@ -33,6 +34,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 import msgspec
@@ -81,6 +83,8 @@ class AdminApi:
                 "instruments": list(self.v.ex.instruments),
                 "accounts": len(self.v.keyring.keys()),
                 "simMs": self.v.market.sim_ms,
+                "profile": self.v.cfg.profile,
+                "venue": dataclasses.asdict(self.v.rules),
             }
         )
 

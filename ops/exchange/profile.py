@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
-__all__ = ["PROFILES", "ProfileName", "VenueRules", "describe", "resolve"]
+__all__ = ["PROFILES", "ProfileName", "VenueRules", "describe", "parse_switches", "resolve"]
 
 ProfileName = Literal["current", "legacy"]
 
@@ -97,6 +97,17 @@ def _coerce(key: str, value: object, like: object) -> object:
     if key == "checksum_mode" and text in ("crc32", "zero"):
         return text
     raise ValueError(f"venue switch {key}: bad value {value!r}")
+
+
+def parse_switches(items: list[str]) -> dict[str, str]:
+    """``["name=value", ...]`` from the command line; ValueError names a malformed item."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--switch wants NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
 
 
 def describe() -> str:

@@ -26,6 +26,7 @@ from engine.log import setup_logging
 from ops.config import OkxmmConfig, resolve_credentials
 from ops.exchange.admin import AdminApi
 from ops.exchange.config import AccountSpec, ExchangeConfig
+from ops.exchange.profile import parse_switches, resolve
 from ops.exchange.rest import RestApi
 from ops.exchange.venue import Venue
 from ops.exchange.wsserver import WsApi
@@ -141,6 +142,8 @@ def main(
     cert_path: str | None = None,
     seed: int | None = None,
     accounts: list[str] | None = None,
+    profile: str | None = None,
+    switches: list[str] | None = None,
     clock: Clock | None = None,
 ) -> int:
     """Run the exchange until SIGINT/SIGTERM and return the exit code. Without ``accounts``
@@ -164,6 +167,16 @@ def main(
         updates["port"] = port
     if tls:
         updates["tls"] = True
+    if profile is not None or switches:
+        # checked here, before anything binds: a wrong name or value is one clear line
+        chosen = profile if profile is not None else ex_cfg.profile
+        try:
+            venue: dict[str, object] = {**ex_cfg.venue, **parse_switches(switches or [])}
+            resolve(chosen, venue)
+        except ValueError as exc:
+            raise ConfigError([("--profile/--switch", str(exc))]) from None
+        updates["profile"] = chosen
+        updates["venue"] = venue
     if updates:
         ex_cfg = ex_cfg.model_copy(update=updates)
     specs = parse_accounts(accounts or [])

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from dataclasses import fields
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 
-from ops.exchange.profile import PROFILES, describe, resolve
+from ops.exchange.profile import PROFILES, VenueRules, describe, resolve
+from ops.exchange.testing import running_exchange
 from tests.ops.exchange.bookcheck import BookChecker
 from tests.ops.exchange.conftest import ACCOUNT, Server
 from tests.ops.exchange.wsutil import channel_is, login, recv_until, subscribe
@@ -181,3 +186,47 @@ async def test_fields_we_do_not_implement_are_refused_not_dropped(server: Server
     live = (await server.admin(f"/admin/orders?apiKey={ACCOUNT[0]}"))["orders"]
     assert [o["clOrdId"] for o in live] == ["t3"]
     assert live[0]["px"] == "40000"
+
+
+def test_okxmm_exchange_help_lists_every_switch_with_its_value_per_profile() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "exchange", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    text = " ".join(out.split())  # help wraps lines
+    for f in fields(VenueRules):
+        assert f"{f.name}:" in text
+    assert "[current=True, legacy=False]" in text  # the values survive the formatter
+    assert "KEY:SECRET:PASSPHRASE" in text
+
+
+def test_a_bad_switch_on_the_command_line_is_one_clear_line() -> None:
+    for args, words in (
+        (["--switch", "no_such_switch=1"], "unknown venue switch 'no_such_switch'"),
+        (["--switch", "max_amends_in_flight=lots"], "max_amends_in_flight"),
+        (["--switch", "oops"], "NAME=VALUE"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "ops.cli", "exchange", "--port", "1", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert r.returncode == 2, r
+        assert words in r.stderr
+        assert "Traceback" not in r.stderr
+
+
+async def test_profile_and_switches_from_the_command_line_rule_the_running_exchange(
+    tmp_path: Path, free_port: int
+) -> None:
+    args = ["--profile", "legacy", "--switch", "max_amends_in_flight=5"]
+    async with running_exchange(tmp_path, port=free_port, extra_args=args) as ex:
+        health = await ex.admin("/admin/health")
+    assert health["profile"] == "legacy"
+    assert health["venue"]["max_amends_in_flight"] == 5
+    assert health["venue"]["initial_snapshot"] is True  # the rest is legacy's
