@@ -75,6 +75,10 @@ _TERMINAL_WORD = re.compile(r"\b(FILLED|CANCELED|REJECTED)\b")
 # Venue codes of an amend/cancel that lost a race with the order's end (filled, canceled, gone):
 # the router queries the order and publishes its final state; routine, not a refusal.
 _RACE_CODES = frozenset({"51400", "51401", "51402", "51503", "51603"})
+# Venue back-pressure on an amend (rate limit; 51513: more than 3 amends of one order in
+# progress): the router paused its amends and the order is as it was; the next decision amends
+# to the latest target, so wanted changes coalesce. Not a refusal of ours to back off from.
+_BACKPRESSURE_CODES = frozenset({"50011", "50013", "50061", "51513"})
 S = OrderState
 T = OrderTrigger
 W = WorkerTrigger
@@ -223,6 +227,7 @@ class WorkerCore:
             ended = terminal_state_in(msg.reason) if kind in ("amend", "cancel") else None
             gone = msg.reason == "unknown clOrdId" and kind in ("amend", "cancel")
             raced = kind in ("amend", "cancel") and msg.code in _RACE_CODES
+            raced = raced or (kind == "amend" and msg.code in _BACKPRESSURE_CODES)
             # an amend/cancel that raced the order's end is routine, not a warning
             (self.log.info if ended or gone or raced else self.log.warning)(
                 "command rejected", kind=kind, clOrdId=cid, reason=msg.reason, code=msg.code

@@ -474,3 +474,27 @@ def test_issue_15_a_cancel_the_venue_refused_stays_pending_until_the_router_says
     ev = OrderEvent("mm", EPOCH, cid, INST, o.side, OrderState.FILLED, o.sz, o.px, o.sz)
     s.core.on_message(ev)
     assert s.core.ctx.orders.get(cid).state is OrderState.FILLED  # type: ignore[union-attr]
+
+
+def test_issue_15_amend_back_pressure_51513_is_not_a_refusal_and_the_next_amend_has_the_latest_target() -> (
+    None
+):
+    params = PARAMS.model_copy(update={"refusals_max": 2})
+    s = live_ladder()
+    s.core.set_params(params)
+    s.book("30010.0", "30010.5")
+    amends = [c for c in s.step() if c.kind == "amend"]
+    assert len(amends) == 6
+    for c in amends:  # the venue: too many amends of this order in progress
+        s.core.on_reply(
+            Reject(s.seq_of(c.cl_ord_id, "amend"), "venue: 51513", c.cl_ord_id, "51513")
+        )
+    assert s.core.counters["refusal_trips"] == 0
+    assert s.core.state is WorkerState.QUOTING
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.LIVE}
+    s.book("30020.0", "30020.5")  # the market moved on meanwhile
+    again = [c for c in s.step() if c.kind == "amend"]
+    assert {c.cl_ord_id for c in again} == {c.cl_ord_id for c in amends}
+    first = {c.cl_ord_id: c.msg.new_px for c in amends if isinstance(c.msg, Amend)}
+    latest = {c.cl_ord_id: c.msg.new_px for c in again if isinstance(c.msg, Amend)}
+    assert all(latest[k] > first[k] for k in first)  # one amend each, to the newest price

@@ -6,6 +6,7 @@ from engine.messages import Ack, OrderState, Reject
 from engine.router.batcher import Batch
 from engine.router.effects import Effect
 from engine.router.events import (
+    AmendReq,
     CancelReq,
     Outcome,
     VenueAck,
@@ -15,6 +16,7 @@ from engine.router.events import (
 )
 from engine.router.outcomes import Outcomes
 from engine.router.updates import Updates
+from gateway.okx import codes
 from tests.engine.router.helpers import INST
 from tests.engine.router.subcores import desk, owned, queries, replies
 
@@ -115,3 +117,21 @@ def test_a_refilled_cancel_budget_is_paced_not_a_loop() -> None:
     # the first budget (a cancel, its retries, one re-cancel after the answer) and one refill
     budget = d.cfg.max_cancel_retries + 2
     assert budget < sent <= 2 * budget
+
+
+def test_amend_back_pressure_51513_pauses_amends_and_leaves_the_order_as_it_was() -> None:
+    d = desk()
+    oc = Outcomes(d, Updates(d))
+    order = owned(d, state=OrderState.AMEND_PENDING, waiter=True)
+    order.amend_waiter = order.place_waiter
+    batch = Batch("amend", [AmendReq(inst=INST, cl_ord_id=order.cl_ord_id, new_px=order.px)])
+    item = VenueAck(order.cl_ord_id, codes.outcome("51513"), "51513", "too many amends")
+    out: list[Effect] = []
+    oc.on_result(out, batch, [item], 0, 0)
+    assert order.state is OrderState.LIVE  # as it was: the venue did not take the amend
+    (rej,) = replies(out)
+    assert isinstance(rej, Reject)
+    assert rej.code == "51513"  # the worker reads this code as back-pressure
+    d.batcher.add("amend", AmendReq(inst=INST, cl_ord_id=order.cl_ord_id, new_px=order.px))
+    assert d.batcher.take(0) == []  # amends wait a moment: no burst into the limit
+    assert d.batcher.take(10**9) != []
