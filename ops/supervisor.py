@@ -1,7 +1,10 @@
 """``okxmm up``: run the local exchange and every actor as child processes, watch and restart them.
 
-Start order: exchange (unless the venue is OKX) → md-feed → private-gw → router → risk → strategy
-workers; each waits for the previous one to answer (port open / ctl ping). Stop order is the
+Start: each child starts as soon as what it needs answers — the exchange (unless the venue is
+OKX) first; md-feed, private-gw, router and risk together once the exchange's port listens;
+the strategy workers together once the router answers its ctl ping (they wait for books and
+risk themselves). Readiness is an event (the port accepts, a ping is answered), never a fixed
+delay, and a child that is not ready in time is logged and watched like the rest. Stop order is the
 reverse of what matters for money: strategies first, then the router (which cancels everything
 on SIGTERM), then risk and the feeds, the exchange last. When a strategy worker exits for any
 reason the supervisor tells the router ``CancelAll(strategy)`` (death-detection layer 4) before
@@ -164,7 +167,7 @@ class Supervisor:
             if child.spec.kind == "exchange":
                 if await _port_open(self._cfg.exchange.host, self._cfg.exchange.port):
                     return True
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.02)  # a refused connect returns at once: probe again soon
                 continue
             assert child.spec.ctl is not None
             endpoint = self._cfg.bus.connect_endpoint(child.spec.ctl)
@@ -182,6 +185,19 @@ class Supervisor:
         return False
 
     async def start_all(self) -> None:
+        kids = list(self.children.values())
+        for child in [c for c in kids if c.spec.kind == "exchange"]:
+            await self._start_one(child)
+        actors = {
+            c.spec.name: asyncio.ensure_future(self._start_one(c))
+            for c in kids
+            if c.spec.kind == "actor"
+        }
+        # workers need the router to say hello; books and risk they wait for themselves
+        if "router" in actors:
+            await asyncio.wait([actors["router"]])
+        # connected once the router listens: a DEALER that connected before the bind retries
+        # with backoff (up to 1 s) and could miss the first worker's death
         self._router = CommandClient(
             self._actor.ctx,
             self._cfg.bus.connect_endpoint("ord.cmd"),
@@ -191,16 +207,30 @@ class Supervisor:
             clock=self._actor.clock,
         )
         await self._router.start()
-        for child in self.children.values():
-            if self._stopping:
-                return
-            await self._spawn(child)
-            ready = await self._ready(child)
-            if not ready:
-                self._actor.log.error("child not ready", child=child.spec.name)
-            child.watcher = asyncio.get_running_loop().create_task(
-                self._watch(child), name=f"watch-{child.spec.name}"
-            )
+        workers = []
+        if not self._halted():
+            workers = [
+                asyncio.ensure_future(self._start_one(c)) for c in kids if c.spec.kind == "strategy"
+            ]
+        await asyncio.gather(*actors.values(), *workers)
+
+    def _halted(self) -> bool:
+        return self._stopping or self._actor.stopping.is_set()
+
+    async def _start_one(self, child: _Child) -> bool:
+        """Spawn ``child``, wait until it answers, then watch it; False if it never answered."""
+        t0 = self._actor.clock.monotonic_ns()
+        await self._spawn(child)
+        ready = await self._ready(child)
+        took_ms = round((self._actor.clock.monotonic_ns() - t0) / 1e6)
+        if ready:
+            self._actor.log.info("child ready", child=child.spec.name, ms=took_ms)
+        else:
+            self._actor.log.error("child not ready", child=child.spec.name, ms=took_ms)
+        child.watcher = asyncio.get_running_loop().create_task(
+            self._watch(child), name=f"watch-{child.spec.name}"
+        )
+        return ready
 
     async def _watch(self, child: _Child) -> None:
         while True:
@@ -250,6 +280,8 @@ class Supervisor:
             return
         cancel = CancelAll(strategy=name, reason=f"supervisor: exited with {code}")
         try:
+            with contextlib.suppress(TimeoutError):
+                await self._router.wait_connected(1.0)  # at once when connected
             env = await self._router.request(cancel, timeout_s=1.0)
         except CommandSendError as exc:
             self._actor.log.warning("router not told of worker exit", worker=name, error=str(exc))
