@@ -476,9 +476,7 @@ def test_issue_15_a_cancel_the_venue_refused_stays_pending_until_the_router_says
     assert s.core.ctx.orders.get(cid).state is OrderState.FILLED  # type: ignore[union-attr]
 
 
-def test_issue_15_amend_back_pressure_51513_is_not_a_refusal_and_the_next_amend_has_the_latest_target() -> (
-    None
-):
+def test_issue_15_amend_back_pressure_51513_is_not_a_refusal_and_amends_to_the_newest() -> None:
     params = PARAMS.model_copy(update={"refusals_max": 2})
     s = live_ladder()
     s.core.set_params(params)
