@@ -60,6 +60,7 @@ _PORTS: dict[str, int] = {
     "ctl.risk": 7113,
     "ctl.supervisor": 7114,
     "ctl.recorder": 7115,
+    "ctl.alerts": 7116,
 }
 
 

@@ -49,7 +49,16 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (env OKXMM_* overrides).")
 ]
 
-ACTORS = ("exchange", "md-feed", "private-gw", "router", "risk", "strategy", "recorder")
+ACTORS = (
+    "exchange",
+    "md-feed",
+    "private-gw",
+    "router",
+    "risk",
+    "alerts",
+    "strategy",
+    "recorder",
+)
 
 
 @contextlib.contextmanager
@@ -157,6 +166,10 @@ def _run_actor(name: str, cfg: OkxmmConfig) -> int:
         from ops.exchange.server import main as ex_main
 
         return _code(ex_main(cfg, port=None, tls=False, cert_path=None, seed=None, accounts=[]))
+    if name == "alerts":
+        from ops.alerts.actor import main as alerts_main
+
+        return _code(alerts_main(cfg))
     if name == "recorder":
         from ops.recorder import main as rec_main
 

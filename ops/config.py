@@ -32,6 +32,7 @@ from engine.config import DEMO_CREDENTIALS, BusConfig, Credentials
 from engine.errors import ConfigError
 from engine.router.config import RouterConfig
 from gateway.config import MdFeedConfig, PrivateGwConfig
+from ops.alerts.config import AlertsConfig
 from ops.exchange.config import ExchangeConfig
 from risk.config import RiskConfig
 
@@ -162,6 +163,7 @@ class OkxmmConfig(BaseSettings):
     risk: RiskConfig = RiskConfig()
     strategies: list[StrategySpec] = Field(default_factory=_default_strategies)
     supervisor: SupervisorConfig = SupervisorConfig()
+    alerts: AlertsConfig = AlertsConfig()
     log_level: str = "INFO"
     log_dir: str = "var/log"
     var_dir: str = "var"

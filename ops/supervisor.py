@@ -83,6 +83,8 @@ def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
         ChildSpec("router", [py, "-m", "ops.router", *conf], "actor", "ctl.router"),
         ChildSpec("risk", [py, "-m", "risk.monitor", *conf], "actor", "ctl.risk"),
     ]
+    if cfg.alerts.sinks:
+        specs.append(ChildSpec("alerts", [py, "-m", "ops.alerts", *conf], "actor", "ctl.alerts"))
     for s in cfg.strategies:
         if not s.enabled:
             continue

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from engine.messages import Fenced, Hello, StrategyLimits, Welcome
+from engine import topics
+from engine.messages import Fenced, Hello, StrategyLimits, StrategyStatus, Welcome
 from engine.orders import clordid
 from engine.router.config import RouterConfig
-from engine.router.effects import Effect, Forget, JournalRecord, Reply
+from engine.router.effects import Effect, Forget, JournalRecord, Publish, Reply
 from engine.router.liveness import Liveness
 from engine.router.orders import MS, OrderDesk
 from engine.router.pretrade import OrderLimits
@@ -154,6 +155,18 @@ class Sessions:
         out.append(Forget(sess.identity))
         fenced = Fenced(strategy=sess.strategy, epoch=sess.epoch, reason=reason)
         out.append(Reply(sess.identity, fenced))
+        if not reason.startswith("bye"):
+            # the worker cannot say it any more: the router tells the status readers (the
+            # dashboard, alerts) until the worker's next epoch reports for itself
+            status = StrategyStatus(
+                strategy=sess.strategy,
+                inst=sess.inst,
+                state="fenced",
+                quoting=False,
+                reason=reason,
+                epoch=sess.epoch,
+            )
+            out.append(Publish(topics.strategy_status(sess.strategy), status))
 
     def fence_identity(
         self, out: list[Effect], identity: bytes, reason: str, wall_ns: int, mono_ns: int

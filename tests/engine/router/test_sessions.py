@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.messages import Fenced, Hello, Welcome
+from engine.messages import Fenced, Hello, StrategyStatus, Welcome
 from engine.router.config import RouterConfig
 from engine.router.effects import Effect, Forget
 from engine.router.pretrade import OrderLimits
 from engine.router.records import JEpoch, JShortId
 from engine.router.sessions import Sessions, parse_identity
 from tests.engine.router.helpers import INST
-from tests.engine.router.subcores import desk, owned, records, replies
+from tests.engine.router.subcores import desk, owned, published, records, replies
 
 MS = 1_000_000
 LIMITS = OrderLimits(Decimal(1), Decimal(1), 1, 1)
@@ -65,3 +65,19 @@ def test_heartbeat_silence_fences_once() -> None:
     out = []
     ss.on_timer(out, 0, 10 * cfg.dead_after_ms * MS)
     assert out == []
+
+
+def test_a_fence_is_published_as_the_strategys_status_a_bye_is_not() -> None:
+    cfg = RouterConfig()
+    ss = Sessions(cfg, desk())
+    _hello(ss, "alpha", 1)
+    _hello(ss, "beta", 1)
+    out: list[Effect] = []
+    sess = ss.sessions[b"S:beta:1"]
+    ss.fence(out, sess, "bye: stopping", 0, 0)
+    assert published(out) == []  # an orderly goodbye: the worker said stopped itself
+    ss.on_timer(out, 0, (cfg.dead_after_ms + 1) * MS)
+    (status,) = published(out)
+    assert isinstance(status, StrategyStatus)
+    assert (status.strategy, status.state, status.quoting) == ("alpha", "fenced", False)
+    assert "heartbeat" in status.reason
