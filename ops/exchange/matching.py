@@ -365,6 +365,8 @@ class Exchange:
                         "ts": str(now_ms),
                         "count": str(count),
                         "source": "0",
+                        # the trade id: increasing per instrument, like OKX's seqId here
+                        "seqId": tid,
                     },
                 )
             )

@@ -430,8 +430,26 @@ class WsApi:
             return
         result = v.trading.run(TRADE_OPS[op], acct, args, v.now_ms(), via_ws=True)
         code = result.code
-        if code in ("50014", "50002", "51000") and not result.data:
+        if code == "50014" and not result.data:
+            # a missing required field is refused per item with OKX's 50014 text, never the
+            # format error 60013 (that is for args that are not a list of objects)
+            items = [_missing_item(a, result.msg, v.now_ms()) for a in args]
+            reply("1", msg("1"), items)
+        elif code in ("50002", "51000") and not result.data:
             reply("60013", msg("60013"), [])
         else:
             reply(code, result.msg, result.data)
         v.flush()
+
+
+def _missing_item(arg: object, text: str, now_ms: int) -> dict[str, object]:
+    a = arg if isinstance(arg, dict) else {}
+    return {
+        "clOrdId": str(a.get("clOrdId") or ""),
+        "ordId": str(a.get("ordId") or ""),
+        "tag": str(a.get("tag") or ""),
+        "ts": str(now_ms),
+        "sCode": "50014",
+        "sMsg": text,
+        "subCode": "",
+    }
