@@ -19,6 +19,7 @@ from engine.router.events import Outcome
 __all__ = [
     "MISSING_CREDENTIALS",
     "NOT_FOUND",
+    "REQUESTS_TOO_FREQUENT",
     "SERVICE_UPGRADE",
     "TIMESTAMP_EXPIRED",
     "failure_outcome",
@@ -30,6 +31,7 @@ __all__ = [
 TIMESTAMP_EXPIRED = "50102"
 MISSING_CREDENTIALS = "50103"  # a private endpoint called without an API key
 SERVICE_UPGRADE = "64008"  # WS notice: the connection will close soon, reconnect
+REQUESTS_TOO_FREQUENT = "60014"  # WS: subscribe/unsubscribe/login over 480 per connection-hour
 _RATE_LIMIT = frozenset({"50011", "50013", "50061", "60014"})
 _UNAVAILABLE = frozenset({"50001", "50004", "50026"})
 _HTTP_SERVER_ERROR = 500
