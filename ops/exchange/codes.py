@@ -61,6 +61,9 @@ MESSAGES: dict[str, str] = {
     "51512": "Failed to amend orders in batches. "
     "You cannot have duplicate orders in the same amend-batch-orders request.",
     "51603": "Order does not exist.",
+    "59113": "According to local laws and regulations, margin trading service is not available "
+    "in your region. If your citizenship is at a different region, please complete KYC2 "
+    "verification.",
 }
 
 HTTP_STATUS: dict[str, int] = {

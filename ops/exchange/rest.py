@@ -361,7 +361,7 @@ class RestApi:
                     "enableSpotBorrow": False,
                     "greeksType": "PA",
                     "ip": "",
-                    "kycLv": "3",
+                    "kycLv": str(acct.kyc_level),
                     "label": "okxmm local",
                     "level": "Lv1",
                     "levelTmp": "",
