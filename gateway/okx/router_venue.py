@@ -28,7 +28,14 @@ from engine.errors import RemoteProtocolError, VenueError, VenueUnavailableError
 from engine.messages import InstrumentInfo
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
-from engine.router.events import VenueFailure, VenueFill, VenueNotFound, VenueOrder, VenueResult
+from engine.router.events import (
+    Outcome,
+    VenueFailure,
+    VenueFill,
+    VenueNotFound,
+    VenueOrder,
+    VenueResult,
+)
 from gateway.okx import codes, convert
 from gateway.okx.ratelimit import LIMITS, BucketSpec, OkxTradeLimiter, RateLimiter
 from gateway.okx.rest import OkxRestClient
@@ -108,6 +115,7 @@ class OkxRouterVenue:
         # the instrument by code only (okx-v5.md §8); bounded by the configured instruments
         self._codes: dict[str, int] = {}
         self._uncoded_warned: set[str] = set()
+        self._blocked_logged = False  # the ACCOUNT_BLOCKED error line is written once
         self.sent_ws = 0
         self.sent_rest = 0
         self._on_orders: Callable[[list[VenueOrder]], None] = lambda _: None
@@ -187,7 +195,19 @@ class OkxRouterVenue:
         except (OSError, RuntimeError) as exc:
             logger.warning("venue send failed", op=batch.op, error=type(exc).__name__)
             return convert.venue_failure(VenueUnavailableError("transport", type(exc).__name__))
-        return convert.venue_acks(result)
+        acks = convert.venue_acks(result)
+        if not self._blocked_logged:
+            blocked = next((a for a in acks if a.outcome is Outcome.ACCOUNT_BLOCKED), None)
+            if blocked is not None:
+                self._blocked_logged = True
+                logger.error(
+                    "the venue refuses this account's orders: a configuration error, not retried;"
+                    " new orders are refused until the router restarts",
+                    code=blocked.code,
+                    msg=blocked.msg,
+                    hint="OKX 59113: complete identity verification (KYC) level 2",
+                )
+        return acks
 
     def _all_coded(self, batch: Batch) -> bool:
         """Every instrument of ``batch`` has its instIdCode (else it goes by REST, said once)."""
