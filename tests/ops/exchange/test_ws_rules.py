@@ -15,6 +15,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from engine.clock import FakeClock
+from ops.exchange.profile import PROFILES, describe
 from tests.ops.exchange.conftest import Server
 from tests.ops.exchange.wsutil import recv_until, subscribe
 
@@ -30,6 +31,14 @@ def exchange_clock() -> FakeClock:
 @pytest.fixture
 def exchange_overrides() -> dict[str, Any]:
     return {"profile": "current"}
+
+
+def test_the_rules_are_switches_with_okx_numbers_on_current() -> None:
+    cur, leg = PROFILES["current"], PROFILES["legacy"]
+    assert (cur.ws_connects_per_s, cur.ws_requests_per_hour) == (3, 480)
+    assert (leg.ws_connects_per_s, leg.ws_requests_per_hour) == (0, 0)
+    assert "HTTP 429" in describe()
+    assert "60014" in describe()
 
 
 async def _refused(url: str) -> InvalidStatus:
