@@ -131,10 +131,25 @@ def _be_px(p: Position) -> str:
     return canonical(p.avg_px + per_unit if p.lots > 0 else p.avg_px - per_unit)
 
 
+def _liq_px(p: Position, adj_eq: Decimal, upl: Decimal, mmr_rate: Decimal) -> str:
+    """Cross margin: the mark at which the account's equity falls to this position's
+    maintenance margin, the rest of the account unchanged; "" when no price gets there."""
+    qty = p.inst.base_qty(abs(p.lots))
+    if not qty:
+        return ""
+    others = adj_eq - upl  # equity without this position's unrealised PnL
+    if p.lots > 0:
+        px = (p.avg_px * qty - others) / (qty * (1 - mmr_rate))
+    else:
+        px = (p.avg_px * qty + others) / (qty * (1 + mmr_rate))
+    return canonical(px.quantize(p.inst.tick, rounding=ROUND_HALF_EVEN)) if px > 0 else ""
+
+
 def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[str, object]:
     """One ``account/positions`` item (also the ``positions`` channel's)."""
     inst = p.inst
     mark = ex.marks[inst.inst_id]
+    account = balance_obj(ex, acct, set(), now_ms)
     upl = p.upl(mark)
     qty = inst.base_qty(abs(p.lots))
     notional = qty * mark
@@ -164,12 +179,12 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
         "liab": "",
         "liabCcy": "",
         "liqPenalty": "0",
-        "liqPx": "",
+        "liqPx": _liq_px(p, Decimal(str(account["adjEq"])), upl, Decimal(ex.cfg.mmr_rate)),
         "margin": "",
         "markPx": canonical(mark),
         "mgnMode": "cross",
         # cross positions show the account's margin ratio
-        "mgnRatio": balance_obj(ex, acct, set(), now_ms)["mgnRatio"],
+        "mgnRatio": account["mgnRatio"],
         "mmr": canonical(notional * Decimal(ex.cfg.mmr_rate)),
         "notionalUsd": canonical(notional),
         "optVal": "",

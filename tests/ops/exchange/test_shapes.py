@@ -20,7 +20,7 @@ import pytest
 import websockets
 
 from ops.exchange.testing import rest_headers, ws_login_args
-from tests.ops.exchange.conftest import ACCOUNT, Server
+from tests.ops.exchange.conftest import ACCOUNT, OTHER, Server
 
 _NUM = re.compile(r"^-?\d+(\.\d+)?([eE]-?\d+)?$")
 
@@ -56,11 +56,12 @@ EXTRA: dict[str, dict[str, set[str]]] = {
     "ws/op_order.response.json": {"data[]": {"subCode"}},
     "ws/op_cancel-order.response.json": {"data[]": {"subCode"}},
 }
-# fixture numbers that are "" for what we trade: cross-margin SWAP positions (the examples are
-# isolated MARGIN/FUTURES ones) have no isolated margin, liability or liquidation price yet
+# fixture numbers that are "" for what we trade: the examples are isolated MARGIN/FUTURES
+# positions; ours are cross SWAP ones, which have no isolated margin or liability, and a long
+# the account's equity more than covers has no liquidation price (OKX sends "" then too)
 EMPTY_OK: dict[str, set[str]] = {
     "rest/get_account_positions.response.json": {"data[].liab", "data[].margin", "data[].liqPx"},
-    "ws/positions.push.json": {"data[].margin", "data[].liqPx", "data[].pendingCloseOrdLiabVal"},
+    "ws/positions.push.json": {"data[].margin", "data[].liqPx"},
 }
 
 
@@ -150,9 +151,11 @@ def exchange_overrides() -> dict[str, Any]:
     return {"profile": "current", "venue": {"initial_snapshot": True}, "rate_limits": False}
 
 
-async def _rest(s: Server, method: str, path: str, body: Any = None) -> Any:
+async def _rest(
+    s: Server, method: str, path: str, body: Any = None, account: tuple[str, str, str] = ACCOUNT
+) -> Any:
     text = "" if body is None else json.dumps(body)
-    h = rest_headers(ACCOUNT, method, path, text)
+    h = rest_headers(account, method, path, text)
     r = await (
         s.http.get(path, headers=h)
         if method == "GET"
@@ -436,6 +439,7 @@ async def test_values_okx_prints_as_numbers(captured: dict[str, Any]) -> None:
     for key in ("mgnRatio", "bePx", "avgPx", "mmr", "imr", "notionalUsd"):
         assert _NUM.match(pos[key]), (key, pos[key])
     assert float(pos["bePx"]) > float(pos["avgPx"])  # a long that paid fees
+    assert pos["liqPx"] == ""  # 1M USDT behind a 0.01 BTC long: never liquidated
     assert len(pos["avgPx"].partition(".")[2]) <= 1  # tickSz 0.1
     bal = captured["rest/get_account_balance.response.json"]["data"][0]
     assert _NUM.match(bal["mgnRatio"])
@@ -444,6 +448,16 @@ async def test_values_okx_prints_as_numbers(captured: dict[str, Any]) -> None:
     assert (order["ordType"], order["state"], order["px"]) == ("market", "filled", "")
     fill = captured["rest/get_trade_fills.response.json"]["data"][0]
     assert (fill["instType"], fill["posSide"]) == ("SPOT", "net")
+
+
+async def test_a_short_has_a_liquidation_price_above_the_mark(server: Server) -> None:
+    swap = "BTC-USDT-SWAP"
+    body = {"instId": swap, "tdMode": "cross", "side": "sell", "ordType": "market", "sz": "1"}
+    await _rest(server, "POST", "/api/v5/trade/order", body, OTHER)
+    (pos,) = (await _rest(server, "GET", "/api/v5/account/positions", account=OTHER))["data"]
+    assert pos["pos"] == "-1"
+    assert _NUM.match(pos["liqPx"])
+    assert float(pos["liqPx"]) > float(pos["markPx"])
 
 
 _SZ_MISSING = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market"}
