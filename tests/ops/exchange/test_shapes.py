@@ -34,6 +34,8 @@ NOT_SENT: dict[str, dict[str, set[str]]] = {
     # the docs subscribed with an instId, and arg echoes the subscription; we subscribe by
     # instType only
     "ws/orders.push.json": {"arg": {"instId"}},
+    # only this example has a top-level subCode; no other op response (REST or WS) has one
+    "ws/op_batch-orders.all_failed.json": {"": {"subCode"}},
 }
 # keys we send that the fixture's example lacks, each documented by OKX for this response
 EXTRA: dict[str, dict[str, set[str]]] = {
@@ -52,9 +54,16 @@ EXTRA: dict[str, dict[str, set[str]]] = {
     "ws/positions.push.json": {"data[]": {"baseBal", "quoteBal", "bePx", "usdPx"}},
     # cancelSourceReason is in REST order reads and documented on the orders channel
     "ws/orders.push.json": {"data[]": {"cancelSourceReason"}},
-    # subCode is in every other trade-op response example (amend, batch)
+    # the examples disagree on subCode per item (some have it, some not); we always send it
     "ws/op_order.response.json": {"data[]": {"subCode"}},
     "ws/op_cancel-order.response.json": {"data[]": {"subCode"}},
+    "ws/op_order.all_failed.json": {"data[]": {"subCode"}},
+    "ws/op_batch-amend-orders.partial.json": {"data[]": {"subCode"}},
+    "ws/op_batch-amend-orders.all_failed.json": {"data[]": {"subCode"}},
+    "ws/op_batch-cancel-orders.response.json": {"data[]": {"subCode"}},
+    "ws/op_batch-cancel-orders.partial.json": {"data[]": {"subCode"}},
+    "ws/op_batch-cancel-orders.all_failed.json": {"data[]": {"subCode"}},
+    "ws/op_cancel-order.all_failed.json": {"data[]": {"subCode"}},
 }
 # fixture numbers that are "" for what we trade: the examples are isolated MARGIN/FUTURES
 # positions; ours are cross SWAP ones, which have no isolated margin or liability, and a long
@@ -62,7 +71,24 @@ EXTRA: dict[str, dict[str, set[str]]] = {
 EMPTY_OK: dict[str, set[str]] = {
     "rest/get_account_positions.response.json": {"data[].liab", "data[].margin", "data[].liqPx"},
     "ws/positions.push.json": {"data[].margin", "data[].liqPx"},
+    # the example's failure (51008, insufficient balance) has a subCode; ours (the order does
+    # not exist, 51503) has none
+    "ws/op_amend-order.all_failed.json": {"data[].subCode"},
+    "ws/op_batch-amend-orders.all_failed.json": {"data[].subCode"},
 }
+# (fixture, path, key) of every allow-list entry that excused a difference: a stale entry fails
+_USED: set[tuple[str, str, str]] = set()
+
+
+def _allow_entries() -> set[tuple[str, str, str]]:
+    out = {
+        (n, p, k)
+        for d in (NOT_SENT, EXTRA)
+        for n, paths in d.items()
+        for p, ks in paths.items()
+        for k in ks
+    }
+    return out | {(n, p, "") for n, ps in EMPTY_OK.items() for p in ps}
 
 
 def _kind(v: object) -> str:
@@ -83,9 +109,12 @@ def shape_diff(name: str, ours: object, theirs: object, path: str = "") -> list[
     """Differences of ``ours`` from the fixture ``theirs`` (empty: same shape)."""
     tk, ok = _kind(theirs), _kind(ours)
     if tk == "numeric-string":
-        if ok != "numeric-string" and path not in EMPTY_OK.get(name, set()):
-            return [f"{path}: {ours!r} where OKX gives a number ({theirs!r})"]
-        return []
+        if ok == "numeric-string":
+            return []
+        if path in EMPTY_OK.get(name, set()):
+            _USED.add((name, path, ""))
+            return []
+        return [f"{path}: {ours!r} where OKX gives a number ({theirs!r})"]
     if tk == "string" and ok == "numeric-string":
         return []  # OKX prints "" or a word where a number may be (e.g. fee on a new order)
     if tk != ok:
@@ -94,18 +123,24 @@ def shape_diff(name: str, ours: object, theirs: object, path: str = "") -> list[
     if isinstance(theirs, dict) and isinstance(ours, dict):
         not_sent = NOT_SENT.get(name, {}).get(path, set())
         extra = EXTRA.get(name, {}).get(path, set())
-        out += [f"{path}: missing {k!r}" for k in sorted(set(theirs) - set(ours) - not_sent)]
-        out += [f"{path}: extra {k!r}" for k in sorted(set(ours) - set(theirs) - extra)]
+        missing, more = set(theirs) - set(ours), set(ours) - set(theirs)
+        _USED.update((name, path, k) for k in missing & not_sent)
+        _USED.update((name, path, k) for k in more & extra)
+        out += [f"{path}: missing {k!r}" for k in sorted(missing - not_sent)]
+        out += [f"{path}: extra {k!r}" for k in sorted(more - extra)]
         for k in sorted(set(theirs) & set(ours)):
             out += shape_diff(name, ours[k], theirs[k], f"{path}.{k}" if path else k)
     elif isinstance(theirs, list) and isinstance(ours, list):
         if "*" in NOT_SENT.get(name, {}).get(path + "[]", set()):
+            _USED.add((name, path + "[]", "*"))
             return []
         if theirs and not ours:
             return [f"{path}: empty list, OKX's has items"]
         if theirs:
-            for item in ours:
-                out += shape_diff(name, item, theirs[0], path + "[]")
+            # item by item when the example has as many (a partial: success, then failure)
+            pairs = theirs if len(theirs) == len(ours) else [theirs[0]] * len(ours)
+            for item, example in zip(ours, pairs, strict=True):
+                out += shape_diff(name, item, example, path + "[]")
     return out
 
 
@@ -207,6 +242,10 @@ async def _session(
     await pub.send(json.dumps({"op": "subscribe", "args": args}))
     await pub.send(json.dumps({"id": "1512", "op": "subscribe", "argss": args}))
     got["ws/error.response.json"] = await pub_box.first(lambda m: m.get("event") == "error")
+    key, secret, _ = ACCOUNT
+    bad = {"op": "login", "args": [ws_login_args((key, secret, "wrong passphrase"))]}
+    await prv.send(json.dumps(bad))
+    got["ws/login.error.json"] = await prv_box.first(lambda m: m.get("event") == "error")
     await prv.send(json.dumps({"op": "login", "args": [ws_login_args(ACCOUNT)]}))
     got["ws/login.response.json"] = await prv_box.first(lambda m: m.get("event") == "login")
     await prv.send(
@@ -341,6 +380,7 @@ async def _session(
         )
     )
     got["ws/op_order.format_error.json"] = await prv_box.first(lambda m: m.get("id") == "1515")
+    await _batch_ops(prv, prv_box, codes[spot], far, got)
     # pushes
     got["ws/tickers.push.json"] = await pub_box.first(_push("tickers"))
     got["ws/books.snapshot.json"] = await pub_box.first(_push("books", action="snapshot"))
@@ -389,6 +429,71 @@ async def _session(
     assert got["rest/get_trade_orders_pending.response.json"]["data"][0]["ordId"] == resting
 
 
+async def _batch_ops(
+    prv: websockets.ClientConnection, box: _Inbox, code: int, far: str, got: dict[str, Any]
+) -> None:
+    """Every trade op's success, partial and all-failed answer."""
+    n = 0
+
+    async def op(name: str, args: list[dict[str, Any]]) -> dict[str, Any]:
+        nonlocal n
+        n += 1
+        req_id = str(1600 + n)  # OKX's examples use digits
+        await prv.send(json.dumps({"id": req_id, "op": name, "args": args}))
+        return await box.first(lambda m: m.get("id") == req_id)
+
+    def place(cid: str, sz: str = "0.001") -> dict[str, Any]:
+        # 900 BTC at the far price is more USDT than the account has: 51008
+        base = {"instIdCode": code, "tdMode": "cash", "side": "buy", "ordType": "limit"}
+        return {**base, "px": far, "sz": sz, "clOrdId": cid}
+
+    def ref(cid: str, **kw: str) -> dict[str, Any]:
+        if cid.startswith("nope"):  # an order that does not exist, named by ordId as OKX's
+            return {"instIdCode": code, "ordId": cid.replace("nope", "2510789768709"), **kw}
+        return {"instIdCode": code, "clOrdId": cid, **kw}
+
+    poor = "900"
+    got["ws/op_batch-orders.response.json"] = await op("batch-orders", [place("b1"), place("b2")])
+    got["ws/op_batch-orders.partial.json"] = await op(
+        "batch-orders", [place("b3"), place("b4", poor)]
+    )
+    got["ws/op_batch-orders.all_failed.json"] = await op(
+        "batch-orders", [place("b5", poor), place("b6", poor)]
+    )
+    got["ws/op_order.all_failed.json"] = await op("order", [place("b7", poor)])
+    amend = [ref("b1", newSz="0.002", reqId="r1"), ref("b2", newSz="0.002", reqId="r2")]
+    got["ws/op_batch-amend-orders.response.json"] = await op("batch-amend-orders", amend)
+    got["ws/op_batch-amend-orders.partial.json"] = await op(
+        "batch-amend-orders", [ref("b1", newSz="0.003"), ref("nope1", newSz="0.003")]
+    )
+    got["ws/op_batch-amend-orders.all_failed.json"] = await op(
+        "batch-amend-orders", [ref("nope1", newSz="0.003"), ref("nope2", newSz="0.003")]
+    )
+    got["ws/op_amend-order.all_failed.json"] = await op(
+        "amend-order", [ref("nope1", newSz="0.003", reqId="r3")]
+    )
+    got["ws/op_batch-cancel-orders.response.json"] = await op(
+        "batch-cancel-orders", [ref("b1"), ref("b2")]
+    )
+    got["ws/op_batch-cancel-orders.partial.json"] = await op(
+        "batch-cancel-orders", [ref("b3"), ref("nope1")]
+    )
+    got["ws/op_batch-cancel-orders.all_failed.json"] = await op(
+        "batch-cancel-orders", [ref("nope1"), ref("nope2")]
+    )
+    got["ws/op_cancel-order.all_failed.json"] = await op("cancel-order", [ref("nope1")])
+    for name in (
+        "batch-orders.partial",
+        "batch-amend-orders.partial",
+        "batch-cancel-orders.partial",
+    ):
+        assert got[f"ws/op_{name}.json"]["code"] == "2", got[f"ws/op_{name}.json"]
+    for name in ("batch-orders", "order", "batch-amend-orders", "amend-order"):
+        assert got[f"ws/op_{name}.all_failed.json"]["code"] == "1"
+    assert got["ws/op_batch-cancel-orders.all_failed.json"]["code"] == "1"
+    assert got["ws/op_cancel-order.all_failed.json"]["code"] == "1"
+
+
 FIXTURES = [
     "rest/get_account_balance.response.json",
     "rest/get_account_positions.response.json",
@@ -418,6 +523,19 @@ FIXTURES = [
     "ws/op_order.format_error.json",
     "ws/op_amend-order.response.json",
     "ws/op_cancel-order.response.json",
+    "ws/login.error.json",
+    *(
+        f"ws/op_{op}.{kind}.json"
+        for op, kinds in {
+            "batch-orders": ("response", "partial", "all_failed"),
+            "order": ("all_failed",),
+            "batch-amend-orders": ("response", "partial", "all_failed"),
+            "amend-order": ("all_failed",),
+            "batch-cancel-orders": ("response", "partial", "all_failed"),
+            "cancel-order": ("all_failed",),
+        }.items()
+        for kind in kinds
+    ),
 ]
 
 
@@ -430,6 +548,9 @@ async def test_shapes_match_okx(captured: dict[str, Any], okx_fixtures: Path) ->
         if diff:
             problems[name] = list(dict.fromkeys(diff))  # one line per key, not per list item
     assert not problems, json.dumps(problems, indent=1)
+    assert _allow_entries() <= _USED, (
+        f"allow-list entries nothing needs: {_allow_entries() - _USED}"
+    )
 
 
 async def test_values_okx_prints_as_numbers(captured: dict[str, Any]) -> None:
