@@ -70,6 +70,7 @@ _TRADE_BUCKETS = frozenset(
     }
 )
 _NOT_FOUND = VenueNotFound(codes.NOT_FOUND)
+_KYC_TO_PLACE = 2  # identity verification level OKX requires to place orders (okx-v5.md §14)
 
 
 def rest_limiter() -> RateLimiter:
@@ -154,6 +155,22 @@ class OkxRouterVenue:
 
     async def start(self) -> None:
         await self.rest.start()
+        await self._check_kyc()
+
+    async def _check_kyc(self) -> None:
+        """Say at start, in one ERROR line, that the venue will refuse every place (59113)."""
+        try:
+            level = (await self.rest.account_config()).kycLv
+        except (VenueError, RemoteProtocolError, OSError) as exc:
+            logger.debug("account/config not read at start", error=str(exc))
+            return
+        if level.isdigit() and int(level) < _KYC_TO_PLACE:
+            self._blocked_logged = True  # this is the one line; the refusals will not repeat it
+            logger.error(
+                "this account's KYC level is below 2: the venue will refuse every order (59113);"
+                " new orders are refused until the account is verified and the router restarts",
+                kyc_level=level,
+            )
 
     async def run(self) -> None:
         await self.ws.run()

@@ -1,5 +1,6 @@
-"""The router's venue against the real local exchange with an account below KYC level 2: the
-venue's 59113 comes back as ACCOUNT_BLOCKED with OKX's text, logged once as one ERROR line."""
+"""The router's venue against the real local exchange with an account below KYC level 2: one
+ERROR line at start (account/config ``kycLv``), and the venue's 59113 comes back as
+ACCOUNT_BLOCKED with OKX's text without another line."""
 
 from __future__ import annotations
 
@@ -35,9 +36,16 @@ def errors() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-async def venue(free_port: int) -> AsyncIterator[OkxRouterVenue]:
+def kyc_level() -> int:
+    return 1
+
+
+@pytest.fixture
+async def venue(
+    free_port: int, kyc_level: int, errors: list[dict[str, Any]]
+) -> AsyncIterator[OkxRouterVenue]:
     cfg = ExchangeConfig(port=free_port, realtime=False)
-    spec = AccountSpec(api_key=KEY, secret=SECRET, passphrase=PHRASE, kyc_level=1)
+    spec = AccountSpec(api_key=KEY, secret=SECRET, passphrase=PHRASE, kyc_level=kyc_level)
     ex = Venue(cfg, SystemClock(), [spec])
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
@@ -76,7 +84,7 @@ def _place(cid: str) -> PlaceReq:
     )
 
 
-async def test_59113_is_account_blocked_and_logged_once(
+async def test_59113_is_account_blocked_and_said_once_at_start(
     venue: OkxRouterVenue, errors: list[dict[str, Any]]
 ) -> None:
     first = await venue.send(Batch("place", [_place("k1"), _place("k2")]), "rest")
@@ -87,6 +95,17 @@ async def test_59113_is_account_blocked_and_logged_once(
             assert isinstance(ack, VenueAck)
             assert (ack.outcome, ack.code) == (Outcome.ACCOUNT_BLOCKED, "59113")
             assert "complete KYC2 verification" in ack.msg
-    blocked = [r for r in errors if "refuses this account's orders" in r["message"]]
-    assert len(blocked) == 1
-    assert blocked[0]["extra"]["code"] == "59113"
+    (line,) = errors  # one ERROR line in all: at start, before any order
+    assert "KYC level is below 2" in line["message"]
+    assert "59113" in line["message"]
+    assert line["extra"]["kyc_level"] == "1"
+
+
+@pytest.mark.parametrize("kyc_level", [2])
+async def test_level_2_starts_quietly_and_places(
+    venue: OkxRouterVenue, errors: list[dict[str, Any]]
+) -> None:
+    (ack,) = await venue.send(Batch("place", [_place("ok1")]), "rest")
+    assert isinstance(ack, VenueAck)
+    assert (ack.outcome, ack.code) == (Outcome.OK, "0")
+    assert errors == []
