@@ -1,8 +1,10 @@
 """Order commands of a welcomed strategy: NewOrder, Cancel, Amend. Pure.
 
-- ``NewOrder``: the clOrdId must be of the session's short id and epoch and new; risk must be
-  alive (when required); pre-trade checks must pass. Then the order is owned, journalled and its
-  place queued. The ``Ack`` (``detail`` = ordId) or ``Reject`` waits for the venue.
+- ``NewOrder``: the clOrdId must be of the session's short id and epoch and new; the venue
+  must not have refused this account's places outright (``ACCOUNT_BLOCKED``, e.g. KYC); risk
+  must be alive (when required); pre-trade checks must pass. Then the order is owned,
+  journalled and its place queued. The ``Ack`` (``detail`` = ordId) or ``Reject`` waits for
+  the venue.
 - ``Cancel``: of an own, non-final order; answered once the venue accepted (or the order ended).
 - ``Amend``: one at a time, in an amendable state, pre-trade checked; the outcome comes with the
   order push (``amendResult``).
@@ -54,6 +56,10 @@ class OrderCommands:
             return
         if cid in desk.own:
             desk.reject(out, identity, seq, "duplicate clOrdId", cid)
+            return
+        if desk.place_blocked is not None:
+            code, why_blocked = desk.place_blocked
+            desk.reject(out, identity, seq, f"venue: {why_blocked}", cid, code)
             return
         if self.require_risk and not market.risk_alive:
             desk.reject(out, identity, seq, "risk heartbeat missing: new orders blocked", cid)

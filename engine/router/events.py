@@ -45,6 +45,9 @@ class Outcome(Enum):
     GONE = "gone"  # cancel: already filled, canceled or not found
     ALREADY_CANCELING = "already_canceling"  # cancel: one is in progress, as good as accepted
     AMEND_ON_DONE = "amend_on_done"  # amend: the order is already final
+    # place: the account may not place orders at all (e.g. identity verification below the
+    # venue's level): configuration, not this order — nothing was done and no retry can help
+    ACCOUNT_BLOCKED = "account_blocked"
     REFUSED = "refused"  # anything else: nothing was done
 
 

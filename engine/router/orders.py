@@ -43,6 +43,9 @@ class OrderDesk:
         self.batcher = batcher
         self.wall_ns = 0  # wall time of the current input: journal timestamps
         self._held_logged_ns = -S  # last "cancels held by rate limit" warning
+        # (code, reason) once the venue said this account may not place orders: new orders are
+        # refused here from then on, never sent again (a restart after fixing the account)
+        self.place_blocked: tuple[str, str] | None = None
         self.counters: dict[str, int] = {
             "commands": 0,
             "rejects": 0,

@@ -115,6 +115,10 @@ class Outcomes:
         order.want_cancel = False
         order.cancel_in_flight = False
         msg, code = item.msg, item.code
+        if item.outcome is Outcome.ACCOUNT_BLOCKED:
+            msg = f"account may not place orders (fix the account, restart the router): {msg}"
+            if desk.place_blocked is None:
+                desk.place_blocked = (code, msg)
         desk.settle_waiters(out, order, f"venue: {msg}" if msg else "venue rejected", code)
         desk.publish(out, order, reason=msg or "venue rejected", code=code)
 

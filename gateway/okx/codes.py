@@ -17,8 +17,10 @@ from engine.errors import (
 from engine.router.events import Outcome
 
 __all__ = [
+    "KYC_REQUIRED",
     "MISSING_CREDENTIALS",
     "NOT_FOUND",
+    "REQUESTS_TOO_FREQUENT",
     "SERVICE_UPGRADE",
     "TIMESTAMP_EXPIRED",
     "failure_outcome",
@@ -30,6 +32,7 @@ __all__ = [
 TIMESTAMP_EXPIRED = "50102"
 MISSING_CREDENTIALS = "50103"  # a private endpoint called without an API key
 SERVICE_UPGRADE = "64008"  # WS notice: the connection will close soon, reconnect
+REQUESTS_TOO_FREQUENT = "60014"  # WS: subscribe/unsubscribe/login over 480 per connection-hour
 _RATE_LIMIT = frozenset({"50011", "50013", "50061", "60014"})
 _UNAVAILABLE = frozenset({"50001", "50004", "50026"})
 _HTTP_SERVER_ERROR = 500
@@ -45,12 +48,15 @@ _AMEND_ON_DONE = "51503"
 # rate limit — the router keeps one amend in flight per order, so only another client or a
 # venue lag can cause it
 _AMENDS_IN_PROGRESS = "51513"
+# placing orders needs KYC level 2 (okx-v5.md §14): a fatal configuration error of the account
+KYC_REQUIRED = "59113"
 _OUTCOMES: dict[str, Outcome] = {
     OK: Outcome.OK,
     _DUPLICATE_CLORDID: Outcome.DUPLICATE,
     _ALREADY_CANCELING: Outcome.ALREADY_CANCELING,
     _AMEND_ON_DONE: Outcome.AMEND_ON_DONE,
     _AMENDS_IN_PROGRESS: Outcome.RATE_LIMITED,
+    KYC_REQUIRED: Outcome.ACCOUNT_BLOCKED,
     **dict.fromkeys(_ITEM_RATE_LIMIT, Outcome.RATE_LIMITED),
     **dict.fromkeys(_GONE, Outcome.GONE),
 }

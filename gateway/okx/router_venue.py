@@ -28,7 +28,14 @@ from engine.errors import RemoteProtocolError, VenueError, VenueUnavailableError
 from engine.messages import InstrumentInfo
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
-from engine.router.events import VenueFailure, VenueFill, VenueNotFound, VenueOrder, VenueResult
+from engine.router.events import (
+    Outcome,
+    VenueFailure,
+    VenueFill,
+    VenueNotFound,
+    VenueOrder,
+    VenueResult,
+)
 from gateway.okx import codes, convert
 from gateway.okx.ratelimit import LIMITS, BucketSpec, OkxTradeLimiter, RateLimiter
 from gateway.okx.rest import OkxRestClient
@@ -63,6 +70,7 @@ _TRADE_BUCKETS = frozenset(
     }
 )
 _NOT_FOUND = VenueNotFound(codes.NOT_FOUND)
+_KYC_TO_PLACE = 2  # identity verification level OKX requires to place orders (okx-v5.md §14)
 
 
 def rest_limiter() -> RateLimiter:
@@ -108,6 +116,7 @@ class OkxRouterVenue:
         # the instrument by code only (okx-v5.md §8); bounded by the configured instruments
         self._codes: dict[str, int] = {}
         self._uncoded_warned: set[str] = set()
+        self._blocked_logged = False  # the ACCOUNT_BLOCKED error line is written once
         self.sent_ws = 0
         self.sent_rest = 0
         self._on_orders: Callable[[list[VenueOrder]], None] = lambda _: None
@@ -146,6 +155,22 @@ class OkxRouterVenue:
 
     async def start(self) -> None:
         await self.rest.start()
+        await self._check_kyc()
+
+    async def _check_kyc(self) -> None:
+        """Say at start, in one ERROR line, that the venue will refuse every place (59113)."""
+        try:
+            level = (await self.rest.account_config()).kycLv
+        except (VenueError, RemoteProtocolError, OSError) as exc:
+            logger.debug("account/config not read at start", error=str(exc))
+            return
+        if level.isdigit() and int(level) < _KYC_TO_PLACE:
+            self._blocked_logged = True  # this is the one line; the refusals will not repeat it
+            logger.error(
+                "this account's KYC level is below 2: the venue will refuse every order (59113);"
+                " new orders are refused until the account is verified and the router restarts",
+                kyc_level=level,
+            )
 
     async def run(self) -> None:
         await self.ws.run()
@@ -187,7 +212,19 @@ class OkxRouterVenue:
         except (OSError, RuntimeError) as exc:
             logger.warning("venue send failed", op=batch.op, error=type(exc).__name__)
             return convert.venue_failure(VenueUnavailableError("transport", type(exc).__name__))
-        return convert.venue_acks(result)
+        acks = convert.venue_acks(result)
+        if not self._blocked_logged:
+            blocked = next((a for a in acks if a.outcome is Outcome.ACCOUNT_BLOCKED), None)
+            if blocked is not None:
+                self._blocked_logged = True
+                logger.error(
+                    "the venue refuses this account's orders: a configuration error, not retried;"
+                    " new orders are refused until the router restarts",
+                    code=blocked.code,
+                    msg=blocked.msg,
+                    hint="OKX 59113: complete identity verification (KYC) level 2",
+                )
+        return acks
 
     def _all_coded(self, batch: Batch) -> bool:
         """Every instrument of ``batch`` has its instIdCode (else it goes by REST, said once)."""

@@ -148,6 +148,7 @@ class AccountConfig(_Dto, frozen=True, kw_only=True):
     acctLv: str = ""
     posMode: str = ""
     acctStpMode: str = ""
+    kycLv: str = ""  # identity verification level; OKX places need 2 (59113 below)
 
 
 class BalanceDetailData(_Dto, frozen=True, kw_only=True):

@@ -14,6 +14,11 @@ One :class:`OkxWsClient` owns one logical connection to one URL and keeps it up:
   jitter, reset once a session stayed up ``stable_after_s``;
 * login refusals (600xx) are logged once per attempt with the OKX code and retried with a longer
   backoff — never a crash loop;
+* OKX's connection rules (okx-v5.md §5): a connect refused with HTTP 429 (more than 3 new
+  connections per second per IP), a ``60014`` "Requests too frequent" (more than 480
+  subscribe/unsubscribe/login per connection per hour: the session is dropped, a new connection
+  has a fresh allowance) and every close are logged with the HTTP status / OKX code / close code
+  and reason, and retried after the backoff, which a rate refusal never resets;
 * private connections carry trade ops: ``await ws.request(op, args, timeout_s)``.
 
 ``on_event`` must not block; it gets ``Connected``/``Disconnected`` as well as venue events, and a
@@ -30,12 +35,12 @@ from typing import Any
 
 from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from engine.clock import Clock
 from engine.config import Credentials
-from engine.errors import AuthError, VenueError, VenueUnavailableError
-from gateway.okx.codes import SERVICE_UPGRADE, venue_error
+from engine.errors import AuthError, RateLimitError, VenueError, VenueUnavailableError
+from gateway.okx.codes import REQUESTS_TOO_FREQUENT, SERVICE_UPGRADE, venue_error
 from gateway.okx.results import TradeResult
 from gateway.okx.schemas import PushArg
 from gateway.okx.signing import login_args
@@ -62,6 +67,9 @@ _NS_PER_S = 1_000_000_000
 
 class _StaleError(Exception):
     """No frame (not even ``pong``) within the keep-alive deadline."""
+
+
+_HTTP_TOO_MANY = 429
 
 
 class OkxWsClient:
@@ -249,7 +257,9 @@ class OkxWsClient:
             self._machine.apply(WsTrigger.CONNECT)
             started = self._clock.monotonic_ns()
             auth_failed = False
+            limited = False  # refused for rate: the next attempt must wait longer, not reset
             reason = "closed"
+            close: dict[str, object] = {}
             try:
                 await self._connect_and_serve()
             except AuthError as exc:
@@ -262,12 +272,21 @@ class OkxWsClient:
                 # OKX's close code and reason (e.g. 4004 "No data received in 30s")
                 rcvd = exc.rcvd
                 reason = f"closed {rcvd.code} {rcvd.reason}".strip() if rcvd else "closed"
-
+                close = {"close_code": rcvd.code if rcvd else None}
+                close["close_reason"] = rcvd.reason if rcvd else "no close frame"
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                body = exc.response.body.decode(errors="replace")[:200] if exc.response.body else ""
+                reason = f"connect refused: HTTP {status} {body}".strip()
+                limited = status == _HTTP_TOO_MANY
+                close = {"http_status": status}
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 reason = f"connect failed: {type(exc).__name__}"
             except VenueError as exc:
-                reason = f"venue error {exc.code}"
+                reason = f"venue error {exc.code} {exc.msg}".strip()
+                limited = isinstance(exc, RateLimitError)
                 self.last_error_code = exc.code
+                close = {"code": exc.code}
             finally:
                 self._ws = None
                 self._open.clear()
@@ -276,7 +295,7 @@ class OkxWsClient:
                 self._on_event(Disconnected(self.session, reason))
             if self._closing.is_set():
                 break
-            if self._clock.monotonic_ns() - started >= self._stable_after_ns:
+            if not limited and self._clock.monotonic_ns() - started >= self._stable_after_ns:
                 self.failures = 0
             delay = self._backoff_s(auth_failed)
             self.failures += 1
@@ -292,7 +311,11 @@ class OkxWsClient:
                 self._on_event(WsError(self.last_error_code, "login refused"))
             else:
                 logger.warning(
-                    "okx ws disconnected", ws=self.name, reason=reason, retry_in_s=round(delay, 2)
+                    "okx ws disconnected",
+                    ws=self.name,
+                    reason=reason,
+                    retry_in_s=round(delay, 2),
+                    **close,
                 )
             self._machine.apply(WsTrigger.LOST)
             with contextlib.suppress(TimeoutError):
@@ -353,8 +376,8 @@ class OkxWsClient:
                     return
                 if isinstance(ev, WsError):
                     err = venue_error(ev.code, ev.msg)
-                    if isinstance(err, AuthError):
-                        raise err
+                    if isinstance(err, AuthError | RateLimitError):
+                        raise err  # a rate refusal is not a credentials problem
                     raise AuthError(ev.code, ev.msg)
 
     async def _keepalive(self, ws: ClientConnection) -> None:
@@ -381,6 +404,9 @@ class OkxWsClient:
             if isinstance(ev, Notice) and ev.code == SERVICE_UPGRADE:
                 logger.warning("okx ws reconnect notice", ws=self.name, code=ev.code)
             on_event(ev)
+            if isinstance(ev, WsError) and ev.code == REQUESTS_TOO_FREQUENT:
+                # this connection's subscribe allowance is spent: a new one starts afresh
+                raise RateLimitError(ev.code, ev.msg)
 
 
 def _swallow(task: asyncio.Task[None]) -> None:

@@ -105,6 +105,7 @@ class Account:
         self.fill_totals: dict[str, list[int]] = {}
         self.caa: dict[str, int] = {}  # cancel-all-after: tag ("" = all) → trigger ms
         self.pending_by_inst: dict[str, int] = {}
+        self.kyc_level = 3  # identity verification level; < 2 may not place orders
 
     def add_live(self, order: Order) -> None:
         self.live[order.ord_id] = order

@@ -6,7 +6,7 @@ Texts are OKX's own, from the OKX v5 docs (kept in ``tests/fixtures/okx/error_co
 
 from __future__ import annotations
 
-__all__ = ["HTTP_STATUS", "MESSAGES", "WS_MESSAGES", "http_status", "msg"]
+__all__ = ["HTTP_STATUS", "MESSAGES", "WS_CLOSE_REASONS", "WS_MESSAGES", "http_status", "msg"]
 
 MESSAGES: dict[str, str] = {
     "0": "",
@@ -61,6 +61,9 @@ MESSAGES: dict[str, str] = {
     "51512": "Failed to amend orders in batches. "
     "You cannot have duplicate orders in the same amend-batch-orders request.",
     "51603": "Order does not exist.",
+    "59113": "According to local laws and regulations, margin trading service is not available "
+    "in your region. If your citizenship is at a different region, please complete KYC2 "
+    "verification.",
 }
 
 HTTP_STATUS: dict[str, int] = {
@@ -85,6 +88,7 @@ WS_MESSAGES: dict[str, str] = {
     "60011": "Please log in",
     "60012": "Invalid request: {param0}",
     "60013": "Invalid args",
+    "60014": "Requests too frequent",
     "60018": "Wrong URL or channel:{param0} doesn't exist. "
     "Please use the correct URL, channel and parameters referring to API document.",
     "60019": "Invalid op: {param0}",
@@ -94,6 +98,14 @@ WS_MESSAGES: dict[str, str] = {
     "64008": "The connection will soon be closed for a service upgrade. Please reconnect.",
     "64002": 'This channel is not supported by "/business" URL. Please use "/private" URL'
     '(for private channels), or "/public" URL(for public channels).',
+}
+
+
+# the reason text OKX sends with each close code it uses
+WS_CLOSE_REASONS: dict[int, str] = {
+    1009: "Request message exceeds the maximum frame length",
+    4004: "No data received in 30s",
+    4005: "Buffer is full, cannot write data",
 }
 
 

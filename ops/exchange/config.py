@@ -79,6 +79,9 @@ class AccountSpec(BaseModel):
     secret: str
     passphrase: str
     balances: dict[str, str] | None = None  # None: ``start_balances``
+    # identity verification level (account/config kycLv); below 2 placing orders is refused
+    # with 59113, as OKX does since April 2026 (okx-v5.md §14)
+    kyc_level: int = Field(3, ge=0, le=3)
 
 
 def _default_instruments() -> list[InstrumentSpec]:

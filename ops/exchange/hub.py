@@ -43,6 +43,8 @@ class Conn:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closing: int = 0  # close code requested (0 = open)
     overflowed: bool = False
+    # monotonic ms of this connection's subscribe/unsubscribe/login requests in the last hour
+    requests: deque[int] = field(default_factory=deque)
 
     def push(self, text: str) -> None:
         if self.closing:

@@ -142,7 +142,11 @@ class Instrument:
             "ctType": "linear" if swap else "",
             "ctVal": s.ct_val if swap else "",
             "ctValCcy": self.base_ccy if swap else "",
+            "contTdSwTime": "1606468572000",  # continuous trading since listing
             "expTime": "",
+            "futureSettlement": False,
+            "groupId": "1",
+            "instCategory": "1",
             "instFamily": f"{self.base_ccy}-{self.quote_ccy}" if swap else "",
             "instId": s.inst_id,
             "instIdCode": self.code,
@@ -159,12 +163,16 @@ class Instrument:
             "maxTriggerSz": s.max_lmt_sz,
             "maxTwapSz": s.max_lmt_sz,
             "minSz": s.min_sz,
+            "openType": "",
             "optType": "",
+            "preMktSwTime": "",
             "quoteCcy": "" if swap else self.quote_ccy,
             "ruleType": "normal",
             "settleCcy": self.settle_ccy,
             "state": self.state,
             "stk": "",
             "tickSz": s.tick_sz,
+            "tradeQuoteCcyList": [] if swap else [self.quote_ccy],
             "uly": f"{self.base_ccy}-{self.quote_ccy}" if swap else "",
+            "upcChg": [],  # no scheduled parameter change
         }

@@ -23,6 +23,7 @@ from ops.exchange.orders import Fill, Order, OrdType, Side
 __all__ = ["Exchange", "OrderPush", "Reject", "TickerStats", "TradePrint"]
 
 _ZERO = Decimal(0)
+_KYC_TO_TRADE = 2  # identity verification level OKX requires to place orders
 
 
 class Exchange:
@@ -190,6 +191,8 @@ class Exchange:
         now_ms: int,
     ) -> Order | Reject:
         """Validate and execute one new order; the order is returned even if it ended at once."""
+        if acct.kyc_level < _KYC_TO_TRADE:
+            return Reject("59113", msg("59113"))
         if cl_ord_id and cl_ord_id in acct.by_cl:
             return Reject("51016", "Client order ID already exists.")
         if not acct.synthetic:
@@ -365,6 +368,8 @@ class Exchange:
                         "ts": str(now_ms),
                         "count": str(count),
                         "source": "0",
+                        # the trade id: increasing per instrument, like OKX's seqId here
+                        "seqId": tid,
                     },
                 )
             )

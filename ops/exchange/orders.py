@@ -214,8 +214,12 @@ class Order:
             "ordId": str(self.ord_id),
             "ordType": self.ord_type,
             "pnl": canonical(self.pnl),
-            "posSide": "net" if inst.is_swap else "",
-            "px": inst.px_str(self.ticks) if self.ticks else "",
+            # OKX prints "net" for spot in REST reads, "" in the orders channel
+            "posSide": "net" if inst.is_swap or rest else "",
+            # a market order has no price of its own (ticks hold the price limit it swept to)
+            "px": inst.px_str(self.ticks)
+            if self.ticks and self.ord_type not in ("market", "optimal_limit_ioc")
+            else "",
             "pxType": "",
             "pxUsd": "",
             "pxVol": "",
@@ -260,6 +264,10 @@ class Order:
         d["msg"] = ""
         d["lastPx"] = last_px
         d["notionalUsd"] = canonical(inst.notional(self.ticks, self.lots)) if self.ticks else "0"
+        # options/USD-priced fill fields: empty for spot and linear swaps, as OKX sends them
+        d.update(
+            fillPxVol="", fillPxUsd="", fillMarkVol="", fillFwdPx="", fillMarkPx="", fillIdxPx=""
+        )
         if fill is None:
             d.update(
                 fillPx="",

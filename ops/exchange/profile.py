@@ -26,6 +26,8 @@ class VenueRules:
     max_amends_in_flight: int  # 0: no limit
     order_push_repeat_rate: float  # share of orders-channel pushes sent twice (new uTime)
     phantom_delete_rate: float  # share of book updates that delete a level never sent
+    ws_connects_per_s: int  # new WS connections per second per IP; more get HTTP 429 (0: any)
+    ws_requests_per_hour: int  # subscribe/unsubscribe/login per connection per hour (0: any)
 
 
 PROFILES: dict[str, VenueRules] = {
@@ -36,6 +38,8 @@ PROFILES: dict[str, VenueRules] = {
         max_amends_in_flight=3,
         order_push_repeat_rate=0.0,
         phantom_delete_rate=0.3,
+        ws_connects_per_s=3,
+        ws_requests_per_hour=480,
     ),
     "legacy": VenueRules(
         ws_ops_need_inst_id_code=False,
@@ -44,6 +48,10 @@ PROFILES: dict[str, VenueRules] = {
         max_amends_in_flight=0,
         order_push_repeat_rate=0.0,
         phantom_delete_rate=0.0,
+        # off: the clients and tests written against early-2026 venues open connections and
+        # resubscribe freely; today's OKX refuses (okx-v5.md §5, §14)
+        ws_connects_per_s=0,
+        ws_requests_per_hour=0,
     ),
 }
 
@@ -54,6 +62,10 @@ _HELP = {
     "max_amends_in_flight": "amends of one order in progress at once; more get 51513 (0: any)",
     "order_push_repeat_rate": "share of orders-channel pushes repeated with a new uTime",
     "phantom_delete_rate": "share of book updates deleting a level the client never saw",
+    "ws_connects_per_s": "new WS connections per second per IP; more are refused with HTTP 429 "
+    "before the upgrade (0: any)",
+    "ws_requests_per_hour": "subscribe/unsubscribe/login requests per connection per hour; "
+    "more get event error 60014 'Requests too frequent' (0: any)",
 }
 
 

@@ -104,7 +104,7 @@ class RestApi:
             "trade/order": self._get_order,
             "trade/orders-pending": self._pending,
             "trade/fills": self._fills,
-            "trade/fills-history": self._fills,
+            "trade/fills-history": self._fills_history,
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -361,7 +361,7 @@ class RestApi:
                     "enableSpotBorrow": False,
                     "greeksType": "PA",
                     "ip": "",
-                    "kycLv": "3",
+                    "kycLv": str(acct.kyc_level),
                     "label": "okxmm local",
                     "level": "Lv1",
                     "levelTmp": "",
@@ -407,6 +407,8 @@ class RestApi:
 
     def _trade_fee(self, request: web.Request, acct: Account | None) -> web.Response:
         cfg = self.v.cfg
+        if not request.query.get("instType", ""):
+            raise _ParamError("50014", msg("50014", "instType"))
         swap = request.query.get("instType", "SPOT") != "SPOT"
         maker = cfg.swap_maker_fee if swap else cfg.spot_maker_fee
         taker = cfg.swap_taker_fee if swap else cfg.spot_taker_fee
@@ -488,6 +490,11 @@ class RestApi:
             if len(out) >= min(limit, 100):
                 break
         return _ok(out)
+
+    def _fills_history(self, request: web.Request, acct: Account | None) -> web.Response:
+        if not request.query.get("instType", ""):  # required here, optional on trade/fills
+            raise _ParamError("50014", msg("50014", "instType"))
+        return self._fills(request, acct)
 
     # -- cancel-all-after -------------------------------------------------------------------
     def _cancel_all_after(self, acct: Account, payload: object) -> web.Response:

@@ -61,6 +61,7 @@ class Venue:
             self.keyring.add(spec.api_key, spec.secret, spec.passphrase)
             if spec.api_key not in self.ex.accounts:
                 self.ex.add_account(spec.api_key, {c: Decimal(v) for c, v in balances.items()}, now)
+                self.ex.accounts[spec.api_key].kyc_level = spec.kyc_level
         self.market = Market(self.ex, cfg.seed, now)
         self.feeds = {
             k: BookFeed(inst, self.ex.books[k], seq0=1000 + 7 * i)

@@ -5,7 +5,7 @@ OKX clients parse numbers (okx-v5.md §12)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from ops.exchange.accounts import Account, Position
 from ops.exchange.instruments import canonical
@@ -15,6 +15,47 @@ from ops.exchange.orders import Fill, Order
 __all__ = ["balance_and_position", "balance_obj", "fill_obj", "position_obj", "ticker_obj"]
 
 _ZERO = Decimal(0)
+# details[] keys of features this exchange does not have (lending, collateral rules, copy
+# trading, spot cost basis): OKX sends them with these values to an account that uses none
+_DETAIL_FIXED: dict[str, object] = {
+    "accAvgPx": "",
+    "autoLendMtAmt": "0",
+    "autoLendStatus": "off",
+    "clSpotInUseAmt": "",
+    "colBorrAutoConversion": "0",
+    "colRes": "0",
+    "collateralEnabled": False,
+    "collateralRestrict": False,
+    "frpType": "0",
+    "maxSpotInUse": "",
+    "maxSpotInUseAmt": "",
+    "openAvgPx": "",
+    "rewardBal": "0",
+    "smtSyncEq": "0",
+    "spotBal": "",
+    "spotCopyTradingEq": "0",
+    "spotIsoBal": "0",
+    "spotUpl": "",
+    "spotUplRatio": "",
+    "totalPnl": "",
+    "totalPnlRatio": "",
+}
+# position keys of margin (borrowing) and spot-in-use features: empty for a SWAP position
+_POSITION_EMPTY = (
+    "baseBal",
+    "baseBorrowed",
+    "baseInterest",
+    "bizRefId",
+    "bizRefType",
+    "clSpotInUseAmt",
+    "hedgedPos",
+    "maxSpotInUseAmt",
+    "quoteBal",
+    "quoteBorrowed",
+    "quoteInterest",
+    "spotInUseAmt",
+    "spotInUseCcy",
+)
 
 
 def balance_obj(
@@ -40,7 +81,10 @@ def balance_obj(
         if b.cash == 0 and b.frozen == 0:
             continue
         d["eqUsd"] = canonical(eq * px)
+        d["coinUsdPrice"] = canonical(px)
+        d.update(_DETAIL_FIXED)
         details.append(d)
+    mmr = imr_total * Decimal(ex.cfg.mmr_rate) * ex.lever
     return {
         "adjEq": canonical(total),
         "availEq": canonical(total - imr_total - frozen_total),
@@ -51,8 +95,9 @@ def balance_obj(
         "details": details,
         "imr": canonical(imr_total),
         "isoEq": "0",
-        "mgnRatio": "",
-        "mmr": canonical(imr_total * Decimal(ex.cfg.mmr_rate) * ex.lever),
+        # cross margin ratio adjEq / mmr; OKX sends "" while nothing needs margin
+        "mgnRatio": canonical(total / mmr) if mmr else "",
+        "mmr": canonical(mmr),
         "notionalUsd": "0",
         "notionalUsdForBorrow": "0",
         "notionalUsdForFutures": "0",
@@ -72,9 +117,39 @@ def _usd_px(ex: Exchange, ccy: str) -> Decimal:
     return mark if mark is not None else Decimal(0)
 
 
+def _avg_px(p: Position) -> str:
+    """Position average price at the instrument's price precision, as OKX prints it."""
+    return canonical(p.avg_px.quantize(p.inst.tick, rounding=ROUND_HALF_EVEN))
+
+
+def _be_px(p: Position) -> str:
+    """Breakeven price: the average price moved by the fees paid per unit of the position."""
+    qty = p.inst.base_qty(abs(p.lots))
+    if not qty:
+        return ""
+    per_unit = -p.fee / qty  # fee < 0 when charged (OKX sign convention)
+    return canonical(p.avg_px + per_unit if p.lots > 0 else p.avg_px - per_unit)
+
+
+def _liq_px(p: Position, adj_eq: Decimal, upl: Decimal, mmr_rate: Decimal) -> str:
+    """Cross margin: the mark at which the account's equity falls to this position's
+    maintenance margin, the rest of the account unchanged; "" when no price gets there."""
+    qty = p.inst.base_qty(abs(p.lots))
+    if not qty:
+        return ""
+    others = adj_eq - upl  # equity without this position's unrealised PnL
+    if p.lots > 0:
+        px = (p.avg_px * qty - others) / (qty * (1 - mmr_rate))
+    else:
+        px = (p.avg_px * qty + others) / (qty * (1 + mmr_rate))
+    return canonical(px.quantize(p.inst.tick, rounding=ROUND_HALF_EVEN)) if px > 0 else ""
+
+
 def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[str, object]:
+    """One ``account/positions`` item (also the ``positions`` channel's)."""
     inst = p.inst
     mark = ex.marks[inst.inst_id]
+    account = balance_obj(ex, acct, set(), now_ms)
     upl = p.upl(mark)
     qty = inst.base_qty(abs(p.lots))
     notional = qty * mark
@@ -83,8 +158,8 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
     return {
         "adl": "1",
         "availPos": pos if p.lots else "0",
-        "avgPx": canonical(p.avg_px),
-        "bePx": "",
+        "avgPx": _avg_px(p),
+        "bePx": _be_px(p),
         "cTime": str(p.c_time),
         "ccy": inst.settle_ccy,
         "closeOrderAlgo": [],
@@ -104,11 +179,12 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
         "liab": "",
         "liabCcy": "",
         "liqPenalty": "0",
-        "liqPx": "",
+        "liqPx": _liq_px(p, Decimal(str(account["adjEq"])), upl, Decimal(ex.cfg.mmr_rate)),
         "margin": "",
         "markPx": canonical(mark),
         "mgnMode": "cross",
-        "mgnRatio": "",
+        # cross positions show the account's margin ratio
+        "mgnRatio": account["mgnRatio"],
         "mmr": canonical(notional * Decimal(ex.cfg.mmr_rate)),
         "notionalUsd": canonical(notional),
         "optVal": "",
@@ -133,6 +209,7 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
         "vegaPA": "",
         "nonSettleAvgPx": "",
         "settledPnl": "",
+        **dict.fromkeys(_POSITION_EMPTY, ""),
     }
 
 
@@ -170,7 +247,7 @@ def balance_and_position(
                 "pos": ("-" if p.lots < 0 else "") + p.inst.sz_str(abs(p.lots)) if p.lots else "0",
                 "ccy": p.inst.settle_ccy,
                 "posCcy": "",
-                "avgPx": canonical(p.avg_px),
+                "avgPx": _avg_px(p),
                 "nonSettleAvgPx": "",
                 "settledPnl": "",
                 "uTime": str(p.u_time),
@@ -201,7 +278,7 @@ def fill_obj(o: Order, f: Fill) -> dict[str, object]:
         "instType": inst.inst_type,
         "instId": inst.inst_id,
         "clOrdId": o.cl_ord_id,
-        "posSide": "net" if inst.is_swap else "",
+        "posSide": "net",  # OKX prints "net" for spot fills too
         "billId": str(f.bill_id),
         "subType": sub,
         "tag": o.tag,

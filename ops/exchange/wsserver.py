@@ -4,12 +4,18 @@ Each connection has a reader (this handler) and a writer task draining ``Conn.ou
 ``ping`` → ``pong``; protocol pings answered; any inbound frame counts as activity (idle
 connections are closed by :meth:`Venue.housekeeping` with 4004). The query string is ignored.
 Events carry ``connId``; one ack per subscription arg; trade ops echo ``id``.
+
+Connection rules of today's OKX (venue switches): more than ``ws_connects_per_s`` new
+connections in a second from one IP are refused before the upgrade with HTTP 429; more than
+``ws_requests_per_hour`` subscribe/unsubscribe/login requests on one connection get
+``60014`` "Requests too frequent" (the request is not executed; the connection stays open).
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import cast
 
@@ -18,7 +24,7 @@ from aiohttp import WSMsgType, web
 from loguru import logger
 
 from ops.exchange.accounts import Account
-from ops.exchange.codes import msg
+from ops.exchange.codes import WS_CLOSE_REASONS, msg
 from ops.exchange.hub import Conn, PrivateSub, WsKind
 from ops.exchange.trading import OpKind
 from ops.exchange.venue import Venue, dumps
@@ -37,7 +43,10 @@ TRADE_OPS: dict[str, OpKind] = {
     "batch-amend-orders": "amend-batch-orders",
 }
 _MAX_FRAME = 64 * 1024
+_HOUR_MS = 3_600_000
 _decode = msgspec.json.Decoder().decode
+# OKX documents no body for a refused WS connect; this is its REST rate-limit answer
+_TOO_MANY = msgspec.json.encode({"msg": "Too Many Requests", "code": "50011"})
 
 
 class WsApi:
@@ -48,9 +57,43 @@ class WsApi:
         # (apiKey, ordId or clOrdId) → amends received and not yet executed (venue switch
         # max_amends_in_flight); an entry goes when its count returns to 0
         self.amends_in_flight: dict[tuple[str, str], int] = {}
+        # IP → monotonic ms of the connections accepted from it in the last second
+        self._connects: dict[str, deque[int]] = {}
+
+    def _connect_allowed(self, ip: str) -> bool:
+        """Admit one more connection from ``ip`` unless ``ws_connects_per_s`` were admitted in
+        the last second (refused attempts are not counted: a client backing off gets in)."""
+        limit = self.v.rules.ws_connects_per_s
+        if not limit:
+            return True
+        now = self.v.clock.monotonic_ns() // 1_000_000
+        times = self._connects.setdefault(ip, deque())
+        while times and now - times[0] >= 1000:
+            times.popleft()
+        if len(times) >= limit:
+            return False
+        times.append(now)
+        return True
+
+    def _request_allowed(self, conn: Conn) -> bool:
+        """Count one subscribe/unsubscribe/login request; False past ``ws_requests_per_hour``."""
+        limit = self.v.rules.ws_requests_per_hour
+        if not limit:
+            return True
+        now = self.v.clock.monotonic_ns() // 1_000_000
+        times = conn.requests
+        while times and now - times[0] >= _HOUR_MS:
+            times.popleft()
+        if len(times) >= limit:
+            return False
+        times.append(now)
+        return True
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         kind = cast(WsKind, request.match_info["kind"])
+        if not self._connect_allowed(request.remote or ""):
+            logger.info("ws connect refused: rate", ip=request.remote, kind=kind)
+            return web.Response(status=429, body=_TOO_MANY, content_type="application/json")
         # autoclose off: a client that stopped reading must not wedge our close handshake
         ws = web.WebSocketResponse(
             autoping=False, autoclose=False, compress=False, max_msg_size=_MAX_FRAME * 4
@@ -89,7 +132,7 @@ class WsApi:
                 writer.cancel()
             if not ws.closed:
                 try:
-                    await asyncio.wait_for(ws.close(code=conn.closing or 1000), 0.5)
+                    await asyncio.wait_for(_close(ws, conn.closing or 1000), 0.5)
                 except (TimeoutError, ConnectionError):
                     if request.transport is not None:
                         request.transport.abort()
@@ -104,7 +147,7 @@ class WsApi:
                     await ws.send_str(conn.out.popleft())
                 if conn.closing:
                     if not ws.closed:
-                        await ws.close(code=conn.closing)
+                        await _close(ws, conn.closing)
                     return
         except (ConnectionError, RuntimeError) as exc:
             logger.debug("ws writer stopped", conn_id=conn.conn_id, error=type(exc).__name__)
@@ -179,7 +222,9 @@ class WsApi:
         op = req.get("op")
         req_id = req.get("id") if isinstance(req.get("id"), str) else ""
         assert isinstance(req_id, str)
-        if op in ("subscribe", "unsubscribe"):
+        if op in ("subscribe", "unsubscribe", "login") and not self._request_allowed(conn):
+            self._error(conn, "60014", msg("60014"), req_id)
+        elif op in ("subscribe", "unsubscribe"):
             self._on_subscribe(conn, op, req, req_id, text)
         elif op == "login":
             self._on_login(conn, req, text)
@@ -430,8 +475,31 @@ class WsApi:
             return
         result = v.trading.run(TRADE_OPS[op], acct, args, v.now_ms(), via_ws=True)
         code = result.code
-        if code in ("50014", "50002", "51000") and not result.data:
+        if code == "50014" and not result.data:
+            # a missing required field is refused per item with OKX's 50014 text, never the
+            # format error 60013 (that is for args that are not a list of objects)
+            items = [_missing_item(a, result.msg, v.now_ms()) for a in args]
+            reply("1", msg("1"), items)
+        elif code in ("50002", "51000") and not result.data:
             reply("60013", msg("60013"), [])
         else:
             reply(code, result.msg, result.data)
         v.flush()
+
+
+async def _close(ws: web.WebSocketResponse, code: int) -> None:
+    """Close with OKX's reason text for ``code`` (e.g. 4004 "No data received in 30s")."""
+    await ws.close(code=code, message=WS_CLOSE_REASONS.get(code, "").encode())
+
+
+def _missing_item(arg: object, text: str, now_ms: int) -> dict[str, object]:
+    a = arg if isinstance(arg, dict) else {}
+    return {
+        "clOrdId": str(a.get("clOrdId") or ""),
+        "ordId": str(a.get("ordId") or ""),
+        "tag": str(a.get("tag") or ""),
+        "ts": str(now_ms),
+        "sCode": "50014",
+        "sMsg": text,
+        "subCode": "",
+    }

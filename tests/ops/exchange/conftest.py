@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.clock import SystemClock
+from engine.clock import Clock, SystemClock
 from ops.exchange.config import AccountSpec, ExchangeConfig
 from ops.exchange.server import serve
 from ops.exchange.venue import Venue
@@ -38,14 +38,21 @@ def exchange_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def server(free_port: int, exchange_overrides: dict[str, Any]) -> AsyncIterator[Server]:
+def exchange_clock() -> Clock:
+    return SystemClock()
+
+
+@pytest.fixture
+async def server(
+    free_port: int, exchange_overrides: dict[str, Any], exchange_clock: Clock
+) -> AsyncIterator[Server]:
     # these tests speak the early-2026 wire (snapshots, CRC-32, instId on WS) unless they ask
     # for another profile; today's venue has its own tests (test_profile.py)
     cfg = ExchangeConfig(
         port=free_port, realtime=False, **{"profile": "legacy", **exchange_overrides}
     )
     accts = [AccountSpec(api_key=k, secret=s, passphrase=p) for k, s, p in (ACCOUNT, OTHER)]
-    venue = Venue(cfg, SystemClock(), accts)
+    venue = Venue(cfg, exchange_clock, accts)
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
         serve(venue, host="127.0.0.1", port=free_port, ssl_cert=None, stop=stop, ready=ready)

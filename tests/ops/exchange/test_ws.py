@@ -176,7 +176,11 @@ async def test_bad_input_gets_error_events_and_others_unaffected(server: Server)
         assert (r["code"], r["msg"], r["data"]) == ("60013", "Invalid args", [])
         await priv.send(json.dumps({"id": "y", "op": "order", "args": [{"instId": SWAP}]}))
         r = await recv_until(priv, lambda m: m.get("id") == "y")
-        assert r["code"] == "60013"
+        assert (r["code"], r["data"][0]["sCode"], r["data"][0]["sMsg"]) == (
+            "1",
+            "50014",
+            "Parameter tdMode can not be empty.",
+        )
         assert (await subscribe(biz, {"channel": "books", "instId": SWAP}))["code"] == "64002"
         # the good connection still streams
         await server.admin("/admin/step", {"n": 5})
@@ -230,7 +234,7 @@ async def test_idle_connections_are_closed_with_4004(server: Server) -> None:
         with pytest.raises(websockets.ConnectionClosed):
             async with asyncio.timeout(3):
                 await ws.recv()
-        assert ws.close_code == 4004
+        assert (ws.close_code, ws.close_reason) == (4004, "No data received in 30s")
 
 
 async def test_login_expired_with_clock_shift(server: Server) -> None:
