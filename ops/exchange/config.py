@@ -10,8 +10,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# OKX account modes (``account/config`` acctLv): 1 spot, 2 futures (single-currency margin),
+# 3 multi-currency margin, 4 portfolio margin
+AcctLv = Literal[1, 2, 3, 4]
+PosMode = Literal["net_mode", "long_short_mode"]
+
 __all__ = [
     "AccountSpec",
+    "AcctLv",
     "ExchangeConfig",
     "FaultConfig",
     "InstrumentSpec",
@@ -79,6 +85,8 @@ class AccountSpec(BaseModel):
     secret: str
     passphrase: str
     balances: dict[str, str] | None = None  # None: ``start_balances``
+    acct_lv: AcctLv | None = None  # None: ``ExchangeConfig.acct_lv``
+    pos_mode: PosMode | None = None  # None: ``ExchangeConfig.pos_mode``
 
 
 def _default_instruments() -> list[InstrumentSpec]:
@@ -132,6 +140,9 @@ class ExchangeConfig(BaseModel):
     cert_path: str = "var/exchange-cert.pem"
     start_balances: dict[str, str] = {"USDT": "1000000", "BTC": "10", "ETH": "100"}
     accounts: list[AccountSpec] = []
+    # account mode of every account that does not set its own (the CLI's key included)
+    acct_lv: AcctLv = 2
+    pos_mode: PosMode = "net_mode"
     instruments: list[InstrumentSpec] = Field(default_factory=_default_instruments)
     market: MarketSpec = MarketSpec()
     market_overrides: dict[str, MarketSpec] = {}  # per instId
