@@ -364,6 +364,7 @@ def venue_order(d: OrderData) -> VenueOrder:
         td_mode=d.tdMode,
         pos_side=d.posSide,
         reduce_only=d.reduceOnly == "true",
+        ccy=d.ccy,
     )
 
 
@@ -414,6 +415,7 @@ def okx_request(
             tag=r.tag,
             posSide=r.pos_side,
             reduceOnly=r.reduce_only,
+            ccy=r.ccy,
         )
     if isinstance(r, CancelReq):
         return CancelOrderReq(instId=r.inst, clOrdId=r.cl_ord_id, instIdCode=code)
