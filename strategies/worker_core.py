@@ -46,6 +46,7 @@ from engine.messages import (
     OrdType,
     PubHeartbeat,
     Reject,
+    Side,
     SnapshotEnd,
     StrategyStatus,
     TradingState,
@@ -56,7 +57,8 @@ from engine.orders.fsm import TERMINAL_STATES, OrderTrigger
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.diff import diff_quotes
-from strategies.outbox import Command, Outbox
+from strategies.order_modes import AccountModeError, OrderMode, order_mode, pos_side
+from strategies.outbox import Command, OrderFields, Outbox
 from strategies.params import StrategyParams, size_problem
 from strategies.worker_state import WorkerMachine, WorkerState, WorkerTrigger
 
@@ -141,6 +143,8 @@ class WorkerCore:
         self.refusal_reason = ""
         self._refusal_cancel_due = False
         self.size_problem: str | None = None
+        self.mode: OrderMode | None = None  # from the account config and the instrument
+        self.mode_problem: str | None = None
 
     @property
     def params(self) -> StrategyParams:
@@ -359,6 +363,9 @@ class WorkerCore:
         elif not health.ok:
             desired, self.reason = Desired.halted(health.reason), health.reason
             self.machine.apply(W.PULL)
+        elif (problem := self._mode_problem()) is not None:
+            desired, self.reason = Desired.halted(problem), problem
+            self.machine.apply(W.PULL)
         else:
             try:
                 view = self.ctx.view(
@@ -389,7 +396,7 @@ class WorkerCore:
         self.last_deferred = actions.deferred
         ord_type = OrdType.POST_ONLY if self.params.post_only else OrdType.LIMIT
         self._housekeeping_due = True
-        return self.out.plan(actions, mono, ord_type=ord_type, td_mode=self._td_mode())
+        return self.out.plan(actions, mono, ord_type=ord_type, fields=self._order_fields())
 
     def housekeeping(self) -> list[Command]:
         """After a decision's commands are sent: chase overdue orders, prune finished ones."""
@@ -441,11 +448,70 @@ class WorkerCore:
         self.backoff_until_ns = mono + int(self.params.error_backoff_sec * _NS)
         return cmds
 
-    def _td_mode(self) -> str:
-        inst = self.ctx.instrument
-        if inst is not None and inst.inst_type == "SPOT":
-            return "cash" if self.params.trading_mode == "cash" else "cross"
-        return "cross" if self.params.trading_mode == "cash" else self.params.trading_mode
+    def _mode_problem(self) -> str | None:
+        """Why orders cannot be built yet (no account config; a mode that cannot trade the
+        instrument), else None with :attr:`mode` set. Logged once per distinct problem."""
+        cfg, inst = self.ctx.account_config, self.ctx.instrument
+        problem: str | None = None
+        if cfg is None:
+            problem = (
+                "account config unknown (acctLv/posMode): not quoting until private-gw sends it"
+            )
+        elif inst is not None:
+            try:
+                self.mode = order_mode(
+                    cfg.acct_lv,
+                    inst.inst_type,
+                    self.params.trading_mode,
+                    base_ccy=inst.base_ccy,
+                    quote_ccy=inst.quote_ccy,
+                )
+            except AccountModeError as exc:
+                problem = f"account mode cannot trade {self.inst}: {exc}"
+        if problem != self.mode_problem:
+            if problem is not None:
+                log = self.log.info if cfg is None else self.log.error
+                log("not quoting", reason=problem)
+            elif cfg is not None and self.mode is not None:
+                self.log.info(
+                    "order mode",
+                    acct_lv=cfg.acct_lv,
+                    pos_mode=cfg.pos_mode,
+                    trades_as=self.mode.trade_type,
+                    td_mode=self.mode.td_mode,
+                )
+        self.mode_problem = problem
+        return problem
+
+    def _order_fields(self) -> OrderFields:
+        """(tdMode, posSide, ccy) for the places of one decision. In long/short mode a buy
+        closes the short leg while it can take the whole order (the leg minus live closing
+        buys, this decision's included), else it opens long; sells likewise."""
+        mode, cfg = self.mode, self.ctx.account_config
+        td = mode.td_mode if mode is not None else "cross"
+        pos_mode = cfg.pos_mode if cfg is not None else "net_mode"
+        closable = {"long": self.ctx.leg(td, "long"), "short": self.ctx.leg(td, "short")}
+        for o in self.ctx.orders.active():
+            closes = (o.pos_side, o.side) in (("long", Side.SELL), ("short", Side.BUY))
+            if closes:
+                closable[o.pos_side] -= o.remaining
+
+        def fields(side: Side, sz: Decimal) -> tuple[str, str, str]:
+            if mode is None:
+                return td, "", ""
+            ps = pos_side(
+                pos_mode,
+                mode.trade_type,
+                side,
+                sz,
+                long_closable=closable["long"],
+                short_closable=closable["short"],
+            )
+            if (ps, side) in (("long", Side.SELL), ("short", Side.BUY)):
+                closable[ps] -= sz
+            return td, ps, mode.ccy(side)
+
+        return fields
 
     # --------------------------------------------------------------------------------- ctl
     def pause(self) -> list[Command]:
