@@ -56,7 +56,7 @@ from engine.orders.clordid import ClOrdIdSequence
 from engine.orders.fsm import TERMINAL_STATES, OrderTrigger
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
-from strategies.diff import diff_quotes
+from strategies.diff import Actions, AmendOp, CancelOp, PlaceOp, diff_quotes
 from strategies.order_modes import AccountModeError, OrderMode, order_mode, pos_side
 from strategies.outbox import Command, OrderFields, Outbox
 from strategies.params import StrategyParams, size_problem
@@ -393,6 +393,7 @@ class WorkerCore:
             threshold_ticks=self.params.requote_threshold_ticks,
             size_pct=self.params.requote_size_pct,
         )
+        actions = self._closes_fit(actions)
         self.last_deferred = actions.deferred
         ord_type = OrdType.POST_ONLY if self.params.post_only else OrdType.LIMIT
         self._housekeeping_due = True
@@ -483,6 +484,39 @@ class WorkerCore:
         self.mode_problem = problem
         return problem
 
+    def _closable(self) -> dict[str, Decimal]:
+        """Per long/short leg: what the venue holds minus what our live closing orders of it
+        will close (OKX's availPos, if we are the only one closing the leg)."""
+        td = self.mode.td_mode if self.mode is not None else "cross"
+        closable = {"long": self.ctx.leg(td, "long"), "short": self.ctx.leg(td, "short")}
+        for o in self.ctx.orders.active():
+            if _closes(o.pos_side, o.side):
+                closable[o.pos_side] -= o.remaining
+        return closable
+
+    def _closes_fit(self, actions: Actions) -> Actions:
+        """An amend that grows a closing order beyond what its leg can still close would be
+        refused (51112) decision after decision: cancel it and place the new size afresh (the
+        place then opens or closes as the legs allow)."""
+        grow = [a for a in actions.amends if a.new_sz is not None]
+        if not grow:
+            return actions
+        closable = self._closable()
+        keep: list[AmendOp] = []
+        cancels, places = list(actions.cancels), list(actions.places)
+        for a in actions.amends:
+            o = self.ctx.orders.get(a.cl_ord_id)
+            if o is not None and a.new_sz is not None and _closes(o.pos_side, o.side):
+                extra = a.new_sz - o.sz
+                if extra > 0 and extra > closable[o.pos_side]:
+                    cancels.append(CancelOp(a.cl_ord_id))
+                    px = a.new_px if a.new_px is not None else o.px
+                    places.append(PlaceOp(o.side, px, a.new_sz - o.filled))
+                    continue
+                closable[o.pos_side] -= max(extra, Decimal(0))
+            keep.append(a)
+        return Actions(tuple(cancels), tuple(keep), tuple(places), actions.deferred)
+
     def _order_fields(self) -> OrderFields:
         """(tdMode, posSide, ccy) for the places of one decision. In long/short mode a buy
         closes the short leg while it can take the whole order (the leg minus live closing
@@ -490,11 +524,7 @@ class WorkerCore:
         mode, cfg = self.mode, self.ctx.account_config
         td = mode.td_mode if mode is not None else "cross"
         pos_mode = cfg.pos_mode if cfg is not None else "net_mode"
-        closable = {"long": self.ctx.leg(td, "long"), "short": self.ctx.leg(td, "short")}
-        for o in self.ctx.orders.active():
-            closes = (o.pos_side, o.side) in (("long", Side.SELL), ("short", Side.BUY))
-            if closes:
-                closable[o.pos_side] -= o.remaining
+        closable = self._closable()
 
         def fields(side: Side, sz: Decimal) -> tuple[str, str, str]:
             if mode is None:
@@ -507,7 +537,7 @@ class WorkerCore:
                 long_closable=closable["long"],
                 short_closable=closable["short"],
             )
-            if (ps, side) in (("long", Side.SELL), ("short", Side.BUY)):
+            if _closes(ps, side):
                 closable[ps] -= sz
             return td, ps, mode.ccy(side)
 
@@ -545,3 +575,8 @@ class WorkerCore:
             volume=ctx.fill_book.volume,
             epoch=self.epoch,
         )
+
+
+def _closes(pos_side: str, side: Side) -> bool:
+    """A long/short-mode order that closes its leg: sell long, buy short."""
+    return (pos_side, side) in (("long", Side.SELL), ("short", Side.BUY))

@@ -505,6 +505,8 @@ class RestApi:
             return _err("51010")  # spot mode has no derivative positions to have a mode
         if mode != acct.pos_mode and acct.has_derivatives:
             return _err("59000")
+        if mode != acct.pos_mode:
+            acct.positions.clear()  # all flat (else 59000); a net row must not outlive net mode
         acct.pos_mode = str(mode)
         return _ok([{"posMode": acct.pos_mode}])
 

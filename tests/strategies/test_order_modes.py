@@ -22,6 +22,7 @@ from engine.messages import (
     StrategyLimits,
     Welcome,
 )
+from strategies.diff import Actions, AmendOp, CancelOp, PlaceOp
 from strategies.order_modes import AccountModeError, order_mode, pos_side
 from strategies.params import StrategyParams
 from strategies.registry import make_strategy
@@ -211,3 +212,18 @@ def test_long_short_mode_buys_close_the_short_leg_while_it_lasts() -> None:
     assert {o.sz for o in bids} == {D(2)}
     assert {o.pos_side for o in asks} == {"short"}  # no long leg: every ask opens short
     assert {o.td_mode for o in got} == {"cross"}
+
+
+def test_an_amend_growing_a_close_beyond_its_leg_becomes_cancel_and_place() -> None:
+    """OKX would refuse it (51112) at every decision; a fresh place opens instead."""
+    w = Core("BTC-USDT-SWAP", "SWAP")
+    w.msg(AccountConfig(acct_lv=2, pos_mode="long_short_mode"))
+    w.msg(Position("BTC-USDT-SWAP", "SWAP", "cross", "short", D(3), D(30000), 0))
+    close = next(o for o in w.places() if o.pos_side == "short")
+    assert close.sz == D(2)  # the leg (3) can close 1 more
+    fits = Actions(amends=(AmendOp(close.cl_ord_id, D("29990.0"), D(3)),))
+    assert w.core._closes_fit(fits) == fits
+    grows = Actions(amends=(AmendOp(close.cl_ord_id, D("29990.0"), D(4)),))
+    assert w.core._closes_fit(grows) == Actions(
+        cancels=(CancelOp(close.cl_ord_id),), places=(PlaceOp(Side.BUY, D("29990.0"), D(4)),)
+    )

@@ -104,6 +104,9 @@ async def test_set_position_mode(server: Server) -> None:
     assert await _place(server, OTHER, _o("s1", instId=SPOT, tdMode="cash", px="1000")) == ["0"]
     _, body = await _post(server, path, {"posMode": "net_mode"}, OTHER)
     assert body["code"] == "0"
+    acct = server.venue.account(OTHER[0])
+    assert acct is not None
+    assert acct.positions == {}  # the flat long leg left with long/short mode
 
 
 async def test_spot_mode_trades_spot_cash_only(server: Server) -> None:
