@@ -11,6 +11,10 @@ from typing import Any
 import pytest
 import websockets
 
+from ops.exchange.config import ExchangeConfig
+from ops.exchange.events import Reject
+from ops.exchange.instruments import Instrument
+from ops.exchange.modes import check_place
 from ops.exchange.testing import rest_headers
 from tests.ops.exchange.conftest import ACCOUNT, OTHER, Server
 from tests.ops.exchange.wsutil import channel_is, login, recv_until, subscribe
@@ -271,3 +275,44 @@ async def test_ws_place_and_pushes_carry_pos_side(server: Server) -> None:
         await ws.send(json.dumps({"id": "o2", "op": "order", "args": [_o("w4", tdMode="cash")]}))
         r = await recv_until(ws, lambda m: m.get("id") == "o2")
         assert r["data"][0]["sCode"] == "51000"
+
+
+def _inst(kind: str) -> Instrument:
+    spec = next(s for s in ExchangeConfig().instruments if s.inst_type == kind)
+    return Instrument(spec, 1)
+
+
+@pytest.mark.parametrize(
+    ("acct_lv", "pos_mode", "kind", "td", "pos_side", "ccy", "side", "want"),
+    [
+        (4, "net_mode", "SPOT", "cross", "", "", "buy", ""),  # portfolio margin: no ccy needed
+        (4, "net_mode", "SPOT", "isolated", "", "", "buy", "50014"),
+        (4, "net_mode", "SPOT", "isolated", "", "USDT", "sell", ""),
+        (4, "long_short_mode", "SWAP", "isolated", "short", "", "sell", "short"),
+        (3, "net_mode", "SWAP", "cross", "", "", "buy", "net"),
+        (2, "net_mode", "SWAP", "hedged", "", "", "buy", "51000"),
+        (1, "net_mode", "SPOT", "cash", "", "", "sell", ""),
+        (1, "net_mode", "SWAP", "cross", "", "", "sell", "51010"),
+    ],
+)
+def test_check_place_table(
+    acct_lv: int,
+    pos_mode: str,
+    kind: str,
+    td: str,
+    pos_side: str,
+    ccy: str,
+    side: str,
+    want: str,
+) -> None:
+    got = check_place(
+        acct_lv=acct_lv,
+        pos_mode=pos_mode,
+        inst=_inst(kind),
+        td_mode=td,
+        pos_side=pos_side,
+        ccy=ccy,
+        side=side,
+        reduce_only=False,
+    )
+    assert (got.code if isinstance(got, Reject) else got) == want
