@@ -46,7 +46,6 @@ from engine.messages import (
     OrdType,
     PubHeartbeat,
     Reject,
-    Side,
     SnapshotEnd,
     StrategyStatus,
     TradingState,
@@ -56,10 +55,10 @@ from engine.orders.clordid import ClOrdIdSequence
 from engine.orders.fsm import TERMINAL_STATES, OrderTrigger
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
-from strategies.diff import Actions, AmendOp, CancelOp, PlaceOp, diff_quotes
-from strategies.order_modes import AccountModeError, OrderMode, order_mode, pos_side
-from strategies.outbox import Command, OrderFields, Outbox
+from strategies.diff import diff_quotes
+from strategies.outbox import Command, Outbox
 from strategies.params import StrategyParams, size_problem
+from strategies.trade_as import TradeAs
 from strategies.worker_state import WorkerMachine, WorkerState, WorkerTrigger
 
 __all__ = ["WorkerCore", "terminal_state_in"]
@@ -143,8 +142,7 @@ class WorkerCore:
         self.refusal_reason = ""
         self._refusal_cancel_due = False
         self.size_problem: str | None = None
-        self.mode: OrderMode | None = None  # from the account config and the instrument
-        self.mode_problem: str | None = None
+        self.trade_as = TradeAs(inst, self.ctx, log)  # tdMode/posSide/ccy from the account
 
     @property
     def params(self) -> StrategyParams:
@@ -363,7 +361,7 @@ class WorkerCore:
         elif not health.ok:
             desired, self.reason = Desired.halted(health.reason), health.reason
             self.machine.apply(W.PULL)
-        elif (problem := self._mode_problem()) is not None:
+        elif (problem := self.trade_as.problem(self.params.trading_mode)) is not None:
             desired, self.reason = Desired.halted(problem), problem
             self.machine.apply(W.PULL)
         else:
@@ -393,11 +391,11 @@ class WorkerCore:
             threshold_ticks=self.params.requote_threshold_ticks,
             size_pct=self.params.requote_size_pct,
         )
-        actions = self._closes_fit(actions)
+        actions = self.trade_as.closes_fit(actions)
         self.last_deferred = actions.deferred
         ord_type = OrdType.POST_ONLY if self.params.post_only else OrdType.LIMIT
         self._housekeeping_due = True
-        return self.out.plan(actions, mono, ord_type=ord_type, fields=self._order_fields())
+        return self.out.plan(actions, mono, ord_type=ord_type, fields=self.trade_as.fields())
 
     def housekeeping(self) -> list[Command]:
         """After a decision's commands are sent: chase overdue orders, prune finished ones."""
@@ -449,100 +447,6 @@ class WorkerCore:
         self.backoff_until_ns = mono + int(self.params.error_backoff_sec * _NS)
         return cmds
 
-    def _mode_problem(self) -> str | None:
-        """Why orders cannot be built yet (no account config; a mode that cannot trade the
-        instrument), else None with :attr:`mode` set. Logged once per distinct problem."""
-        cfg, inst = self.ctx.account_config, self.ctx.instrument
-        problem: str | None = None
-        if cfg is None:
-            problem = (
-                "account config unknown (acctLv/posMode): not quoting until private-gw sends it"
-            )
-        elif inst is not None:
-            try:
-                self.mode = order_mode(
-                    cfg.acct_lv,
-                    inst.inst_type,
-                    self.params.trading_mode,
-                    base_ccy=inst.base_ccy,
-                    quote_ccy=inst.quote_ccy,
-                )
-            except AccountModeError as exc:
-                problem = f"account mode cannot trade {self.inst}: {exc}"
-        if problem != self.mode_problem:
-            if problem is not None:
-                log = self.log.info if cfg is None else self.log.error
-                log("not quoting", reason=problem)
-            elif cfg is not None and self.mode is not None:
-                self.log.info(
-                    "order mode",
-                    acct_lv=cfg.acct_lv,
-                    pos_mode=cfg.pos_mode,
-                    trades_as=self.mode.trade_type,
-                    td_mode=self.mode.td_mode,
-                )
-        self.mode_problem = problem
-        return problem
-
-    def _closable(self) -> dict[str, Decimal]:
-        """Per long/short leg: what the venue holds minus what our live closing orders of it
-        will close (OKX's availPos, if we are the only one closing the leg)."""
-        td = self.mode.td_mode if self.mode is not None else "cross"
-        closable = {"long": self.ctx.leg(td, "long"), "short": self.ctx.leg(td, "short")}
-        for o in self.ctx.orders.active():
-            if _closes(o.pos_side, o.side):
-                closable[o.pos_side] -= o.remaining
-        return closable
-
-    def _closes_fit(self, actions: Actions) -> Actions:
-        """An amend that grows a closing order beyond what its leg can still close would be
-        refused (51112) decision after decision: cancel it and place the new size afresh (the
-        place then opens or closes as the legs allow)."""
-        grow = [a for a in actions.amends if a.new_sz is not None]
-        if not grow:
-            return actions
-        closable = self._closable()
-        keep: list[AmendOp] = []
-        cancels, places = list(actions.cancels), list(actions.places)
-        for a in actions.amends:
-            o = self.ctx.orders.get(a.cl_ord_id)
-            if o is not None and a.new_sz is not None and _closes(o.pos_side, o.side):
-                extra = a.new_sz - o.sz
-                if extra > 0 and extra > closable[o.pos_side]:
-                    cancels.append(CancelOp(a.cl_ord_id))
-                    px = a.new_px if a.new_px is not None else o.px
-                    places.append(PlaceOp(o.side, px, a.new_sz - o.filled))
-                    continue
-                closable[o.pos_side] -= max(extra, Decimal(0))
-            keep.append(a)
-        return Actions(tuple(cancels), tuple(keep), tuple(places), actions.deferred)
-
-    def _order_fields(self) -> OrderFields:
-        """(tdMode, posSide, ccy) for the places of one decision. In long/short mode a buy
-        closes the short leg while it can take the whole order (the leg minus live closing
-        buys, this decision's included), else it opens long; sells likewise."""
-        mode, cfg = self.mode, self.ctx.account_config
-        td = mode.td_mode if mode is not None else "cross"
-        pos_mode = cfg.pos_mode if cfg is not None else "net_mode"
-        closable = self._closable()
-
-        def fields(side: Side, sz: Decimal) -> tuple[str, str, str]:
-            if mode is None:
-                return td, "", ""
-            ps = pos_side(
-                pos_mode,
-                mode.trade_type,
-                side,
-                sz,
-                long_closable=closable["long"],
-                short_closable=closable["short"],
-            )
-            if _closes(ps, side):
-                closable[ps] -= sz
-            return td, ps, mode.ccy(side)
-
-        return fields
-
     # --------------------------------------------------------------------------------- ctl
     def pause(self) -> list[Command]:
         """Cancel every order and stop quoting; state (orders, fills, params) is kept."""
@@ -575,8 +479,3 @@ class WorkerCore:
             volume=ctx.fill_book.volume,
             epoch=self.epoch,
         )
-
-
-def _closes(pos_side: str, side: Side) -> bool:
-    """A long/short-mode order that closes its leg: sell long, buy short."""
-    return (pos_side, side) in (("long", Side.SELL), ("short", Side.BUY))

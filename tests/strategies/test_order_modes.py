@@ -222,8 +222,8 @@ def test_an_amend_growing_a_close_beyond_its_leg_becomes_cancel_and_place() -> N
     close = next(o for o in w.places() if o.pos_side == "short")
     assert close.sz == D(2)  # the leg (3) can close 1 more
     fits = Actions(amends=(AmendOp(close.cl_ord_id, D("29990.0"), D(3)),))
-    assert w.core._closes_fit(fits) == fits
+    assert w.core.trade_as.closes_fit(fits) == fits
     grows = Actions(amends=(AmendOp(close.cl_ord_id, D("29990.0"), D(4)),))
-    assert w.core._closes_fit(grows) == Actions(
+    assert w.core.trade_as.closes_fit(grows) == Actions(
         cancels=(CancelOp(close.cl_ord_id),), places=(PlaceOp(Side.BUY, D("29990.0"), D(4)),)
     )
