@@ -174,6 +174,7 @@ def balance_and_position(
         }
         for i in sorted(insts)
         for p in acct.positions_of(i)
+        if p.lots or event != "snapshot"  # a snapshot shows open positions only
     ]
     return {
         "pTime": str(now_ms),
