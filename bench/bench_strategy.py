@@ -72,7 +72,14 @@ def feed_proc(bus_dir: str, n: int, rate: int, move_ask: bool, go: Any, conn: Co
     from engine.bus.publisher import Publisher
     from engine.clock import SystemClock
     from engine.config import BusConfig
-    from engine.messages import AccountUpdate, BookState, BookTop, InstrumentInfo, Position
+    from engine.messages import (
+        AccountConfig,
+        AccountUpdate,
+        BookState,
+        BookTop,
+        InstrumentInfo,
+        Position,
+    )
 
     async def run() -> None:
         bus = BusConfig(transport="ipc", ipc_dir=bus_dir)
@@ -103,6 +110,7 @@ def feed_proc(bus_dir: str, n: int, rate: int, move_ask: bool, go: Any, conn: Co
             ),
         )
         acct.publish(topics.ACCOUNT, AccountUpdate(Decimal(1), 0, [], snapshot=True))
+        acct.publish(topics.ACCOUNT_CONFIG, AccountConfig(acct_lv=2, pos_mode="net_mode"))
         acct.publish(
             topics.position(INST), Position(INST, "SWAP", "cross", "net", Decimal(0), None, 0)
         )

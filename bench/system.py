@@ -205,7 +205,9 @@ class System:
         rows = (await self.ex.admin(f"/admin/positions?apiKey={ACCOUNT[0]}"))["positions"]
         out: dict[str, Decimal] = {}
         for p in rows:
-            out[p["instId"]] = out.get(p["instId"], Decimal(0)) + Decimal(str(p["pos"]))
+            # a long/short-mode short leg is a positive pos with posSide short
+            sign = -1 if p.get("posSide") == "short" else 1
+            out[p["instId"]] = out.get(p["instId"], Decimal(0)) + sign * Decimal(str(p["pos"]))
         return out
 
     async def risk_snapshot(self, timeout_s: float = 10.0) -> RiskSnapshot:

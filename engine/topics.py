@@ -5,6 +5,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACCOUNT",
+    "ACCOUNT_CONFIG",
     "BOOKS",
     "BOOK_STATES",
     "FILLS",
@@ -43,6 +44,7 @@ __all__ = [
 
 HEARTBEAT = "hb|"
 ACCOUNT = "acct|"
+ACCOUNT_CONFIG = "acctcfg|"  # the account's mode (acctLv, posMode); not under ``acct|``
 RISK = "risk|"
 
 # family prefixes, for subscribers that want every topic of a kind

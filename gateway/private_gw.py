@@ -6,7 +6,8 @@ Outbox (``acct.pub`` + Clone snapshots on ``acct.snap``): ``acct|`` ``AccountUpd
 account), ``pos|<inst>|<mgnMode>|<posSide>|`` ``Position``, ``order|<inst>|`` ``OrderUpdate``
 (retained only while not terminal), ``fill|<inst>|`` ``Fill`` (not retained, once per tradeId),
 ``recentfills|<slot>|`` ``RecentFills`` (the ring of recent fills, retained),
-``stream|private|`` ``StreamStatus``.
+``acctcfg|`` ``AccountConfig`` (acctLv, posMode: retained, loaded by REST on every reconcile,
+so a mode changed while the stream was down is seen again), ``stream|private|`` ``StreamStatus``.
 
 On every (re)connected session the gateway first reconciles by REST and publishes that state,
 while WS pushes are buffered; then it replays the buffer and marks the stream up. The REST
@@ -32,6 +33,7 @@ from engine.bus.publisher import Publisher
 from engine.clock import Clock
 from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
+from gateway.okx import convert
 from gateway.okx.codes import SERVICE_UPGRADE, is_auth_code
 from gateway.okx.rest import OkxRestClient
 from gateway.okx.schemas import FillData, OrderData, PushArg
@@ -204,6 +206,8 @@ class PrivateGw:
 
     async def _fetch_state(self) -> list[Publish]:
         rest = self.rest
+        # the account's mode first: workers build every order from it and wait for it
+        config = convert.account_config(await rest.account_config())
         balance = await rest.balance()
         positions = await rest.positions()
         pending = await rest.orders_pending()
@@ -216,7 +220,8 @@ class PrivateGw:
             except OkxmmError as exc:
                 logger.warning("final order state unknown", ordId=o.ordId, error=str(exc))
         fills = await self._recent_fills()
-        return self.state.reconcile(balance, positions, pending, finals, fills)
+        out = [Publish(topics.ACCOUNT_CONFIG, config)]
+        return out + self.state.reconcile(balance, positions, pending, finals, fills)
 
     async def _recent_fills(self) -> list[FillData]:
         """The venue's fills, newest first, paged back until one already published (or the

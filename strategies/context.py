@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from engine.instruments import Instrument
 from engine.messages import (
+    AccountConfig,
     AccountUpdate,
     BalanceDetail,
     BookState,
@@ -104,6 +105,7 @@ class WorkerContext:
         self.ticker: Ticker | None = None
         self.mark: MarkPrice | None = None
         self.account: AccountUpdate | None = None
+        self.account_config: AccountConfig | None = None  # acctLv/posMode: orders need it
         self.balances: dict[str, BalanceDetail] = {}
         self.account_rx_ns: int | None = None
         self.positions: dict[tuple[str, str], Position] = {}
@@ -150,6 +152,8 @@ class WorkerContext:
                 self.mark = msg
         elif isinstance(msg, AccountUpdate):
             self._on_account(msg, mono_ns)
+        elif isinstance(msg, AccountConfig):
+            self.account_config = msg
         elif isinstance(msg, Position):
             if msg.inst == self.inst:
                 self.positions[(msg.mgn_mode, msg.pos_side)] = msg
@@ -222,6 +226,11 @@ class WorkerContext:
         for (_, pos_side), p in self.positions.items():
             net += -p.pos if pos_side == "short" else p.pos
         return net
+
+    def leg(self, mgn_mode: str, pos_side: str) -> Decimal:
+        """The venue's position of one leg (``long``/``short``, positive; ``net`` signed)."""
+        p = self.positions.get((mgn_mode, pos_side))
+        return p.pos if p is not None else ZERO
 
     def contract_value(self) -> Decimal:
         """Quote value of one size unit per unit of price (ctVal × ctMult for linear contracts)."""

@@ -53,6 +53,7 @@ class WorkerOrder:
     changed_ns: int = 0
     requests: int = 0  # cancels sent while CANCEL_PENDING (re-sent on timeout)
     illegal: int = 0
+    pos_side: str = ""  # as placed: net, long, short ("" for SPOT/MARGIN)
 
     @property
     def remaining(self) -> Decimal:
@@ -101,8 +102,18 @@ class OrderTable:
         return [o for o in self.orders.values() if o.state not in TERMINAL_STATES]
 
     # ----------------------------------------------------------------------------- requests
-    def add(self, cl_ord_id: str, side: Side, px: Decimal, sz: Decimal, now_ns: int) -> WorkerOrder:
-        order = WorkerOrder(cl_ord_id, side, px, sz, created_ns=now_ns, changed_ns=now_ns)
+    def add(
+        self,
+        cl_ord_id: str,
+        side: Side,
+        px: Decimal,
+        sz: Decimal,
+        now_ns: int,
+        pos_side: str = "",
+    ) -> WorkerOrder:
+        order = WorkerOrder(
+            cl_ord_id, side, px, sz, created_ns=now_ns, changed_ns=now_ns, pos_side=pos_side
+        )
         self.orders[cl_ord_id] = order
         return order
 

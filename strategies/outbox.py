@@ -12,7 +12,9 @@ Overdue orders are cancelled again and finally forgotten.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from engine.errors import IllegalTransitionError
@@ -24,13 +26,17 @@ from engine.messages import (
     NewOrder,
     OrderState,
     OrdType,
+    Side,
 )
 from engine.orders.clordid import ClOrdIdSequence
 from engine.orders.fsm import OrderTrigger
 from strategies.diff import Actions
 from strategies.orders import OrderTable
 
-__all__ = ["Command", "Outbox"]
+__all__ = ["Command", "OrderFields", "Outbox"]
+
+# (side, size) → (tdMode, posSide, ccy) of the next place (strategies/order_modes.py)
+OrderFields = Callable[[Side, Decimal], tuple[str, str, str]]
 
 _NS = 1_000_000_000
 _MAX_RECANCELS = 5
@@ -118,10 +124,11 @@ class Outbox:
             self.log.warning("illegal order transition", clOrdId=cid, error=str(exc))
 
     def plan(
-        self, actions: Actions, mono: int, *, ord_type: OrdType, td_mode: str
+        self, actions: Actions, mono: int, *, ord_type: OrdType, fields: OrderFields
     ) -> list[Command]:
         """Cancels first, then amends, then places (no transient over-exposure). New orders
-        enter the table PENDING here; :meth:`sent` or :meth:`not_sent` moves them on."""
+        enter the table PENDING here; :meth:`sent` or :meth:`not_sent` moves them on.
+        ``fields(side, sz)`` gives each place its (tdMode, posSide, ccy), in order."""
         out = [
             Command(Cancel(cl_ord_id=c.cl_ord_id, inst=self.inst), "cancel", c.cl_ord_id)
             for c in actions.cancels
@@ -133,7 +140,8 @@ class Outbox:
             return out
         for p in actions.places:
             cid = self.ids.next()
-            self.orders.add(cid, p.side, p.px, p.sz, mono)
+            td_mode, pos_side, ccy = fields(p.side, p.sz)
+            self.orders.add(cid, p.side, p.px, p.sz, mono, pos_side=pos_side)
             msg = NewOrder(
                 cl_ord_id=cid,
                 inst=self.inst,
@@ -142,6 +150,8 @@ class Outbox:
                 sz=p.sz,
                 px=p.px,
                 td_mode=td_mode,
+                pos_side=pos_side,
+                ccy=ccy,
             )
             out.append(Command(msg, "place", cid))
         return out

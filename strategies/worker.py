@@ -148,7 +148,10 @@ class Worker:
                     topics.ticker(inst),
                 ],
             ),
-            "acct": ("acct", [topics.ACCOUNT, topics.positions_of(inst), topics.STREAMS]),
+            "acct": (
+                "acct",
+                [topics.ACCOUNT, topics.ACCOUNT_CONFIG, topics.positions_of(inst), topics.STREAMS],
+            ),
             "ord": ("ord", [topics.order_event(self.name)]),
             "risk": ("risk", [topics.RISK_STATES]),
         }

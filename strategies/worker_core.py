@@ -58,6 +58,7 @@ from strategies.context import WorkerContext
 from strategies.diff import diff_quotes
 from strategies.outbox import Command, Outbox
 from strategies.params import StrategyParams, size_problem
+from strategies.trade_as import TradeAs
 from strategies.worker_state import WorkerMachine, WorkerState, WorkerTrigger
 
 __all__ = ["WorkerCore", "terminal_state_in"]
@@ -146,6 +147,7 @@ class WorkerCore:
         self.refusal_reason = ""
         self._refusal_cancel_due = False
         self.size_problem: str | None = None
+        self.trade_as = TradeAs(inst, self.ctx, log)  # tdMode/posSide/ccy from the account
 
     @property
     def params(self) -> StrategyParams:
@@ -372,6 +374,9 @@ class WorkerCore:
         elif not health.ok:
             desired, self.reason = Desired.halted(health.reason), health.reason
             self.machine.apply(W.PULL)
+        elif (problem := self.trade_as.problem(self.params.trading_mode)) is not None:
+            desired, self.reason = Desired.halted(problem), problem
+            self.machine.apply(W.PULL)
         else:
             try:
                 view = self.ctx.view(
@@ -399,10 +404,11 @@ class WorkerCore:
             threshold_ticks=self.params.requote_threshold_ticks,
             size_pct=self.params.requote_size_pct,
         )
+        actions = self.trade_as.closes_fit(actions)
         self.last_deferred = actions.deferred
         ord_type = OrdType.POST_ONLY if self.params.post_only else OrdType.LIMIT
         self._housekeeping_due = True
-        return self.out.plan(actions, mono, ord_type=ord_type, td_mode=self._td_mode())
+        return self.out.plan(actions, mono, ord_type=ord_type, fields=self.trade_as.fields())
 
     def housekeeping(self) -> list[Command]:
         """After a decision's commands are sent: chase overdue orders, prune finished ones."""
@@ -453,12 +459,6 @@ class WorkerCore:
             return cmds
         self.backoff_until_ns = mono + int(self.params.error_backoff_sec * _NS)
         return cmds
-
-    def _td_mode(self) -> str:
-        inst = self.ctx.instrument
-        if inst is not None and inst.inst_type == "SPOT":
-            return "cash" if self.params.trading_mode == "cash" else "cross"
-        return "cross" if self.params.trading_mode == "cash" else self.params.trading_mode
 
     # --------------------------------------------------------------------------------- ctl
     def pause(self) -> list[Command]:

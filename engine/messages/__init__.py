@@ -21,6 +21,7 @@ from __future__ import annotations
 import msgspec
 
 from engine.messages.account import (
+    AccountConfig,
     AccountUpdate,
     BalanceDetail,
     Fill,
@@ -80,6 +81,7 @@ from engine.messages.risk import (
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "AccountConfig",
     "AccountUpdate",
     "Ack",
     "ActorStatus",
@@ -166,6 +168,7 @@ AnyMsg = (
     | CtlReply
     | ActorStatus
     | RecentFills
+    | AccountConfig
 )
 
 

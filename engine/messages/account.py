@@ -9,6 +9,7 @@ from decimal import Decimal
 from engine.messages.base import Msg, Side
 
 __all__ = [
+    "AccountConfig",
     "AccountUpdate",
     "BalanceDetail",
     "Fill",
@@ -41,6 +42,17 @@ class AccountUpdate(Msg, frozen=True):
     u_time_ms: int
     details: list[BalanceDetail]
     snapshot: bool = False  # True: details is the whole account
+
+
+class AccountConfig(Msg, frozen=True):
+    """The account's mode (OKX ``account/config``; topic ``acctcfg|``, retained): ``acct_lv`` 1
+    spot, 2 futures (single-currency margin), 3 multi-currency margin, 4 portfolio margin;
+    ``pos_mode`` ``net_mode`` or ``long_short_mode``. Orders are built from it (tdMode, posSide,
+    MARGIN ccy), so a worker quotes only once it knows it."""
+
+    acct_lv: int
+    pos_mode: str
+    uid: str = ""
 
 
 class Position(Msg, frozen=True):

@@ -78,6 +78,7 @@ class NewOrder(Msg, frozen=True):
     td_mode: str = "cross"
     pos_side: str = ""
     reduce_only: bool = False
+    ccy: str = ""  # MARGIN orders: the margin currency (OKX ``ccy``); else ""
 
 
 class Amend(Msg, frozen=True):

@@ -88,6 +88,7 @@ class OrderCommands:
             td_mode=msg.td_mode,
             pos_side=msg.pos_side,
             reduce_only=msg.reduce_only,
+            ccy=msg.ccy,
         )
         order = OwnedOrder(
             spec, spec.sz, spec.px, since_ns=mono_ns, place_waiter=Waiter(identity, seq)

@@ -62,6 +62,7 @@ class PlaceReq(msgspec.Struct, frozen=True):
     pos_side: str = ""
     reduce_only: bool = False
     tag: str = ""
+    ccy: str = ""
 
 
 class CancelReq(msgspec.Struct, frozen=True):
@@ -136,6 +137,7 @@ class VenueOrder(msgspec.Struct, frozen=True):
     td_mode: str = "cross"
     pos_side: str = ""
     reduce_only: bool = False
+    ccy: str = ""
 
 
 class VenueFill(msgspec.Struct, frozen=True):

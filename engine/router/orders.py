@@ -156,6 +156,7 @@ class OrderDesk:
             pos_side=o.pos_side,
             reduce_only=o.reduce_only,
             tag=self.cfg.order_tag,
+            ccy=o.ccy,
         )
 
     def queue_place(self, order: OwnedOrder) -> None:

@@ -98,6 +98,10 @@ class OwnedOrder:
     def reduce_only(self) -> bool:
         return self.spec.reduce_only
 
+    @property
+    def ccy(self) -> str:
+        return self.spec.ccy
+
     def apply(self, trigger: OrderTrigger, now_ns: int) -> bool:
         """Advance through the FSM table; True if the state changed. Raises
         IllegalTransitionError for a pair with no row (caller resolves by a query)."""

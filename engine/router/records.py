@@ -67,6 +67,7 @@ class JOrder(_Rec, frozen=True, tag="order"):
     td_mode: str = "cross"
     pos_side: str = ""
     reduce_only: bool = False
+    ccy: str = ""
 
 
 class JRequest(_Rec, frozen=True, tag="req"):

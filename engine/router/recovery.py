@@ -121,6 +121,7 @@ class Recovery:
                 td_mode=d.td_mode or "cross",
                 pos_side=d.pos_side,
                 reduce_only=d.reduce_only,
+                ccy=d.ccy,
             )
             order = OwnedOrder(spec, spec.sz, spec.px, state=OrderState.SENT, since_ns=mono_ns)
             desk.own.add(order)

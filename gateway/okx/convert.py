@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from engine.errors import VenueError
+from engine.errors import RemoteProtocolError, VenueError
 from engine.messages import (
+    AccountConfig,
     AccountUpdate,
     BalanceDetail,
     Fill,
@@ -35,6 +36,9 @@ from engine.router.events import (
 from gateway.okx import codes
 from gateway.okx.results import TradeResult
 from gateway.okx.schemas import (
+    AccountConfig as AccountConfigData,
+)
+from gateway.okx.schemas import (
     AmendOrderReq,
     Balance,
     BalanceData,
@@ -52,6 +56,7 @@ from gateway.okx.schemas import (
 )
 
 __all__ = [
+    "account_config",
     "account_update",
     "balance_data_update",
     "dec",
@@ -195,6 +200,16 @@ def balance_data_update(items: list[BalanceData], p_time: str) -> AccountUpdate:
         ],
         snapshot=False,
     )
+
+
+def account_config(d: AccountConfigData) -> AccountConfig:
+    """OKX ``account/config``; an acctLv or posMode this engine does not know is an error (the
+    orders it would build could be wrong in every field)."""
+    if d.acctLv not in ("1", "2", "3", "4") or d.posMode not in ("net_mode", "long_short_mode"):
+        raise RemoteProtocolError(
+            f"account/config: unknown acctLv {d.acctLv!r} or posMode {d.posMode!r}"
+        )
+    return AccountConfig(acct_lv=int(d.acctLv), pos_mode=d.posMode, uid=d.uid)
 
 
 def position(d: PositionData) -> Position:
@@ -349,6 +364,7 @@ def venue_order(d: OrderData) -> VenueOrder:
         td_mode=d.tdMode,
         pos_side=d.posSide,
         reduce_only=d.reduceOnly == "true",
+        ccy=d.ccy,
     )
 
 
@@ -399,6 +415,7 @@ def okx_request(
             tag=r.tag,
             posSide=r.pos_side,
             reduceOnly=r.reduce_only,
+            ccy=r.ccy,
         )
     if isinstance(r, CancelReq):
         return CancelOrderReq(instId=r.inst, clOrdId=r.cl_ord_id, instIdCode=code)

@@ -264,6 +264,7 @@ class OrderData(_Dto, frozen=True, kw_only=True):
     tdMode: str = ""
     state: str = ""
     accFillSz: str = "0"
+    ccy: str = ""
     avgPx: str = ""
     fillPx: str = ""
     fillSz: str = ""
@@ -353,6 +354,7 @@ class PlaceOrderReq(_Req, frozen=True, kw_only=True):
     posSide: str = ""
     reduceOnly: bool = False
     tgtCcy: str = ""
+    ccy: str = ""
     stpMode: str = ""
     pxAmendType: str = ""
     instIdCode: int | None = None

@@ -1,4 +1,10 @@
-"""Accounts: spot cash balances with frozen amounts, swap positions (cross margin, net mode).
+"""Accounts: spot cash balances with frozen amounts, swap positions (cross margin), the account
+mode (``acct_lv``) and position mode (``pos_mode``).
+
+In ``net_mode`` an instrument has one signed position, keyed by its instId; in
+``long_short_mode`` it has a long and a short leg, keyed ``instId/long`` and ``instId/short``
+(:func:`pos_key`). A short leg keeps its lots negative internally, so P&L and margin are the
+same arithmetic as net; only the OKX rendering shows ``pos`` positive with its ``posSide``.
 
 Pure bookkeeping; :mod:`ops.exchange.matching` calls it on every fill, freeze and release.
 ``frozen`` holds both spot order reservations and swap order margin (OKX's ``ordFrozen``).
@@ -13,7 +19,7 @@ from decimal import Decimal
 from ops.exchange.instruments import Instrument, canonical
 from ops.exchange.orders import Fill, Order
 
-__all__ = ["Account", "Balance", "Position"]
+__all__ = ["Account", "Balance", "Position", "pos_key"]
 
 _ZERO = Decimal(0)
 
@@ -28,8 +34,14 @@ class Balance:
         self.u_time = now_ms
 
 
+def pos_key(inst_id: str, pos_side: str) -> str:
+    """The ``Account.positions`` key: the instId for net, ``instId/long|short`` for a leg."""
+    return inst_id if pos_side == "net" else f"{inst_id}/{pos_side}"
+
+
 class Position:
-    """Net-mode position: ``lots`` signed (contracts / lotSz), ``avg_px`` in price units."""
+    """A position: ``lots`` signed (contracts / lotSz; a short leg negative), ``avg_px`` in
+    price units; ``pos_side`` net, long or short."""
 
     __slots__ = (
         "avg_px",
@@ -38,14 +50,16 @@ class Position:
         "inst",
         "lots",
         "pos_id",
+        "pos_side",
         "realized",
         "trade_id",
         "u_time",
     )
 
-    def __init__(self, inst: Instrument, pos_id: int, now_ms: int) -> None:
+    def __init__(self, inst: Instrument, pos_id: int, now_ms: int, pos_side: str = "net") -> None:
         self.inst = inst
         self.pos_id = pos_id
+        self.pos_side = pos_side
         self.lots = 0
         self.avg_px = _ZERO
         self.realized = _ZERO
@@ -89,10 +103,14 @@ class Account:
         now_ms: int,
         *,
         synthetic: bool = False,
+        acct_lv: int = 2,
+        pos_mode: str = "net_mode",
     ) -> None:
         self.api_key = api_key
         self.uid = uid
         self.synthetic = synthetic
+        self.acct_lv = acct_lv
+        self.pos_mode = pos_mode
         self.balances: dict[str, Balance] = {c: Balance(c, v, now_ms) for c, v in balances.items()}
         self.positions: dict[str, Position] = {}
         self.live: dict[int, Order] = {}
@@ -118,11 +136,36 @@ class Account:
             b = self.balances[ccy] = Balance(ccy, _ZERO, now_ms)
         return b
 
-    def position(self, inst: Instrument, pos_id: int, now_ms: int) -> Position:
-        p = self.positions.get(inst.inst_id)
+    def position(
+        self, inst: Instrument, pos_id: int, now_ms: int, pos_side: str = "net"
+    ) -> Position:
+        key = pos_key(inst.inst_id, pos_side)
+        p = self.positions.get(key)
         if p is None:
-            p = self.positions[inst.inst_id] = Position(inst, pos_id, now_ms)
+            p = self.positions[key] = Position(inst, pos_id, now_ms, pos_side)
         return p
+
+    def positions_of(self, inst_id: str) -> list[Position]:
+        """The instrument's position (net) or legs (long, short) that exist."""
+        keys = (inst_id, f"{inst_id}/long", f"{inst_id}/short")
+        return [p for k in keys if (p := self.positions.get(k)) is not None]
+
+    def closing_lots(self, inst_id: str, pos_side: str) -> int:
+        """Unfilled lots of the live orders that close the ``pos_side`` leg of ``inst_id``."""
+        if not self.pending_by_inst.get(inst_id):
+            return 0
+        return sum(
+            o.remaining
+            for o in self.live.values()
+            if o.inst.inst_id == inst_id and o.pos_side == pos_side and o.closes
+        )
+
+    @property
+    def has_derivatives(self) -> bool:
+        """Open derivative positions or pending derivative orders (no position-mode change)."""
+        return any(p.lots for p in self.positions.values()) or any(
+            o.inst.is_swap for o in self.live.values()
+        )
 
     def upl(self, marks: dict[str, Decimal], ccy: str) -> Decimal:
         total = _ZERO

@@ -10,8 +10,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# OKX account modes (``account/config`` acctLv): 1 spot, 2 futures (single-currency margin),
+# 3 multi-currency margin, 4 portfolio margin
+AcctLv = Literal[1, 2, 3, 4]
+PosMode = Literal["net_mode", "long_short_mode"]
+
 __all__ = [
     "AccountSpec",
+    "AcctLv",
     "ExchangeConfig",
     "FaultConfig",
     "InstrumentSpec",
@@ -82,6 +88,8 @@ class AccountSpec(BaseModel):
     # identity verification level (account/config kycLv); below 2 placing orders is refused
     # with 59113, as OKX does since April 2026 (okx-v5.md §14)
     kyc_level: int = Field(3, ge=0, le=3)
+    acct_lv: AcctLv | None = None  # None: ``ExchangeConfig.acct_lv``
+    pos_mode: PosMode | None = None  # None: ``ExchangeConfig.pos_mode``
 
 
 def _default_instruments() -> list[InstrumentSpec]:
@@ -135,6 +143,9 @@ class ExchangeConfig(BaseModel):
     cert_path: str = "var/exchange-cert.pem"
     start_balances: dict[str, str] = {"USDT": "1000000", "BTC": "10", "ETH": "100"}
     accounts: list[AccountSpec] = []
+    # account mode of every account that does not set its own (the CLI's key included)
+    acct_lv: AcctLv = 2
+    pos_mode: PosMode = "net_mode"
     instruments: list[InstrumentSpec] = Field(default_factory=_default_instruments)
     market: MarketSpec = MarketSpec()
     market_overrides: dict[str, MarketSpec] = {}  # per instId

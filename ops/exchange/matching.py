@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from ops.exchange.accounts import Account
+from ops.exchange.accounts import Account, pos_key
 from ops.exchange.book import OrderBook
 from ops.exchange.codes import msg
 from ops.exchange.config import ExchangeConfig
@@ -69,10 +69,25 @@ class Exchange:
 
     # -- accounts ---------------------------------------------------------------------------
     def add_account(
-        self, api_key: str, balances: dict[str, Decimal], now_ms: int, *, synthetic: bool = False
+        self,
+        api_key: str,
+        balances: dict[str, Decimal],
+        now_ms: int,
+        *,
+        synthetic: bool = False,
+        acct_lv: int = 2,
+        pos_mode: str = "net_mode",
     ) -> Account:
         self._next_uid += 1
-        acct = Account(api_key, str(self._next_uid), balances, now_ms, synthetic=synthetic)
+        acct = Account(
+            api_key,
+            str(self._next_uid),
+            balances,
+            now_ms,
+            synthetic=synthetic,
+            acct_lv=acct_lv,
+            pos_mode=pos_mode,
+        )
         self.accounts[api_key] = acct
         return acct
 
@@ -108,6 +123,8 @@ class Exchange:
     def _required(self, o: Order) -> tuple[str, Decimal]:
         inst = o.inst
         rem = o.remaining
+        if inst.is_swap and o.closes:
+            return inst.settle_ccy, _ZERO  # closing a leg frees margin, it never takes any
         if inst.is_swap:
             px = inst.px(o.ticks) if o.ticks else self.marks[inst.inst_id]
             return inst.settle_ccy, inst.base_qty(rem) * px / self.lever
@@ -188,6 +205,8 @@ class Exchange:
         reduce_only: bool = False,
         stp_mode: str = "cancel_maker",
         tgt_ccy: str = "",
+        pos_side: str = "",
+        ccy: str = "",
         now_ms: int,
     ) -> Order | Reject:
         """Validate and execute one new order; the order is returned even if it ended at once."""
@@ -217,7 +236,7 @@ class Exchange:
                     "Order price is not within the price limit (max buy price: "
                     f"{inst.px_str(buy_lmt)} , min sell price: {inst.px_str(sell_lmt)} )",
                 )
-            if reduce_only and not acct.synthetic:
+            if reduce_only and not acct.synthetic and pos_side in ("", "net"):
                 pos = acct.positions.get(inst.inst_id)
                 if pos is None or pos.lots == 0:
                     return Reject(
@@ -233,6 +252,10 @@ class Exchange:
                     )
                 if lots > abs(pos.lots):
                     return Reject("51205", "Reduce Only is not available.")
+        if pos_side in ("long", "short") and not acct.synthetic:
+            rej = self._check_close(acct, inst, side, pos_side, lots)
+            if rej is not None:
+                return rej
         self._next_ord += 1
         o = Order(
             ord_id=self._next_ord,
@@ -245,15 +268,16 @@ class Exchange:
             cl_ord_id=cl_ord_id,
             tag=tag,
             td_mode=td_mode,
-            pos_side="net" if inst.is_swap else "",
+            pos_side=pos_side or ("net" if inst.is_swap else ""),
             reduce_only=reduce_only,
             stp_mode=stp_mode,
             tgt_ccy=tgt_ccy,
             quote_sz=quote_sz,
+            ccy=ccy,
             now_ms=now_ms,
             synthetic=acct.synthetic,
         )
-        if not (inst.is_swap and reduce_only):
+        if not (inst.is_swap and (reduce_only or o.closes)):
             rej = self._check_funds(acct, o)
             if rej is not None:
                 return rej
@@ -263,6 +287,22 @@ class Exchange:
         acct.add_live(o)
         self._execute(acct, o, now_ms)
         return o
+
+    def _check_close(
+        self, acct: Account, inst: Instrument, side: Side, pos_side: str, lots: int, extra: int = 0
+    ) -> Reject | None:
+        """A long/short-mode order that closes its leg (sell long, buy short) may close at most
+        what the leg holds minus what live closing orders already will (OKX's ``availPos``), so
+        fills can never flip a leg. ``extra``: lots of the order being amended, already live."""
+        if (pos_side == "long") == (side == "buy"):
+            return None  # opens (buy long, sell short)
+        leg = acct.positions.get(pos_key(inst.inst_id, pos_side))
+        held = abs(leg.lots) if leg is not None else 0
+        if held == 0:
+            return Reject("51169", msg("51169"))
+        if lots + acct.closing_lots(inst.inst_id, pos_side) - extra > held:
+            return Reject("51112", msg("51112"))
+        return None
 
     def _crosses(self, book: OrderBook, o: Order) -> bool:
         buy = o.side == "buy"
@@ -416,7 +456,7 @@ class Exchange:
         if inst.is_swap:
             ccy = inst.settle_ccy
             fee = rate * qty * px
-            pos = acct.position(inst, o.ord_id, now_ms)
+            pos = acct.position(inst, o.ord_id, now_ms, o.pos_side or "net")
             pnl = pos.apply(lots if o.side == "buy" else -lots, px)
             pos.fee += fee
             pos.trade_id = tid
@@ -523,6 +563,13 @@ class Exchange:
             o.amend_result = ""
             return None
         old_ticks, old_lots = o.ticks, o.lots
+        if o.closes and lots > old_lots and not acct.synthetic:
+            rej = self._check_close(
+                acct, o.inst, o.side, o.pos_side, lots - o.acc_lots, extra=o.remaining
+            )
+            if rej is not None:
+                o.amend_result = ""
+                return rej
         if not acct.synthetic:
             extra_ccy, need_new = self._required_with(o, ticks, lots)
             if need_new - o.frozen > acct.available(extra_ccy, self.marks, self.lever):

@@ -82,6 +82,7 @@ class Order:
         "amend_source",
         "c_time",
         "cancel_source",
+        "ccy",
         "cl_ord_id",
         "fee",
         "fee_ccy",
@@ -126,6 +127,7 @@ class Order:
         stp_mode: str = "cancel_maker",
         tgt_ccy: str = "",
         quote_sz: Decimal | None = None,
+        ccy: str = "",
         now_ms: int = 0,
         synthetic: bool = False,
     ) -> None:
@@ -141,6 +143,7 @@ class Order:
         self.tag = tag
         self.td_mode = td_mode
         self.pos_side = pos_side
+        self.ccy = ccy  # MARGIN orders: the margin currency
         self.reduce_only = reduce_only
         self.stp_mode = stp_mode
         self.tgt_ccy = tgt_ccy
@@ -163,6 +166,13 @@ class Order:
     @property
     def remaining(self) -> int:
         return self.lots - self.acc_lots
+
+    @property
+    def closes(self) -> bool:
+        """A long/short-mode order that closes its leg (sell long, buy short)."""
+        return (self.pos_side == "long" and self.side == "sell") or (
+            self.pos_side == "short" and self.side == "buy"
+        )
 
     @property
     def live(self) -> bool:
@@ -197,7 +207,7 @@ class Order:
             "cancelSource": self.cancel_source,
             "cancelSourceReason": "",
             "category": "normal",
-            "ccy": "",
+            "ccy": self.ccy,
             "clOrdId": self.cl_ord_id,
             "fee": canonical(self.fee),
             "feeCcy": self.fee_ccy
@@ -215,7 +225,7 @@ class Order:
             "ordType": self.ord_type,
             "pnl": canonical(self.pnl),
             # OKX prints "net" for spot in REST reads, "" in the orders channel
-            "posSide": "net" if inst.is_swap or rest else "",
+            "posSide": self.pos_side or ("net" if rest else ""),
             # a market order has no price of its own (ticks hold the price limit it swept to)
             "px": inst.px_str(self.ticks)
             if self.ticks and self.ord_type not in ("market", "optimal_limit_ioc")

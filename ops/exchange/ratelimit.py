@@ -36,6 +36,7 @@ RULES: dict[str, Rule] = {
         Rule("balance", 10, 2000),
         Rule("positions", 10, 2000),
         Rule("config", 5, 2000),
+        Rule("set-position-mode", 5, 2000),  # OKX docs: 5 requests per 2 s
         Rule("instruments", 20, 2000),
         Rule("books", 40, 2000),
         Rule("ticker", 20, 2000),

@@ -19,6 +19,7 @@ from loguru import logger
 
 from ops.exchange.accounts import Account
 from ops.exchange.codes import http_status, msg
+from ops.exchange.modes import POS_MODES
 from ops.exchange.ratelimit import RULES
 from ops.exchange.trading import OpKind, OpResult
 from ops.exchange.venue import Venue
@@ -50,6 +51,7 @@ _ENDPOINTS: dict[str, _Endpoint] = {
     "account/balance": _Endpoint("GET", True, "balance", "user"),
     "account/positions": _Endpoint("GET", True, "positions", "user"),
     "account/trade-fee": _Endpoint("GET", True, "config", "user"),
+    "account/set-position-mode": _Endpoint("POST", True, "set-position-mode", "user"),
     "asset/currencies": _Endpoint("GET", True, "", ""),
     "trade/order": _Endpoint("POST", True, "", ""),
     "trade/batch-orders": _Endpoint("POST", True, "", ""),
@@ -178,6 +180,8 @@ class RestApi:
         assert acct is not None  # every POST endpoint is private
         if path == "trade/cancel-all-after":
             return self._cancel_all_after(acct, payload)
+        if path == "account/set-position-mode":
+            return self._set_position_mode(acct, payload)
         kind = cast(OpKind, path.removeprefix("trade/"))
         exp = request.headers.get("expTime", "")
         if exp.isdigit() and int(exp) < v.now_ms() and kind in _EXP_KINDS:
@@ -354,7 +358,7 @@ class RestApi:
         return _ok(
             [
                 {
-                    "acctLv": "2",
+                    "acctLv": str(acct.acct_lv),
                     "acctStpMode": "cancel_maker",
                     "autoLoan": False,
                     "ctIsoMode": "automatic",
@@ -370,7 +374,7 @@ class RestApi:
                     "mgnIsoMode": "automatic",
                     "opAuth": "1",
                     "perm": "read_only,trade",
-                    "posMode": "net_mode",
+                    "posMode": acct.pos_mode,
                     "roleType": "0",
                     "spotBorrowAutoRepay": False,
                     "spotOffsetType": "",
@@ -398,10 +402,10 @@ class RestApi:
         return _ok(
             [
                 position_obj(self.v.ex, acct, p, now)
-                for k, p in sorted(acct.positions.items())
+                for _, p in sorted(acct.positions.items())
                 if p.lots
                 and (not inst_type or p.inst.inst_type == inst_type)
-                and (not ids or k in ids)
+                and (not ids or p.inst.inst_id in ids)
             ]
         )
 
@@ -495,6 +499,23 @@ class RestApi:
         if not request.query.get("instType", ""):  # required here, optional on trade/fills
             raise _ParamError("50014", msg("50014", "instType"))
         return self._fills(request, acct)
+
+    def _set_position_mode(self, acct: Account, payload: object) -> web.Response:
+        if not isinstance(payload, dict):
+            return _err("50002")
+        mode = payload.get("posMode")
+        if mode is None or mode == "":
+            return _err("50014", msg("50014", "posMode"))
+        if mode not in POS_MODES:
+            return _err("51000", msg("51000", "posMode"))
+        if acct.acct_lv == 1:
+            return _err("51010")  # spot mode has no derivative positions to have a mode
+        if mode != acct.pos_mode and acct.has_derivatives:
+            return _err("59000")
+        if mode != acct.pos_mode:
+            acct.positions.clear()  # all flat (else 59000); a net row must not outlive net mode
+        acct.pos_mode = str(mode)
+        return _ok([{"posMode": acct.pos_mode}])
 
     # -- cancel-all-after -------------------------------------------------------------------
     def _cancel_all_after(self, acct: Account, payload: object) -> web.Response:

@@ -18,6 +18,7 @@ from ops.exchange.accounts import Account
 from ops.exchange.codes import http_status, msg
 from ops.exchange.instruments import Instrument, parse_decimal
 from ops.exchange.matching import Exchange, Reject
+from ops.exchange.modes import check_place
 from ops.exchange.orders import ORD_TYPES, OrdType, Side
 from ops.exchange.ratelimit import RULES, RateLimiter
 
@@ -295,19 +296,25 @@ class Trading:
         if ord_type not in ORD_TYPES:
             return fail("51000", msg("51000", "ordType"))
         td_mode = _str(a, "tdMode")
-        if td_mode not in ("cash", "cross", "isolated", "spot_isolated"):
-            return fail("51000", msg("51000", "tdMode"))
-        if inst.is_swap and td_mode == "cash":
-            return fail("51000", msg("51000", "tdMode"))
-        pos_side = _str(a, "posSide")
-        if pos_side not in ("", "net"):
-            return fail("51000", msg("51000", "posSide"))
+        ccy = _str(a, "ccy")
+        reduce_only = _bool(a, "reduceOnly")
+        pos_side = check_place(
+            acct_lv=acct.acct_lv,
+            pos_mode=acct.pos_mode,
+            inst=inst,
+            td_mode=td_mode,
+            pos_side=_str(a, "posSide"),
+            ccy=ccy,
+            side=side,
+            reduce_only=reduce_only,
+        )
+        if isinstance(pos_side, Reject):
+            return fail(pos_side.code, pos_side.msg)
         stp = _str(a, "stpMode") or "cancel_maker"
         if stp not in _STP:
             return fail("51000", msg("51000", "stpMode"))
         if ord_type == "fok" and stp == "cancel_both":
             return fail("50016", msg("50016", "stpMode", "ordType"))
-        reduce_only = _bool(a, "reduceOnly")
         sz = parse_decimal(a.get("sz"))
         if sz is None or sz <= 0:
             return fail("51000", msg("51000", "sz"))
@@ -355,6 +362,8 @@ class Trading:
             reduce_only=reduce_only,
             stp_mode=stp,
             tgt_ccy=tgt,
+            pos_side=pos_side,
+            ccy=ccy,
             now_ms=now_ms,
         )
         if isinstance(o, Reject):

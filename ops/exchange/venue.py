@@ -60,7 +60,13 @@ class Venue:
             balances = spec.balances if spec.balances is not None else cfg.start_balances
             self.keyring.add(spec.api_key, spec.secret, spec.passphrase)
             if spec.api_key not in self.ex.accounts:
-                self.ex.add_account(spec.api_key, {c: Decimal(v) for c, v in balances.items()}, now)
+                self.ex.add_account(
+                    spec.api_key,
+                    {c: Decimal(v) for c, v in balances.items()},
+                    now,
+                    acct_lv=spec.acct_lv or cfg.acct_lv,
+                    pos_mode=spec.pos_mode or cfg.pos_mode,
+                )
                 self.ex.accounts[spec.api_key].kyc_level = spec.kyc_level
         self.market = Market(self.ex, cfg.seed, now)
         self.feeds = {
@@ -288,9 +294,10 @@ class Venue:
                         c.push(self._account_text(acct, sub, ccys, "event_update", now))
                     elif sub.channel == "positions" and d.insts:
                         data = [
-                            position_obj(self.ex, acct, acct.positions[i], now)
+                            position_obj(self.ex, acct, p, now)
                             for i in sorted(d.insts)
-                            if i in acct.positions and sub.matches("SWAP", i)
+                            if sub.matches("SWAP", i)
+                            for p in acct.positions_of(i)
                         ]
                         if data:
                             c.push(self._positions_text(acct, sub, data, "event_update"))
@@ -365,8 +372,8 @@ class Venue:
         elif sub.channel == "positions":
             data = [
                 position_obj(self.ex, acct, p, now)
-                for i, p in sorted(acct.positions.items())
-                if p.lots and sub.matches(p.inst.inst_type, i)
+                for _, p in sorted(acct.positions.items())
+                if p.lots and sub.matches(p.inst.inst_type, p.inst.inst_id)
             ]
             c.push(self._positions_text(acct, sub, data, "snapshot"))
         elif sub.channel == "balance_and_position":
@@ -374,7 +381,7 @@ class Venue:
                 self.ex,
                 acct,
                 set(acct.balances),
-                {i for i, p in acct.positions.items() if p.lots},
+                {p.inst.inst_id for p in acct.positions.values() if p.lots},
                 [],
                 "snapshot",
                 now,

@@ -154,10 +154,12 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
     qty = inst.base_qty(abs(p.lots))
     notional = qty * mark
     imr = notional / ex.lever
-    pos = inst.sz_str(abs(p.lots))
+    leg = p.pos_side != "net"
+    # a leg's availPos is what closing orders have not yet claimed (net mode: all of it)
+    avail = abs(p.lots) - (acct.closing_lots(inst.inst_id, p.pos_side) if leg else 0)
     return {
         "adl": "1",
-        "availPos": pos if p.lots else "0",
+        "availPos": inst.sz_str(avail) if p.lots else "0",
         "avgPx": _avg_px(p),
         "bePx": _be_px(p),
         "cTime": str(p.c_time),
@@ -191,10 +193,10 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
         "pTime": str(now_ms),
         "pendingCloseOrdLiabVal": "0",
         "pnl": canonical(p.realized),
-        "pos": ("-" if p.lots < 0 else "") + pos if p.lots else "0",
+        "pos": _pos_str(p),
         "posCcy": "",
         "posId": str(p.pos_id),
-        "posSide": "net",
+        "posSide": p.pos_side,
         "realizedPnl": canonical(p.realized + p.fee),
         "thetaBS": "",
         "thetaPA": "",
@@ -231,28 +233,26 @@ def balance_and_position(
         for c in sorted(ccys)
         if c in acct.balances
     ]
-    pos = []
-    for i in sorted(insts):
-        p = acct.positions.get(i)
-        if p is None:
-            continue
-        pos.append(
-            {
-                "posId": str(p.pos_id),
-                "tradeId": str(p.trade_id),
-                "instId": i,
-                "instType": p.inst.inst_type,
-                "mgnMode": "cross",
-                "posSide": "net",
-                "pos": ("-" if p.lots < 0 else "") + p.inst.sz_str(abs(p.lots)) if p.lots else "0",
-                "ccy": p.inst.settle_ccy,
-                "posCcy": "",
-                "avgPx": _avg_px(p),
-                "nonSettleAvgPx": "",
-                "settledPnl": "",
-                "uTime": str(p.u_time),
-            }
-        )
+    pos = [
+        {
+            "posId": str(p.pos_id),
+            "tradeId": str(p.trade_id),
+            "instId": p.inst.inst_id,
+            "instType": p.inst.inst_type,
+            "mgnMode": "cross",
+            "posSide": p.pos_side,
+            "pos": _pos_str(p),
+            "ccy": p.inst.settle_ccy,
+            "posCcy": "",
+            "avgPx": _avg_px(p),
+            "nonSettleAvgPx": "",
+            "settledPnl": "",
+            "uTime": str(p.u_time),
+        }
+        for i in sorted(insts)
+        for p in acct.positions_of(i)
+        if p.lots or event != "snapshot"  # a snapshot shows open positions only
+    ]
     return {
         "pTime": str(now_ms),
         "eventType": event,
@@ -260,6 +260,14 @@ def balance_and_position(
         "posData": pos,
         "trades": [{"instId": i, "tradeId": t} for i, t in trades],
     }
+
+
+def _pos_str(p: Position) -> str:
+    """OKX ``pos``: signed in net mode, positive for a long or short leg."""
+    if not p.lots:
+        return "0"
+    sign = "-" if p.lots < 0 and p.pos_side == "net" else ""
+    return sign + p.inst.sz_str(abs(p.lots))
 
 
 def fill_obj(o: Order, f: Fill) -> dict[str, object]:
@@ -278,7 +286,7 @@ def fill_obj(o: Order, f: Fill) -> dict[str, object]:
         "instType": inst.inst_type,
         "instId": inst.inst_id,
         "clOrdId": o.cl_ord_id,
-        "posSide": "net",  # OKX prints "net" for spot fills too
+        "posSide": o.pos_side or "net",  # OKX prints "net" for spot fills too
         "billId": str(f.bill_id),
         "subType": sub,
         "tag": o.tag,

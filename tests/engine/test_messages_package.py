@@ -16,7 +16,7 @@ TAGS = [
     "StrategyLimits", "Hello", "Welcome", "Heartbeat", "NewOrder", "Amend", "Cancel", "CancelAll",
     "Bye", "Ack", "Reject", "Fenced", "OrderEvent", "StrategyStatus", "RiskState", "RiskLimits",
     "RiskSnapshot", "GetSnapshot", "SnapshotEnd", "CtlRequest", "CtlReply", "ActorStatus",
-    "RecentFills",
+    "RecentFills", "AccountConfig",
 ]  # fmt: skip
 MODULES = ["base", "md", "account", "commands", "risk", "control"]
 

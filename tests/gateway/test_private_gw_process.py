@@ -16,7 +16,14 @@ from okx import Trade as OkxTrade
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import AccountUpdate, Fill, OrderUpdate, Position, StreamStatus
+from engine.messages import (
+    AccountConfig,
+    AccountUpdate,
+    Fill,
+    OrderUpdate,
+    Position,
+    StreamStatus,
+)
 from ops.exchange.testing import DEMO_ACCOUNT, RunningExchange, running_exchange
 from tests.gateway.harness import Tap, actor_process, ctl, write_config
 
@@ -32,12 +39,12 @@ async def ctx() -> AsyncIterator[zmq.asyncio.Context]:
     c.destroy(linger=0)
 
 
-async def _tap(ctx: zmq.asyncio.Context, bus: BusConfig) -> Tap:
+async def _tap(ctx: zmq.asyncio.Context, bus: BusConfig, prefixes: list[str] | None = None) -> Tap:
     sub = Subscriber(
         ctx,
         bus.connect_endpoint("acct.pub"),
         snap_endpoint=bus.connect_endpoint("acct.snap"),
-        prefixes=["acct|", "pos|", "order|", "fill|", "stream|"],
+        prefixes=prefixes or ["acct|", "pos|", "order|", "fill|", "stream|"],
         name="test-acct-tap",
         clock=SystemClock(),
     )
@@ -161,6 +168,30 @@ async def test_orders_fills_balances_positions_reach_the_bus(
                     a.close()  # python-okx clients are httpx.Clients
                 await tap.close()
         assert proc.returncode == 0  # SIGTERM: orderly stop
+
+
+async def test_account_config_is_published_retained(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig, tmp_path: Path, free_port: int
+) -> None:
+    """The account's mode (acctLv, posMode) is loaded by REST and retained on ``acctcfg|``: a
+    subscriber that joins after the stream is up gets it from the Clone snapshot."""
+    modes = {"acct_lv": 3, "pos_mode": "long_short_mode"}
+    async with running_exchange(tmp_path, port=free_port, config=modes) as ex:
+        cfg = write_config(tmp_path, bus_config, ex, instruments=[INST])
+        async with actor_process("gateway.private_gw", cfg, tmp_path):
+            tap = await _tap(ctx, bus_config)
+            try:
+                await tap.until(lambda: _up(tap), 20, "private stream up (reconciled)")
+            finally:
+                await tap.close()
+            late = await _tap(ctx, bus_config, ["acctcfg|"])
+            try:
+                await late.until(lambda: bool(late.msgs(AccountConfig)), 10, "account config")
+                got = late.msgs(AccountConfig)[-1]
+                assert (got.acct_lv, got.pos_mode) == (3, "long_short_mode")
+                assert got.uid
+            finally:
+                await late.close()
 
 
 def _venue_pos(positions: Any) -> Decimal:

@@ -22,6 +22,7 @@ from engine.bus.publisher import Publisher
 from engine.clock import SystemClock
 from engine.config import BusConfig
 from engine.messages import (
+    AccountConfig,
     AccountUpdate,
     Ack,
     Amend,
@@ -245,6 +246,7 @@ class World:
     def account(self, pos: str = "0") -> None:
         detail = BalanceDetail("USDT", D(100000))
         self.acct.publish(topics.ACCOUNT, AccountUpdate(D(100000), 0, [detail], snapshot=True))
+        self.acct.publish(topics.ACCOUNT_CONFIG, AccountConfig(acct_lv=2, pos_mode="net_mode"))
         p = Position(INST, "SWAP", "cross", "net", D(pos), None, 0)
         self.acct.publish(topics.position(INST), p)
 

@@ -28,7 +28,7 @@ from engine.bus.ctl import ctl_call
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import CtlReply, CtlRequest, StrategyStatus
+from engine.messages import CtlReply, CtlRequest, RiskSnapshot, StrategyStatus
 from ops.exchange.testing import RunningExchange, running_exchange
 
 pytestmark = pytest.mark.slow
@@ -163,22 +163,35 @@ class Engine:
         return sum((Decimal(p["pos"] or "0") for p in rows), Decimal(0))
 
 
+ACTORS = ("gateway.md_feed", "gateway.private_gw", "ops.router")
+
+
 @contextlib.asynccontextmanager
-async def engine(tmp: Path, port: int, bus: BusConfig) -> AsyncIterator[Engine]:
+async def engine(
+    tmp: Path,
+    port: int,
+    bus: BusConfig,
+    *,
+    exchange: dict[str, Any] | None = None,
+    actors: tuple[str, ...] = ACTORS,
+) -> AsyncIterator[Engine]:
+    """The exchange (``exchange``: its config) and ``actors`` as processes."""
     cfg = {
         "venue": {"kind": "local"},
         "exchange": {"host": "127.0.0.1", "port": port},
         "bus": {"transport": "ipc", "ipc_dir": bus.ipc_dir},
         "instruments": [BTC, ETH],
         "router": {"journal_path": str(tmp / "router.journal")},
+        "risk": {"state_path": str(tmp / "risk.state"), "publish_interval_ms": 50},
         "log_dir": str(tmp / "log"),
+        "var_dir": str(tmp / "var"),
     }
     cfg_path = tmp / "okxmm.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    async with running_exchange(tmp, port=port) as ex:
+    async with running_exchange(tmp, port=port, config=exchange) as ex:
         eng = Engine(tmp, cfg_path, bus, ex)
         try:
-            for mod in ("gateway.md_feed", "gateway.private_gw", "ops.router"):
+            for mod in actors:
                 eng.procs.append(await spawn(tmp, mod, mod, "--config", str(cfg_path)))
             eng.sub = Subscriber(
                 eng.ctx,
@@ -280,3 +293,103 @@ async def test_workers_end_to_end(tmp_path: Path, free_port: int, bus_config: Bu
 
         await e.until(eth_flat, 5, "SIGINT cancelled skew-eth's orders")
         assert eth.proc.returncode == 0
+
+
+async def _risk_snapshot(e: Engine, pred: Callable[[RiskSnapshot], bool], limit_s: float) -> Any:
+    """The first RiskSnapshot on ``risk.pub`` (Clone snapshot first) satisfying ``pred``."""
+    sub = Subscriber(
+        e.ctx,
+        e.bus.connect_endpoint("risk.pub"),
+        snap_endpoint=e.bus.connect_endpoint("risk.snap"),
+        prefixes=["risk|"],
+        name="test-risk",
+        clock=e.clock,
+    )
+    await sub.start()
+    last: list[RiskSnapshot] = []
+    try:
+        async with asyncio.timeout(limit_s):
+            while True:
+                d = await sub.recv(0.25)
+                if d is not None and isinstance(d.env.msg, RiskSnapshot):
+                    last[:] = [d.env.msg]
+                    if pred(d.env.msg):
+                        return d.env.msg
+    except TimeoutError:
+        raise AssertionError(f"no matching risk snapshot in {limit_s}s; last {last}") from None
+    finally:
+        await sub.close()
+
+
+async def test_long_short_account_quotes_with_legs_and_risk_agrees(
+    tmp_path: Path, free_port: int, bus_config: BusConfig
+) -> None:
+    """A long/short-mode account: the swap worker's orders carry posSide (long opens from
+    bids, short opens from asks while it holds no leg to close), fills open both legs at the
+    venue, and risk's exposure and net fills are long − short (not long + short, the
+    original's weak spot 9); the worker's inventory too."""
+    actors = (*ACTORS, "risk.monitor")
+    exchange = {"pos_mode": "long_short_mode"}
+    async with engine(tmp_path, free_port, bus_config, exchange=exchange, actors=actors) as e:
+        key = e.ex.accounts[0][0]
+        await e.start_worker("mm-btc", "sample_mm", BTC, BTC_PARAMS)
+        await e.until_status(lambda s: "mm-btc" in s and s["mm-btc"].quoting, 30, "mm-btc quoting")
+
+        async def both_sides_live() -> bool:
+            return {o["side"] for o in await e.live(BTC)} == {"buy", "sell"}
+
+        await e.until(both_sides_live, 10, "bids and asks at the venue")
+        assert {(o["side"], o["posSide"]) for o in await e.live(BTC)} <= {
+            ("buy", "long"),
+            ("sell", "short"),
+            ("buy", "short"),  # a bid that closes a short leg a fill just opened
+            ("sell", "long"),
+        }
+
+        async def legs() -> dict[str, Decimal]:
+            rows = (await e.ex.admin(f"/admin/positions?apiKey={key}"))["positions"]
+            return {p["posSide"]: Decimal(p["pos"]) for p in rows if p["instId"] == BTC}
+
+        # the market drops through the bids (long opens), then rises through the asks that
+        # were resting as short opens: both legs exist
+        await e.ex.faults(shock_pct=-0.1, instId=BTC)
+
+        async def long_leg() -> bool:
+            return (await legs()).get("long", Decimal(0)) > 0
+
+        await e.until(long_leg, 10, "a long leg at the venue")
+        await e.ex.faults(shock_pct=0.2, instId=BTC)
+
+        async def short_leg() -> bool:
+            got = await legs()
+            return got.get("long", Decimal(0)) > 0 and got.get("short", Decimal(0)) > 0
+
+        await e.until(short_leg, 10, "long and short legs at the venue")
+        # quiet: no orders, no synthetic flow; then every party must agree with the venue
+        assert (await e.ctl("mm-btc", "pause")).ok
+
+        async def flat_book() -> bool:
+            return not await e.live(BTC)
+
+        await e.until(flat_book, 10, "paused: no orders")
+        await e.ex.faults(freeze=True)
+        venue = await legs()
+        net = venue.get("long", Decimal(0)) - venue.get("short", Decimal(0))
+        assert venue["long"] > 0
+        assert venue["short"] > 0
+        ct_val = Decimal("0.01")
+        snap = await _risk_snapshot(
+            e,
+            lambda s: (
+                s.exposures_base.get(BTC) == net * ct_val and s.net_filled_qty.get(BTC) == net
+            ),
+            15,
+        )
+        assert snap.exposures_base[BTC] == net * ct_val
+
+        async def worker_net() -> bool:
+            return "mm-btc" in e.status and e.status["mm-btc"].net_position == net
+
+        await e.until(worker_net, 10, f"worker inventory = long − short = {net}")
+        fills = (await e.ex.admin(f"/admin/fill-totals?apiKey={key}"))[BTC]
+        assert Decimal(str(fills["net"])) == net  # every fill since start: long − short

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
+from engine import topics
 from engine.config import BusConfig
 from engine.messages import (
+    AccountConfig,
     AccountUpdate,
     Amend,
     BookState,
@@ -250,6 +252,7 @@ async def test_fills_update_position_and_status(bus_config: BusConfig, tmp_path:
         w.instrument()
         w.book("30000.0", "30000.5")
         w.acct.publish("acct|", AccountUpdate(D(1), 0, [], snapshot=True))
+        w.acct.publish(topics.ACCOUNT_CONFIG, AccountConfig(acct_lv=2, pos_mode="net_mode"))
         async with running_worker(w, params=write(tmp_path)) as (worker, _):
             r = w.router
             await r.wait_for(lambda: len(r.live()) == 6, 5, "quotes up")

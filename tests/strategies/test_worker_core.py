@@ -8,6 +8,7 @@ from loguru import logger
 
 from engine.clock import FakeClock
 from engine.messages import (
+    AccountConfig,
     AccountUpdate,
     Ack,
     Amend,
@@ -84,6 +85,7 @@ class Shell:
         for msg in (
             InstrumentInfo(INST, "SWAP", D("0.1"), D(1), D(1), "live", ct_val=D("0.01")),
             AccountUpdate(D(100000), 0, [], snapshot=True),
+            AccountConfig(acct_lv=2, pos_mode="net_mode"),
         ):
             self.core.ctx.on_message(msg, now, mono)
         self.book(bid, ask)

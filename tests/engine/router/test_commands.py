@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
 from engine.messages import Amend, NewOrder, OrderState, OrdType, Reject, Side
 from engine.orders.clordid import encode
 from engine.router.commands import OrderCommands
@@ -47,6 +49,21 @@ def test_a_valid_new_order_is_owned_journalled_and_queued_without_a_reply() -> N
     assert order is not None
     assert order.spec is spec
     assert c.desk.batcher.queued("place") == 1
+
+
+def test_td_mode_pos_side_and_ccy_reach_the_venue_request_and_the_journal() -> None:
+    """The worker decides them from the account mode; the router passes them through."""
+    c = _commands()
+    out: list[Effect] = []
+    msg = msgspec.structs.replace(_new(1), td_mode="isolated", pos_side="short", ccy="USDT")
+    c.on_new_order(out, SESS, SESS.identity, 1, msg, 0, 0)
+    (spec,) = records(out)
+    assert isinstance(spec, JOrder)
+    assert (spec.td_mode, spec.pos_side, spec.ccy) == ("isolated", "short", "USDT")
+    order = c.desk.own.get(spec.cl_ord_id)
+    assert order is not None
+    req = c.desk.place_req(order)
+    assert (req.td_mode, req.pos_side, req.ccy) == ("isolated", "short", "USDT")
 
 
 def test_foreign_epoch_duplicate_and_silent_risk_are_refused() -> None:

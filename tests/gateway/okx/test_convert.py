@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import TypeVar
 
 import msgspec
+import pytest
 
 from engine.codec import Codec
+from engine.errors import RemoteProtocolError
 from engine.messages import Side
 from gateway.okx import convert
 from gateway.okx.schemas import (
+    AccountConfig,
     Balance,
     BookData,
     FillData,
@@ -147,3 +150,16 @@ def test_decimal_helpers() -> None:
     assert str(convert.dec("8477")) == "8477"
     assert convert.ms("") == 0
     assert convert.ms("1597026383085") == 1597026383085
+
+
+def test_account_config_to_the_bus_message_and_unknown_modes_refused() -> None:
+    raw = (
+        b'{"acctLv":"2","acctStpMode":"cancel_maker","posMode":"long_short_mode",'
+        b'"uid":"44705892343619584","mainUid":"44705892343619584"}'
+    )
+    d = msgspec.json.decode(raw, type=AccountConfig)
+    got = convert.account_config(d)
+    assert (got.acct_lv, got.pos_mode, got.uid) == (2, "long_short_mode", "44705892343619584")
+    for bad in (msgspec.structs.replace(d, acctLv="6"), msgspec.structs.replace(d, posMode="")):
+        with pytest.raises(RemoteProtocolError):
+            convert.account_config(bad)

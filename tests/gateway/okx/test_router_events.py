@@ -103,6 +103,21 @@ def test_acks_fills_and_requests() -> None:
     assert (amend.newSz, amend.newPx) == ("", "1.5")
 
 
+def test_places_carry_td_mode_pos_side_and_ccy_and_omit_an_empty_ccy() -> None:
+    margin = PlaceReq(
+        "BTC-USDT", "c", Side.BUY, OrdType.LIMIT, Decimal(1), Decimal(2), td_mode="cross", ccy="BTC"
+    )
+    wire = msgspec.json.decode(msgspec.json.encode(convert.okx_request(margin)))
+    assert (wire["tdMode"], wire["ccy"]) == ("cross", "BTC")
+    assert "posSide" not in wire
+    swap = PlaceReq(
+        "BTC-USDT-SWAP", "c", Side.SELL, OrdType.LIMIT, Decimal(1), Decimal(2), pos_side="short"
+    )
+    wire = msgspec.json.decode(msgspec.json.encode(convert.okx_request(swap)))
+    assert (wire["tdMode"], wire["posSide"]) == ("cross", "short")
+    assert "ccy" not in wire
+
+
 def test_ws_requests_carry_the_inst_id_code_and_places_the_stp_mode() -> None:
     """Today's OKX names the instrument of a WS order op by instIdCode only (issue 15)."""
     req = PlaceReq("BTC-USDT-SWAP", "c", Side.BUY, OrdType.LIMIT, Decimal(1), Decimal(2))

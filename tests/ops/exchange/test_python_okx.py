@@ -208,3 +208,49 @@ async def test_python_okx_ws_orders_need_inst_id_code_on_todays_venue(
             assert await ex.live_orders(ACCT[0]) == []
         finally:
             await ws.stop()
+
+
+async def test_python_okx_long_short_mode(
+    tmp_path: Path, free_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python-okx switches the account to long/short mode, opens a long and a short leg on a
+    swap and reads both positions back, each with its posSide and a positive ``pos``."""
+    pytest.importorskip("okx")
+    from okx import Account, Trade
+
+    async with running_exchange(tmp_path, port=free_port, accounts=[ACCT], tls=True) as ex:
+        assert ex.cert_path is not None
+        monkeypatch.setenv("SSL_CERT_FILE", str(ex.cert_path))
+        domain = f"https://127.0.0.1:{free_port}"
+        trade = Trade.TradeAPI(*ACCT, flag="1", domain=domain)
+        account = Account.AccountAPI(*ACCT, flag="1", domain=domain)
+        try:
+            cfg = _ok(await asyncio.to_thread(account.get_account_config))
+            assert cfg[0]["posMode"] == "net_mode"
+            mode = _ok(await asyncio.to_thread(account.set_position_mode, "long_short_mode"))
+            assert mode == [{"posMode": "long_short_mode"}]
+            cfg = _ok(await asyncio.to_thread(account.get_account_config))
+            assert cfg[0]["posMode"] == "long_short_mode"
+            for side, pos_side, sz in (("buy", "long", "2"), ("sell", "short", "3")):
+                placed = _ok(
+                    await asyncio.to_thread(
+                        trade.place_order,
+                        instId=SWAP,
+                        tdMode="cross",
+                        side=side,
+                        ordType="market",
+                        sz=sz,
+                        posSide=pos_side,
+                    )
+                )
+                assert placed[0]["sCode"] == "0", placed
+            refused = await asyncio.to_thread(
+                trade.place_order, instId=SWAP, tdMode="cross", side="buy", ordType="market", sz="1"
+            )
+            assert refused["data"][0]["sCode"] == "51000"  # no posSide in long/short mode
+            positions = _ok(await asyncio.to_thread(account.get_positions, instType="SWAP"))
+            legs = {(p["instId"], p["posSide"]): p["pos"] for p in positions}
+            assert legs == {(SWAP, "long"): "2", (SWAP, "short"): "3"}
+        finally:
+            trade.close()
+            account.close()
