@@ -364,3 +364,26 @@ def test_rate_limits_per_instrument_and_batch_of_one_counts_as_single() -> None:
     r = e.tr.run("batch-orders", e.a, [good, good], now + 10)  # batch bucket is separate
     assert r.code == "0"
     assert e.tr.run("order", e.a, good, now + 2_001).code == "0"  # window passed
+
+
+def test_self_trade_prevention_cancel_both_and_its_fok_refusal() -> None:
+    e = Env()
+    own = e.place(e.a, side="sell", px="60000", sz="1")
+    t = e.place(e.a, side="buy", px="60000", sz="1", stpMode="cancel_both")
+    assert e.order(e.a, own["ordId"]).cancel_source == "32"
+    assert e.order(e.a, t["ordId"]).cancel_source == "32"
+    assert e.order(e.a, t["ordId"]).acc_lots == 0  # never filled against its own order
+    r = e.run(
+        "order",
+        e.a,
+        {
+            "instId": SWAP,
+            "tdMode": "cross",
+            "side": "buy",
+            "ordType": "fok",
+            "px": "60000",
+            "sz": "1",
+            "stpMode": "cancel_both",
+        },
+    )
+    assert r.data[0]["sCode"] == "50016"
