@@ -28,6 +28,10 @@
                                           fair price and the synthetic ladder at once
 ``POST /admin/step``                      ``{"n": N}``: advance the synthetic market N steps now
 ``POST /admin/reset-limits``              forget every rate-limit window
+``GET  /admin/events?since=S&kind=K``     the venue's event log after seq S (optional, repeatable
+                                          ``kind``: shock, book, request, order; ``limit``
+                                          [10000]): ``{"events": [...], "seq", "dropped",
+                                          "nowMonoNs"}`` on the exchange's monotonic clock
 ========================================  =====================================================
 """
 
@@ -74,7 +78,26 @@ class AdminApi:
             web.post("/admin/faults", self.set_faults),
             web.post("/admin/step", self.step),
             web.post("/admin/reset-limits", self.reset_limits),
+            web.get("/admin/events", self.events),
         ]
+
+    async def events(self, request: web.Request) -> web.Response:
+        q = request.query
+        try:
+            since = int(q.get("since", "0"))
+            limit = int(q.get("limit", "10000"))
+        except ValueError:
+            return _json({"error": "since and limit must be integers"}, 400)
+        log = self.v.events
+        evs = log.since(since, q.getall("kind", []), max(1, min(limit, 100_000)))
+        return _json(
+            {
+                "events": [e.as_dict() for e in evs],
+                "seq": log.seq,
+                "dropped": log.dropped,
+                "nowMonoNs": self.v.clock.monotonic_ns(),
+            }
+        )
 
     async def health(self, request: web.Request) -> web.Response:
         return _json(

@@ -183,6 +183,7 @@ class RestApi:
         if path == "account/set-position-mode":
             return self._set_position_mode(acct, payload)
         kind = cast(OpKind, path.removeprefix("trade/"))
+        v.note_request(kind, acct, payload, "rest")
         exp = request.headers.get("expTime", "")
         if exp.isdigit() and int(exp) < v.now_ms() and kind in _EXP_KINDS:
             items = payload if isinstance(payload, list) else [payload]

@@ -16,6 +16,7 @@ from engine.clock import Clock
 from ops.exchange.accounts import Account
 from ops.exchange.auth import Keyring
 from ops.exchange.config import AccountSpec, ExchangeConfig
+from ops.exchange.eventlog import EventLog, inst_ids
 from ops.exchange.faults import Faults
 from ops.exchange.feed import BookFeed
 from ops.exchange.hub import Conn, Hub, PrivateSub
@@ -53,6 +54,7 @@ class Venue:
         self.clock = clock
         self.rules = resolve(cfg.profile, dict(cfg.venue))
         self.faults = Faults.from_config(cfg.faults, self.rules)
+        self.events = EventLog(clock.monotonic_ns)
         now = self.now_ms()
         self.ex = Exchange(cfg, now)
         self.keyring = Keyring()
@@ -113,6 +115,7 @@ class Venue:
         """Move fair prices by ``pct`` percent now; the ladder follows at once (it may sweep
         resting orders, as a real market shock does)."""
         now = self.now_ms()
+        self.events.add("shock", inst=inst_id or "", detail=f"{pct:+g}%")
         self.market.shock(pct, inst_id)
         for k, m in self.market.by_inst.items():
             if inst_id in (None, "", k):
@@ -120,6 +123,17 @@ class Venue:
                 self.ex.marks[k] = m.inst.px(round(m.fair))
         self.publish()
         self.flush()
+
+    def note_request(self, op: str, acct: Account, args: object, conn: str) -> None:
+        """A trade op received (event log), before any injected ack delay."""
+
+        def inst_of(arg: dict[str, object]) -> str:
+            inst = self.trading.instrument(arg)
+            return inst.inst_id if inst is not None else str(arg.get("instId") or "")
+
+        self.events.add(
+            "request", inst=inst_ids(args, inst_of), account=acct.uid, conn=conn, detail=op
+        )
 
     def housekeeping(self) -> None:
         """Timers that run on real time: cancel-all-after, idle connections."""
@@ -170,6 +184,7 @@ class Venue:
                     f.corrupt_checksum -= 1
             subs = self.hub.subscribers("books", inst_id)
             if msg is not None and subs:
+                self.events.add("book", inst=inst_id, detail=str(msg.data["seqId"]))
                 text = dumps(
                     {
                         "arg": {"channel": "books", "instId": inst_id},
@@ -318,6 +333,13 @@ class Venue:
         acct = self.ex.accounts.get(ev.api_key)
         if acct is None:
             return
+        d = ev.data
+        self.events.add(
+            "order",
+            inst=ev.inst_id,
+            account=acct.uid,
+            detail=f"{d.get('state', '')} {d.get('clOrdId', '')} {d.get('ordId', '')}",
+        )
         text: str | None = None
         rate = self.faults.order_push_repeat_rate
         repeat = rate > 0 and self.rng.random() < rate

@@ -368,6 +368,9 @@ class WsApi:
 
     # -- trade ops --------------------------------------------------------------------------
     def _on_trade(self, conn: Conn, op: str, req: Mapping[str, object], text: str) -> None:
+        acct = self.v.account(conn.api_key) if conn.api_key is not None else None
+        if acct is not None:
+            self.v.note_request(op, acct, req.get("args"), conn.conn_id)
         delay = self.v.faults.ack_delay_ms
         if delay > 0:
             held, refused = self._hold_amends(conn, op, req)
