@@ -69,9 +69,10 @@ class PrivateState:
         self._ring_dirty: set[int] = set()
         self._seen_fills: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._fill_dedup_size = fill_dedup_size
-        # ordId → (uTime, what the last published update said): OKX repeats updates with a
-        # new uTime (okx-v5.md §14); a repeat that says nothing new is not published again
-        self._order_utime: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
+        # ordId → (uTime, hash of what the last published update said): OKX repeats updates
+        # with a new uTime (okx-v5.md §14); a repeat that says nothing new is not published
+        # again. A hash, not the fields: 100k remembered orders must stay a few MB.
+        self._order_utime: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self.open_orders: dict[str, OrderData] = {}  # ordId → latest non-terminal state
         self._balances: dict[str, BalanceDetail] = {}
         self._total_eq: Decimal | None = None
@@ -266,17 +267,19 @@ class PrivateState:
         return out
 
 
-def _content(o: OrderData) -> tuple[str, ...]:
-    """What an order update says, beyond its uTime: equal for OKX's repeated pushes."""
-    return (
-        o.state,
-        o.accFillSz,
-        o.px,
-        o.sz,
-        o.tradeId,
-        o.reqId,
-        o.amendResult,
-        o.cancelSource,
-        o.avgPx,
-        o.fee,
+def _content(o: OrderData) -> int:
+    """What an order update says, beyond its uTime, hashed: equal for OKX's repeated pushes."""
+    return hash(
+        (
+            o.state,
+            o.accFillSz,
+            o.px,
+            o.sz,
+            o.tradeId,
+            o.reqId,
+            o.amendResult,
+            o.cancelSource,
+            o.avgPx,
+            o.fee,
+        )
     )
