@@ -80,7 +80,7 @@ def _bare_client(port: int, ready: Any, stop: Any) -> None:
             websockets.connect(f"{base}/public") as pub,
             websockets.connect(f"{base}/private") as priv,
         ):
-            await priv.send(json.dumps({"op": "login", "args": ws_login_args(ACCOUNT)}))
+            await priv.send(json.dumps({"op": "login", "args": [ws_login_args(ACCOUNT)]}))
             await priv.recv()
             async with httpx.AsyncClient() as http:
                 r = await http.get(
@@ -112,6 +112,7 @@ def _bare_client(port: int, ready: Any, stop: Any) -> None:
 async def _floor(root: Path, trials: int) -> list[float]:
     port = free_port()
     cfg = {"market": {"taker_rate_per_s": 0.0}}
+    root.mkdir(parents=True, exist_ok=True)
     async with running_exchange(root, port=port, accounts=[ACCOUNT], config=cfg) as ex:
         await ex.admin("/admin/faults", {"freeze": True})
         ctx = mp.get_context("spawn")
@@ -166,7 +167,7 @@ def main() -> int:
     t2o = status.get("tick_to_order_p50_us")
     if t2o is not None:
         print(
-            f"Where okxmm's time goes: the worker's own book-publish → order-at-router p50 is "
+            f"Where okxmm's time goes: the worker's own book received → orders sent p50 is "
             f"{int(t2o) / 1000:.2f} ms (status `tick_to_order_p50_us`); the rest is the venue's "
             "push to the md-feed, its apply and publish, and the router's send to the venue.\n"
         )
