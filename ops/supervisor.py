@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,6 +154,7 @@ class Supervisor:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,  # Ctrl-C reaches only the supervisor: it stops us in order
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         finally:
             out.close()
@@ -339,6 +342,30 @@ class Supervisor:
             pid = child.proc.pid if child.proc else 0
             out[name] = f"{child.state} pid={pid} restarts={child.restarts}"
         return out
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """In the child before exec: SIGTERM when the supervisor dies, however it dies (Linux).
+
+    A supervisor killed with SIGKILL used to leave its whole engine running, orphaned — still
+    quoting, and in the way of the next ``okxmm up``. SIGTERM is each actor's orderly stop (the
+    router cancels everything). Elsewhere: None, and orphans stay possible."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 async def _port_open(host: str, port: int) -> bool:

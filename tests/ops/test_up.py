@@ -286,3 +286,39 @@ async def test_make_demo_config_runs_for_a_duration(
     first_ack_s = (min(acked) - t0_ns) / 1e9
     assert first_ack_s < 12, f"first order acknowledged {first_ack_s:.1f} s after okxmm up"
     _no_secrets_in(log_dir, ("okxmm-local-secret", "okxmm-local-pass"))
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie whose parent is gone counts as dead: nobody may reap it here)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_a_killed_supervisor_takes_its_children_with_it(
+    tmp_path: Path, free_port: int, bus_config: BusConfig
+) -> None:
+    """kill -9 of ``okxmm up`` used to leave the whole engine running, orphaned and quoting:
+    each child now gets SIGTERM when the supervisor dies, and stops as it would on Ctrl-C —
+    the router cancelling every order first."""
+    from bench.system import running_system
+
+    async with running_system(tmp_path, port=free_port, bus=bus_config, workers=2) as system:
+        pids = await system.pids()
+        assert len(pids) >= 6, pids
+        assert system.up is not None
+        assert await system.ex.live_orders(system.ex.accounts[0][0])
+        system.up.kill()
+        system.up.wait(10)
+
+        async def all_gone() -> bool | None:
+            return True if not any(_alive(p) for p in pids.values()) else None
+
+        await _until("every child of the killed supervisor stopped", all_gone, 30)
+
+        async def no_orders() -> bool | None:
+            return True if not await system.ex.live_orders(system.ex.accounts[0][0]) else None
+
+        await _until("no order left at the venue", no_orders, 10)
