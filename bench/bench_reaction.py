@@ -112,7 +112,7 @@ def _bare_client(port: int, ready: Any, stop: Any) -> None:
 async def _floor(root: Path, trials: int) -> list[float]:
     port = free_port()
     cfg = {"market": {"taker_rate_per_s": 0.0}}
-    root.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     async with running_exchange(root, port=port, accounts=[ACCOUNT], config=cfg) as ex:
         await ex.admin("/admin/faults", {"freeze": True})
         ctx = mp.get_context("spawn")

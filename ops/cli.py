@@ -319,13 +319,30 @@ def tap(
 
 @app.command()
 def record(
-    out: Annotated[Path, typer.Option(help="Journal file to write.")],
+    out: Annotated[Path, typer.Option(help="Journal file to write (with --raw: the directory).")],
     config: ConfigOpt = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            help="Record the venue's public WS frames verbatim (books, trades, tickers, "
+            "marks; no engine needed), compressed, one file per hour."
+        ),
+    ] = False,
+    snapshot_every: Annotated[
+        float, typer.Option(help="With --raw: seconds between REST book snapshots.", min=0.5)
+    ] = 60.0,
 ) -> None:
-    """Record every published bus message to a journal file (until Ctrl-C)."""
+    """Record every published bus message to a journal file (until Ctrl-C); or, with --raw,
+    the venue's market data."""
+    cfg = _load(config)
+    if raw:
+        from ops.marketdata.recorder import main as raw_main
+
+        with _operator_errors():
+            code = _code(raw_main(cfg, out=str(out), snapshot_every_s=snapshot_every))
+        raise typer.Exit(code)
     from ops.recorder import main as rec_main
 
-    cfg = _load(config)
     with _operator_errors():
         code = _code(rec_main(cfg, out=str(out)))
     raise typer.Exit(code)

@@ -82,6 +82,7 @@ class OkxWsClient:
         name: str,
         clock: Clock,
         on_event: Callable[[WsEvent], None],
+        on_raw: Callable[[str | bytes], None] | None = None,
         credentials: Credentials | None = None,
         venue_time_s: Callable[[], int] | None = None,
         ping_after_s: float = 15.0,
@@ -98,6 +99,7 @@ class OkxWsClient:
         self.name = name
         self._clock = clock
         self._on_event = on_event
+        self._on_raw = on_raw  # every frame as received, before parsing (the raw recorder)
         self._creds = credentials
         self._venue_time_s = venue_time_s or (lambda: clock.now_ns() // _NS_PER_S)
         self._ping_after_s = ping_after_s
@@ -394,9 +396,12 @@ class OkxWsClient:
     async def _read(self, ws: ClientConnection) -> None:
         parse = self._parser.parse
         on_event = self._on_event
+        on_raw = self._on_raw
         while True:
             frame = await ws.recv()
             self.frames += 1
+            if on_raw is not None:
+                on_raw(frame)
             ev = parse(frame)
             if isinstance(ev, OpResponse):
                 self._resolve(ev)
