@@ -349,6 +349,64 @@ def record(
 
 
 @app.command()
+def backtest(
+    data: Annotated[list[Path], typer.Option(help="Raw recorder files/dirs or Tardis CSVs.")],
+    strategy: Annotated[str, typer.Option(help="sample_mm | inventory_skew | volatility | ...")],
+    inst: Annotated[str, typer.Option(help="Instrument, e.g. BTC-USDT-SWAP.")],
+    out: Annotated[Path, typer.Option(help="Directory for summary.json, fills.csv, orders.csv.")],
+    params: Annotated[Path | None, typer.Option(help="Strategy params YAML.")] = None,
+    queue: Annotated[str, typer.Option(help="Queue model: proportional | pessimistic.")] = (
+        "proportional"
+    ),
+    latency_ms: Annotated[float, typer.Option(help="Order entry latency, ms.", min=0)] = 2.0,
+    md_latency_ms: Annotated[float, typer.Option(help="Market-data latency, ms.", min=0)] = 1.0,
+    maker_fee: Annotated[str, typer.Option(help="OKX sign: negative = charged.")] = "-0.0002",
+    taker_fee: Annotated[str, typer.Option(help="OKX sign: negative = charged.")] = "-0.0005",
+) -> None:
+    """Run a strategy's live code on recorded market data (simulated clock) and write a report."""
+    from decimal import Decimal, InvalidOperation
+
+    from ops.backtest.data import frames_of, instrument_info
+    from ops.backtest.engine import Backtest, BacktestConfig
+    from ops.backtest.report import write_report
+    from strategies.params import StrategyParams, load_params
+    from strategies.registry import make_strategy
+
+    with _operator_errors():
+        if queue not in ("proportional", "pessimistic"):
+            raise ConfigError([("--queue", f"{queue!r} is not proportional or pessimistic")])
+        try:
+            fees = Decimal(maker_fee), Decimal(taker_fee)
+        except InvalidOperation:
+            raise ConfigError([("--maker-fee/--taker-fee", "not numbers")]) from None
+        try:
+            make_strategy(strategy)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError([("--strategy", str(exc))]) from None
+        sp = load_params(params, inst=inst) if params else StrategyParams()
+        frames = list(frames_of(data))
+        cfg = BacktestConfig(
+            inst=inst,
+            strategy=strategy,
+            params=sp,
+            info=instrument_info(inst, frames),
+            maker_fee=fees[0],
+            taker_fee=fees[1],
+            queue=queue,  # type: ignore[arg-type]
+            order_latency_ns=int(latency_ms * 1e6),
+            response_latency_ns=int(latency_ms * 1e6),
+            md_latency_ns=int(md_latency_ms * 1e6),
+        )
+        bt = Backtest(cfg)
+        bt.run(frames)
+        summary = write_report(bt, out)
+    for key in ("pnl", "fees", "fills", "volume", "fill_ratio", "max_drawdown", "markouts",
+                "quote_uptime_bid", "quote_uptime_ask", "refused", "events"):  # fmt: skip
+        typer.echo(f"{key:>18}: {summary[key]}")
+    typer.echo(f"report: {out}")
+
+
+@app.command()
 def replay(
     journal: Annotated[Path, typer.Argument(help="Journal written by `okxmm record`.")],
     config: ConfigOpt = None,

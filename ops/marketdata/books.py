@@ -51,6 +51,10 @@ class BookReplay:
         self._asked: dict[str, int] = {}  # inst → attempt waiting for a REST snapshot
         self.reports: dict[str, InstReport] = {}
         self.bad_frames = 0
+        # what the last frame did, for a consumer mirroring the book (the backtest's venue):
+        # the items applied as updates, or True when the book was (re)loaded whole
+        self.last_items: list[BookData] = []
+        self.last_reloaded = False
 
     def _sync(self, inst: str, now_ns: int) -> BookSync:
         s = self.syncs.get(inst)
@@ -65,6 +69,8 @@ class BookReplay:
 
     def on_frame(self, f: RawFrame) -> str | None:
         """Apply one frame; the instrument whose book it touched, if any."""
+        self.last_items = []
+        self.last_reloaded = False
         if f.stream.startswith("rest:books:"):
             return self._on_rest(f.stream.removeprefix("rest:books:"), f)
         if not f.stream.startswith("ws:") or '"books' not in f.text[:80]:
@@ -90,6 +96,11 @@ class BookReplay:
             was_valid = sync.state is BookState.VALID
             out = sync.on_book(action, d, f.recv_ns)
             report.updates += 1
+            if sync.state is BookState.VALID:
+                if action == "snapshot" or d.prevSeqId == -1 or not was_valid:
+                    self.last_reloaded = True
+                else:
+                    self.last_items.append(d)
             if out.fetch_snapshot is not None:
                 self._asked[inst] = out.fetch_snapshot
             if was_valid and sync.state is not BookState.VALID:
@@ -116,6 +127,7 @@ class BookReplay:
             self._asked[inst] = out.fetch_snapshot
         if sync.state is BookState.VALID:
             self.reports[inst].snapshots_used += 1
+            self.last_reloaded = True
         self._healed(inst, f.recv_ns)
         return inst
 

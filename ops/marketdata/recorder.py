@@ -82,7 +82,22 @@ class RawRecorder:
         self.writer.write(self.actor.clock.now_ns(), f"rest:books:{inst}", r.text)
         self.snapshots += 1
 
+    async def _instruments(self) -> None:
+        """The instruments' rules (tick, lot, ctVal), once: a backtest needs them."""
+        for inst_type in sorted({_inst_type(i) for i in self.insts}):
+            url = f"{self.rest_url}/api/v5/public/instruments"
+            try:
+                r = await self.http.get(url, params={"instType": inst_type})
+            except httpx.HTTPError as exc:
+                self.actor.log.warning("instruments not recorded", error=type(exc).__name__)
+                continue
+            if r.status_code == 200:
+                self.writer.write(
+                    self.actor.clock.now_ns(), f"rest:instruments:{inst_type}", r.text
+                )
+
     async def _snapshots(self) -> None:
+        await self._instruments()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.snapshot_every_s):
@@ -119,6 +134,15 @@ class RawRecorder:
             await self.ws.close()
             await self.http.aclose()
             self.writer.close()
+
+
+def _inst_type(inst: str) -> str:
+    parts = inst.split("-")
+    if len(parts) == 2:
+        return "SPOT"
+    if parts[-1] == "SWAP":
+        return "SWAP"
+    return "FUTURES" if len(parts) == 3 else "OPTION"
 
 
 def main(cfg: OkxmmConfig, *, out: str | None, snapshot_every_s: float = 60.0) -> int:

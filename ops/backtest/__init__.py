@@ -1,0 +1,1 @@
+"""Backtests: the live strategy code on recorded markets, on a simulated clock."""

@@ -1,0 +1,430 @@
+"""The backtest loop: the live worker core against recorded market data, on a simulated clock.
+
+One process, one instrument. Events run in timestamp order from one heap: recorded frames (at
+their receive time), and what the latencies schedule — a book reaching the worker
+(``md_latency``), our commands reaching the venue (``order_latency``), the venue's answers
+reaching the worker (``response_latency``). The strategy code is the live one: the worker's
+:class:`~strategies.worker_core.WorkerCore` (decide, diff, order table, refusal back-off) fed the
+same bus messages the live worker gets; between it and the venue, the router's own pre-trade
+checks (:func:`~engine.router.pretrade.check_new_order`, ``check_amend``) with the router's
+configured limits. The venue is :class:`~ops.backtest.venue.SimVenue`. Nothing random: the same
+data, params and settings give the same result, byte for byte.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from engine.clock import FakeClock
+from engine.instruments import Instrument
+from engine.messages import (
+    AccountConfig,
+    AccountUpdate,
+    Ack,
+    Amend,
+    AnyMsg,
+    BalanceDetail,
+    Cancel,
+    CancelAll,
+    InstrumentInfo,
+    NewOrder,
+    OrderEvent,
+    OrderState,
+    Position,
+    Reject,
+    Side,
+    StrategyLimits,
+    Trade,
+    Welcome,
+)
+from engine.router.config import RouterConfig
+from engine.router.pretrade import OrderLimits, check_amend, check_new_order
+from ops.backtest.venue import Fill, QueueModel, SimOrder, SimVenue
+from ops.marketdata.books import BookReplay
+from ops.marketdata.rawfile import RawFrame
+from strategies.outbox import Command
+from strategies.params import StrategyParams
+from strategies.registry import make_strategy
+from strategies.worker_core import WorkerCore
+
+__all__ = ["Backtest", "BacktestConfig", "FillRecord", "OrderRecord"]
+
+_MS = 1_000_000
+_S = 1_000_000_000
+_STATE = {
+    "live": OrderState.LIVE,
+    "partially_filled": OrderState.PARTIALLY_FILLED,
+    "filled": OrderState.FILLED,
+    "canceled": OrderState.CANCELED,
+}
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    inst: str
+    strategy: str
+    params: StrategyParams
+    info: InstrumentInfo
+    maker_fee: Decimal = Decimal("-0.0002")
+    taker_fee: Decimal = Decimal("-0.0005")
+    queue: QueueModel = "proportional"
+    md_latency_ns: int = 1 * _MS
+    order_latency_ns: int = 2 * _MS
+    response_latency_ns: int = 2 * _MS
+    tick_ns: int = 250 * _MS  # the live worker's idle wake-up
+    sample_ns: int = 1 * _S  # equity / inventory / quote-uptime samples
+    start_cash: Decimal = Decimal(100_000)
+    router: RouterConfig = field(default_factory=RouterConfig)
+
+
+@dataclass(frozen=True)
+class FillRecord:
+    ts_ns: int
+    cl_ord_id: str
+    side: str
+    px: Decimal
+    sz: Decimal
+    maker: bool
+    fee: Decimal
+
+
+@dataclass
+class OrderRecord:
+    cl_ord_id: str
+    side: str
+    px: Decimal
+    sz: Decimal
+    placed_ns: int
+    state: str = "sent"
+    filled: Decimal = Decimal(0)
+    refused: str = ""
+
+
+class Backtest:
+    """Feed it frames with :meth:`run`; read ``fills``, ``orders``, ``samples`` after."""
+
+    def __init__(self, cfg: BacktestConfig) -> None:
+        self.cfg = cfg
+        self.rules = Instrument.from_info(cfg.info)
+        self.ct_val = cfg.info.ct_val or Decimal(1)
+        self.venue = SimVenue(cfg.maker_fee, cfg.taker_fee, self.ct_val, cfg.queue)
+        self.books = BookReplay([cfg.inst])
+        r = cfg.router
+        self.limits = OrderLimits(
+            Decimal(r.max_order_sz), Decimal(r.max_order_notional), r.max_open_orders,
+            r.price_band_bps,
+        )  # fmt: skip
+        self._heap: list[tuple[int, int, str, Any]] = []
+        self._n = 0
+        self.clock: FakeClock | None = None
+        self.core: WorkerCore | None = None
+        self.position = Decimal(0)
+        self.cash = cfg.start_cash
+        self.fees = Decimal(0)
+        self.fills: list[FillRecord] = []
+        self.orders: dict[str, OrderRecord] = {}
+        self.samples: list[dict[str, Any]] = []  # ts, mid, equity, position, bid_up, ask_up
+        self.refused = 0
+        self.events = 0
+        self.gaps = 0
+        self._seq = 0
+        self._decide_at: int | None = None
+        self._last_step_ns = 0
+
+    # ------------------------------------------------------------------------------- setup
+    def _schedule(self, t: int, kind: str, payload: Any) -> None:
+        self._n += 1
+        heapq.heappush(self._heap, (t, self._n, kind, payload))
+
+    def _start(self, t0: int) -> WorkerCore:
+        self.clock = FakeClock(start_ns=t0)
+        core = WorkerCore(
+            "bt",
+            self.cfg.inst,
+            make_strategy(self.cfg.strategy),
+            self.cfg.params,
+            clock=self.clock,
+            epoch=1,
+            log=logger.bind(actor="backtest"),
+        )
+        lim = StrategyLimits(
+            self.limits.max_order_sz, self.limits.max_order_notional,
+            self.limits.max_open_orders, self.limits.price_band_bps,
+        )  # fmt: skip
+        core.on_hello_answer(Welcome("bt", 1, "0bt", lim))
+        quote = self.cfg.info.settle_ccy or "USDT"
+        for msg in (
+            self.cfg.info,
+            AccountConfig(acct_lv=2, pos_mode="net_mode"),
+            AccountUpdate(
+                self.cash,
+                0,
+                [
+                    BalanceDetail(
+                        ccy=quote,
+                        cash_bal=self.cash,
+                        eq=self.cash,
+                        avail_bal=self.cash,
+                        avail_eq=self.cash,
+                        u_time_ms=0,
+                    )
+                ],
+                snapshot=True,
+            ),
+            self._position_msg(),
+        ):
+            core.on_message(msg)
+        self.core = core
+        self._schedule(t0 + self.cfg.tick_ns, "tick", None)
+        self._schedule(t0 + self.cfg.sample_ns, "sample", None)
+        return core
+
+    def _position_msg(self) -> Position:
+        return Position(
+            inst=self.cfg.inst, inst_type=self.cfg.info.inst_type, mgn_mode="cross",
+            pos_side="net", pos=self.position, avg_px=None, u_time_ms=0,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------------------ events
+    def run(self, frames: Iterable[RawFrame], until_ns: int | None = None) -> None:
+        it = iter(frames)
+        nxt = next(it, None)
+        if nxt is None:
+            return
+        self._start(nxt.recv_ns)
+        while nxt is not None or self._heap:
+            if nxt is not None and (not self._heap or nxt.recv_ns <= self._heap[0][0]):
+                if until_ns is not None and nxt.recv_ns > until_ns:
+                    nxt = None
+                    continue
+                self._advance(nxt.recv_ns)
+                self._on_frame(nxt)
+                nxt = next(it, None)
+                continue
+            t, _, kind, payload = heapq.heappop(self._heap)
+            if nxt is None and kind in ("tick", "sample"):
+                continue  # the data is over: no more periodic work
+            self._advance(t)
+            self._dispatch(kind, payload)
+
+    def _advance(self, t: int) -> None:
+        assert self.clock is not None
+        if t > self.clock.now_ns():
+            self.clock.advance(t - self.clock.now_ns())
+        self.events += 1
+
+    def _on_frame(self, f: RawFrame) -> None:
+        inst = self.books.on_frame(f)
+        now = f.recv_ns
+        if inst == self.cfg.inst:
+            self._mirror_book(f)
+            sync = self.books.syncs[inst]
+            self._schedule(now + self.cfg.md_latency_ns, "worker", sync.top_message(now))
+            return
+        if f.stream == "ws:public" and '"trades"' in f.text[:60]:
+            self._on_trades(f)
+
+    def _mirror_book(self, f: RawFrame) -> None:
+        """The venue's book follows the recorded one, level by level as the venue changed it
+        (queues move on these changes); reloaded whole after a snapshot or a healed gap."""
+        books = self.books
+        if books.last_reloaded:
+            top_bids, top_asks = books.syncs[self.cfg.inst].book.top_strings(400)
+            self.venue.load(
+                [(Decimal(p), Decimal(s)) for p, s in top_bids],
+                [(Decimal(p), Decimal(s)) for p, s in top_asks],
+            )
+            self._fills(self.venue.apply([], []))
+            return
+        for d in books.last_items:
+            bids = [(Decimal(lv[0]), Decimal(lv[1])) for lv in d.bids]
+            asks = [(Decimal(lv[0]), Decimal(lv[1])) for lv in d.asks]
+            self._fills(self.venue.apply(bids, asks))
+
+    def _on_trades(self, f: RawFrame) -> None:
+        try:
+            msg = json.loads(f.text)
+            if msg.get("arg", {}).get("instId") != self.cfg.inst:
+                return
+            items = msg["data"]
+        except (ValueError, KeyError):
+            return
+        for d in items:
+            side, px, sz = Side(d["side"]), Decimal(d["px"]), Decimal(d["sz"])
+            self._fills(self.venue.on_trade(side, px, sz))
+            trade = Trade(
+                self.cfg.inst, str(d.get("tradeId", "")), px, sz, side, int(d.get("ts", 0))
+            )
+            self._schedule(f.recv_ns + self.cfg.md_latency_ns, "worker", trade)
+
+    def _dispatch(self, kind: str, payload: Any) -> None:
+        assert self.core is not None
+        assert self.clock is not None
+        now = self.clock.now_ns()
+        if kind == "worker":
+            wake = self._deliver(payload)
+            if wake:
+                self._want_decision(now)
+        elif kind == "decide":
+            self._decide_at = None
+            self._decide(now)
+        elif kind == "tick":
+            self._decide(now)
+            self._schedule(now + self.cfg.tick_ns, "tick", None)
+        elif kind == "sample":
+            self._sample(now)
+            self._schedule(now + self.cfg.sample_ns, "sample", None)
+        elif kind == "venue":
+            self._at_venue(payload, now)
+
+    def _deliver(self, msg: AnyMsg) -> bool:
+        assert self.core is not None
+        if isinstance(msg, Ack | Reject):
+            return self.core.on_reply(msg)
+        return self.core.on_message(msg)
+
+    def _want_decision(self, now: int) -> None:
+        gap = self.cfg.params.min_requote_interval_ms * _MS
+        at = max(now, self._last_step_ns + gap)
+        if self._decide_at is None or at < self._decide_at:
+            self._decide_at = at
+            self._schedule(at, "decide", None)
+
+    def _decide(self, now: int) -> None:
+        assert self.core is not None
+        self._last_step_ns = now
+        silent = {"md": False, "acct": False, "ord": False, "risk": False}
+        cmds = self.core.step(
+            silent, account_heard_ns=self.clock.monotonic_ns() if self.clock else None
+        )
+        cmds += self.core.housekeeping()
+        for cmd in cmds:
+            self._send(cmd, now)
+
+    # ------------------------------------------------------------------------ the router
+    def _send(self, cmd: Command, now: int) -> None:
+        assert self.core is not None
+        self._seq += 1
+        seq = self._seq
+        self.core.sent(cmd, seq)
+        msg = cmd.msg
+        why: str | None = None
+        ref = self.venue.best_bid()
+        if isinstance(msg, NewOrder):
+            open_n = sum(1 for o in self.venue.orders.values() if o.open)
+            why = check_new_order(
+                msg, self.rules, self.limits, open_n, ref, require_reference=False
+            )
+            self.orders[msg.cl_ord_id] = OrderRecord(
+                msg.cl_ord_id, msg.side.value, msg.px or Decimal(0), msg.sz, now
+            )
+        elif isinstance(msg, Amend):
+            o = self.venue.orders.get(msg.cl_ord_id)
+            if o is not None:
+                why = check_amend(o.sz, o.px, o.filled, msg.new_sz, msg.new_px, self.rules,
+                                  self.limits, ref, require_reference=False)  # fmt: skip
+        if why is not None:
+            self.refused += 1
+            if isinstance(msg, NewOrder):
+                self.orders[msg.cl_ord_id].refused = why
+                self.orders[msg.cl_ord_id].state = "refused"
+            self._schedule(now, "worker", Reject(seq, why, cmd.cl_ord_id))
+            return
+        self._schedule(now + self.cfg.order_latency_ns, "venue", (seq, msg))
+
+    # -------------------------------------------------------------------------- the venue
+    def _at_venue(self, payload: tuple[int, AnyMsg], now: int) -> None:
+        seq, msg = payload
+        back = now + self.cfg.response_latency_ns
+        if isinstance(msg, NewOrder):
+            o = SimOrder(msg.cl_ord_id, msg.side, msg.px or Decimal(0), msg.sz, msg.ord_type)
+            fills = self.venue.place(o)
+            self._schedule(back, "worker", Ack(seq, cl_ord_id=o.cl_ord_id))
+            self._event(o, back)
+            self._fills(fills)
+        elif isinstance(msg, Amend):
+            code = self.venue.amend(msg.cl_ord_id, msg.new_px, msg.new_sz)
+            if code:
+                self._schedule(back, "worker", Reject(seq, f"venue: {code}", msg.cl_ord_id, code))
+            else:
+                self._schedule(back, "worker", Ack(seq, cl_ord_id=msg.cl_ord_id))
+                self._event(self.venue.orders[msg.cl_ord_id], back)
+        elif isinstance(msg, Cancel):
+            code = self.venue.cancel(msg.cl_ord_id)
+            if code:
+                self._schedule(back, "worker", Reject(seq, f"venue: {code}", msg.cl_ord_id, code))
+            else:
+                self._schedule(back, "worker", Ack(seq, cl_ord_id=msg.cl_ord_id))
+                self._event(self.venue.orders[msg.cl_ord_id], back)
+        elif isinstance(msg, CancelAll):
+            n = 0
+            for o in list(self.venue.orders.values()):
+                if o.open:
+                    self.venue.cancel(o.cl_ord_id)
+                    self._event(o, back)
+                    n += 1
+            self._schedule(back, "worker", Ack(seq, detail=str(n)))
+        self.venue.forget_closed()
+
+    def _event(self, o: SimOrder, at: int, fill: Fill | None = None) -> None:
+        rec = self.orders.get(o.cl_ord_id)
+        if rec is not None:
+            rec.state, rec.filled, rec.px = o.state, o.filled, o.px
+        ev = OrderEvent(
+            strategy="bt", epoch=1, cl_ord_id=o.cl_ord_id, inst=self.cfg.inst, side=o.side,
+            state=_STATE[o.state], sz=o.sz, px=o.px, acc_fill_sz=o.filled,
+            fill_px=fill.px if fill else None, fill_sz=fill.sz if fill else None,
+            trade_id=fill.trade_id if fill else "", fee=fill.fee if fill else None,
+            fee_ccy=(self.cfg.info.settle_ccy or "USDT") if fill else "",
+        )  # fmt: skip
+        self._schedule(at, "worker", ev)
+
+    def _fills(self, fills: list[Fill]) -> None:
+        if not fills:
+            return
+        assert self.clock is not None
+        now = self.clock.now_ns()
+        back = now + self.cfg.response_latency_ns
+        for f in fills:
+            signed = f.sz if f.side is Side.BUY else -f.sz
+            self.position += signed
+            self.cash -= signed * self.ct_val * f.px
+            self.cash += f.fee
+            self.fees += f.fee
+            self.fills.append(
+                FillRecord(now, f.cl_ord_id, f.side.value, f.px, f.sz, f.maker, f.fee)
+            )
+            o = self.venue.orders.get(f.cl_ord_id)
+            if o is not None:
+                self._event(o, back, f)
+        self._schedule(back, "worker", self._position_msg())
+
+    # ---------------------------------------------------------------------------- samples
+    def mid(self) -> Decimal | None:
+        b, a = self.venue.best_bid(), self.venue.best_ask()
+        return (b + a) / 2 if b is not None and a is not None else None
+
+    def equity(self, mid: Decimal | None) -> Decimal:
+        return self.cash + (self.position * self.ct_val * mid if mid is not None else Decimal(0))
+
+    def _sample(self, now: int) -> None:
+        mid = self.mid()
+        live = [o for o in self.venue.orders.values() if o.open]
+        self.samples.append(
+            {
+                "ts_ns": now,
+                "mid": mid,
+                "equity": self.equity(mid),
+                "position": self.position,
+                "bid_up": any(o.side is Side.BUY for o in live),
+                "ask_up": any(o.side is Side.SELL for o in live),
+                "book_valid": self.books.valid(self.cfg.inst),
+            }
+        )
