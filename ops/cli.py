@@ -366,6 +366,8 @@ def backtest(
     """Run a strategy's live code on recorded market data (simulated clock) and write a report."""
     from decimal import Decimal, InvalidOperation
 
+    from loguru import logger
+
     from ops.backtest.data import frames_of, instrument_info
     from ops.backtest.engine import Backtest, BacktestConfig
     from ops.backtest.report import write_report
@@ -398,6 +400,9 @@ def backtest(
             md_latency_ns=int(md_latency_ms * 1e6),
         )
         bt = Backtest(cfg)
+        # the worker core logs each decision at INFO: fine live, a flood at 100x real time
+        logger.remove()
+        logger.add(sys.stderr, level="WARNING")
         bt.run(frames)
         summary = write_report(bt, out)
     for key in ("pnl", "fees", "fills", "volume", "fill_ratio", "max_drawdown", "markouts",
