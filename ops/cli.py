@@ -362,6 +362,12 @@ def backtest(
     md_latency_ms: Annotated[float, typer.Option(help="Market-data latency, ms.", min=0)] = 1.0,
     maker_fee: Annotated[str, typer.Option(help="OKX sign: negative = charged.")] = "-0.0002",
     taker_fee: Annotated[str, typer.Option(help="OKX sign: negative = charged.")] = "-0.0005",
+    plots: Annotated[bool, typer.Option(help="PNG plots and report.html.")] = True,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=V1,V2 (repeatable): run every combination, one process each."),
+    ] = None,
+    sort: Annotated[str, typer.Option(help="With --grid: the metric to sort by.")] = "pnl",
 ) -> None:
     """Run a strategy's live code on recorded market data (simulated clock) and write a report."""
     from decimal import Decimal, InvalidOperation
@@ -399,12 +405,28 @@ def backtest(
             response_latency_ns=int(latency_ms * 1e6),
             md_latency_ns=int(md_latency_ms * 1e6),
         )
+        if grid:
+            import json as _json
+
+            from ops.backtest.sweep import parse_grid, run_sweep
+
+            rows = run_sweep(data, cfg, parse_grid(grid), sort=sort)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "sweep.json").write_text(_json.dumps(rows, indent=2, sort_keys=True) + "\n")
+            for r in rows:
+                typer.echo(f"{r.get(sort)!s:>14}  {r['params']}  {r.get('error', '')}")
+            typer.echo(f"sweep: {out / 'sweep.json'}")
+            raise typer.Exit(0)
         bt = Backtest(cfg)
         # the worker core logs each decision at INFO: fine live, a flood at 100x real time
         logger.remove()
         logger.add(sys.stderr, level="WARNING")
         bt.run(frames)
         summary = write_report(bt, out)
+        if plots:
+            from ops.backtest.plots import write_plots
+
+            write_plots(bt, summary, out)
     for key in ("pnl", "fees", "fills", "volume", "fill_ratio", "max_drawdown", "markouts",
                 "quote_uptime_bid", "quote_uptime_ask", "refused", "events"):  # fmt: skip
         typer.echo(f"{key:>18}: {summary[key]}")

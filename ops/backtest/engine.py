@@ -425,6 +425,8 @@ class Backtest:
                 "position": self.position,
                 "bid_up": any(o.side is Side.BUY for o in live),
                 "ask_up": any(o.side is Side.SELL for o in live),
+                "our_bid": max((o.px for o in live if o.side is Side.BUY), default=None),
+                "our_ask": min((o.px for o in live if o.side is Side.SELL), default=None),
                 "book_valid": self.books.valid(self.cfg.inst),
             }
         )

@@ -118,6 +118,11 @@ def test_the_cli_writes_the_report(tmp_path: Path) -> None:
     assert summary["inst"] == INST
     assert summary["events"] > 500
     assert "report:" in r.stdout
+    for png in ("pnl.png", "inventory.png", "quotes.png", "markouts.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4  # self-contained
+    assert "sample_mm on BTC-USDT-SWAP" in page
     bad = subprocess.run(
         [sys.executable, "-m", "ops.cli", "backtest", "--data", str(tmp_path / "nope.okxraw.gz"),
          "--strategy", "sample_mm", "--inst", INST, "--out", str(out)],
@@ -126,3 +131,24 @@ def test_the_cli_writes_the_report(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_grid_sweep_runs_every_combination_and_sorts_them(
+    frames: list[RawFrame], tmp_path: Path
+) -> None:
+    from ops.backtest.sweep import parse_grid, run_sweep
+
+    grid = parse_grid(["step_pct=0.00002,0.0001", "num_orders_per_side=1,2"])
+    assert len(grid) == 4
+    rows = run_sweep([DATA], _cfg(frames), grid, sort="fills", workers=2)
+    assert sorted(tuple(sorted(r["params"].items())) for r in rows) == sorted(
+        tuple(sorted(g.items())) for g in grid
+    )
+    assert [r["fills"] for r in rows] == sorted((r["fills"] for r in rows), reverse=True)
+    one = next(
+        r for r in rows if r["params"] == {"step_pct": "0.00002", "num_orders_per_side": "2"}
+    )
+    alone = summarize(_run(frames))  # PARAMS: the same values, run alone in this process
+    assert (one["fills"], one["pnl"]) == (alone["fills"], alone["pnl"])
+    with pytest.raises(Exception, match="not a strategy parameter"):
+        parse_grid(["no_such=1"])
