@@ -348,6 +348,21 @@ def record(
     raise typer.Exit(code)
 
 
+def _utc_ns(text: str | None, where: str) -> int | None:
+    """An ISO time (UTC unless it says otherwise) in ns since the epoch."""
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError([(where, f"{text!r} is not an ISO time")]) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1e9)
+
+
 @app.command()
 def backtest(
     data: Annotated[list[Path], typer.Option(help="Raw recorder files/dirs or Tardis CSVs.")],
@@ -368,6 +383,10 @@ def backtest(
         typer.Option(help="NAME=V1,V2 (repeatable): run every combination, one process each."),
     ] = None,
     sort: Annotated[str, typer.Option(help="With --grid: the metric to sort by.")] = "pnl",
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Start, UTC ISO time (e.g. 2026-12-03T10:00).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="End, UTC ISO time.")] = None,
 ) -> None:
     """Run a strategy's live code on recorded market data (simulated clock) and write a report."""
     from decimal import Decimal, InvalidOperation
@@ -392,7 +411,9 @@ def backtest(
         except (KeyError, ValueError) as exc:
             raise ConfigError([("--strategy", str(exc))]) from None
         sp = load_params(params, inst=inst) if params else StrategyParams()
-        frames = list(frames_of(data))
+        frames = list(frames_of(data, _utc_ns(from_, "--from"), _utc_ns(to, "--to")))
+        if not frames:
+            raise ConfigError([("--from/--to", "no data in that window")])
         cfg = BacktestConfig(
             inst=inst,
             strategy=strategy,

@@ -131,6 +131,13 @@ def test_the_cli_writes_the_report(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+    empty = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "backtest", "--data", str(DATA), "--strategy",
+         "sample_mm", "--inst", INST, "--out", str(out), "--from", "2030-01-01T00:00"],
+        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert empty.returncode == 2
+    assert "no data in that window" in empty.stderr
 
 
 def test_a_grid_sweep_runs_every_combination_and_sorts_them(
