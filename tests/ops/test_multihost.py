@@ -6,8 +6,8 @@ router and risk, binding every bus socket as a CURVE server with an allowlist. H
 1. an allowlisted worker on B quotes on A's exchange;
 2. a worker whose key is not on the allowlist gets nothing, and A logs the refused public key;
 3. kill -9 of the remote worker: its orders are gone within 250 ms;
-4. the A<->B link cut: the remote worker (still running) is fenced and its orders cancelled;
-   the link restored: it joins again and quotes.
+4. the A<->B link cut: both remote workers (still running) are fenced and their orders
+   cancelled; the link restored: they join again and quote.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.ops.netns import Hosts, cannot_make_namespaces
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 REPO = Path(__file__).resolve().parents[2]
-INST = "BTC-USDT-SWAP"
+INST, INST2 = "BTC-USDT-SWAP", "ETH-USDT-SWAP"
 EXCHANGE_PORT = 8900  # inside ns A: nothing else listens there
 KILL_LIMIT_MS = 250.0
 CUT_LIMIT_MS = 1500.0  # measured ~150 ms; the margin is for a loaded machine
@@ -96,11 +96,11 @@ def _write(path: Path, cfg: dict[str, Any]) -> Path:
     return path
 
 
-def _configs(tmp: Path, hosts: Hosts, keys: Path) -> tuple[Path, Path, Path]:
+def _configs(tmp: Path, hosts: Hosts, keys: Path) -> tuple[Path, Path, Path, Path]:
     curve_a = {
         "server_public": str(keys / "server.key"),
         "server_secret": str(keys / "server.key_secret"),
-        "allow": [str(keys / "w1.key")],
+        "allow": [str(keys / "w1.key"), str(keys / "w2.key")],
     }
     a = _write(
         tmp / "host-a.yaml",
@@ -114,7 +114,7 @@ def _configs(tmp: Path, hosts: Hosts, keys: Path) -> tuple[Path, Path, Path]:
                 "security": "curve",
                 "curve": curve_a,
             },
-            "instruments": [INST],
+            "instruments": [INST, INST2],
             "strategies": [],
             "supervisor": {"start_exchange": True, "backoff_initial_s": 0.2},
             "log_dir": str(tmp / "logs-a"),
@@ -137,14 +137,14 @@ def _configs(tmp: Path, hosts: Hosts, keys: Path) -> tuple[Path, Path, Path]:
                         "client_secret": str(keys / f"{key}.key_secret"),
                     },
                 },
-                "instruments": [INST],
+                "instruments": [INST, INST2],
                 "strategies": [],
                 "log_dir": str(tmp / f"logs-b-{name}"),
                 "var_dir": str(tmp / f"var-b-{name}"),
             },
         )
 
-    return a, worker("w1", "w1"), worker("bad", "stranger")
+    return a, worker("w1", "w1"), worker("w2", "w2"), worker("bad", "stranger")
 
 
 def _start(hosts: Hosts, ns: str, argv: list[str], out: Path) -> subprocess.Popen[bytes]:
@@ -159,9 +159,14 @@ def _start(hosts: Hosts, ns: str, argv: list[str], out: Path) -> subprocess.Pope
         )
 
 
-def _worker(hosts: Hosts, cfg: Path, name: str, out: Path) -> subprocess.Popen[bytes]:
-    argv = ["strategy", "run", "--config", str(cfg), "--name", name, "--strategy", "sample_mm"]
-    argv += ["--inst", INST, "--params", "strategies/examples/demo_btc.yaml"]
+def _worker(
+    hosts: Hosts, cfg: Path, name: str, out: Path, *, eth: bool = False
+) -> subprocess.Popen[bytes]:
+    strategy, inst, params = (
+        ("inventory_skew", INST2, "demo_eth") if eth else ("sample_mm", INST, "demo_btc")
+    )
+    argv = ["strategy", "run", "--config", str(cfg), "--name", name, "--strategy", strategy]
+    argv += ["--inst", inst, "--params", f"strategies/examples/{params}.yaml"]
     return _start(hosts, hosts.b, argv, out)
 
 
@@ -179,10 +184,10 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
     tmp_path: Path, hosts: Hosts
 ) -> None:
     keys = tmp_path / "keys"
-    for name in ("server", "w1", "stranger"):
+    for name in ("server", "w1", "w2", "stranger"):
         generate_keypair(keys, name)
     stranger_public, _ = zmq.auth.load_certificate(keys / "stranger.key")
-    cfg_a, cfg_w1, cfg_bad = _configs(tmp_path, hosts, keys)
+    cfg_a, cfg_w1, cfg_w2, cfg_bad = _configs(tmp_path, hosts, keys)
     logs_a = tmp_path / "logs-a"
     up = _start(hosts, hosts.a, ["up", "--config", str(cfg_a), "--no-status"], tmp_path / "up.out")
     procs: list[subprocess.Popen[bytes]] = []
@@ -200,6 +205,10 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
         async def quoting(not_by: set[tuple[str, int]]) -> tuple[str, int] | None:
             now = await owners() - not_by
             return next(iter(now)) if len(now) == 1 else None
+
+        async def both_quoting(not_by: set[tuple[str, int]]) -> set[tuple[str, int]] | None:
+            now = await owners() - not_by
+            return now if len(now) == 2 else None
 
         try:
             # 1. a worker on host B quotes on host A's exchange, over CURVE
@@ -237,23 +246,30 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
             assert kill_ms <= KILL_LIMIT_MS, kill_ms
             w1.wait(5)
 
-            # 4. the link cut: the running remote worker is fenced, its orders cancelled
+            # 4. the link cut: the running remote workers are fenced, their orders cancelled
             w1 = _worker(hosts, cfg_w1, "w1", tmp_path / "w1.out")
-            procs.append(w1)
-            owner = await _until("the restarted worker quoting", lambda: quoting({owner}), 60)
+            w2 = _worker(hosts, cfg_w2, "w2", tmp_path / "w2.out", eth=True)
+            procs += [w1, w2]
+            before = await _until("both remote workers quoting", lambda: both_quoting({owner}), 60)
             hosts.link(up=False)
             t0 = time.monotonic_ns()
-            await _until("the cut-off worker's orders cancelled", lambda: gone(owner), 10)
+
+            async def all_gone() -> bool | None:
+                return True if not await owners() & before else None
+
+            await _until("the cut-off workers' orders cancelled", all_gone, 10)
             cut_ms = (time.monotonic_ns() - t0) / 1e6
             # a silent link is found by heartbeats (ZMTP 300 ms, the router's own deadline)
             assert cut_ms < CUT_LIMIT_MS, cut_ms
-            assert w1.poll() is None, "the worker itself lives on, on its side of the cut"
-            assert _grep(logs_a, "peer disconnected"), "the router saw the remote worker go"
-            # ... and joins again (a new epoch: the old one is fenced) once the link is back
+            assert w1.poll() is None, "the workers live on, on their side of the cut"
+            assert w2.poll() is None
+            assert _grep(logs_a, "peer disconnected"), "the router saw the remote workers go"
+            # ... and join again (new epochs: the old ones are fenced) once the link is back
             hosts.link(up=True)
-            back = await _until("the worker quoting after the cut", lambda: quoting({owner}), 60)
-            assert back[1] != owner[1], (back, owner)
+            back = await _until("both quoting after the cut", lambda: both_quoting(before), 60)
+            assert {o[0] for o in back} == {o[0] for o in before}, (back, before)
             assert w1.poll() is None
+            assert w2.poll() is None
         finally:
             for p in procs:
                 _stop(p)
