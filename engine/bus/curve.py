@@ -219,10 +219,11 @@ def secure(ctx: zmq.asyncio.Context, bus: BusConfig) -> Secured:
     auth: ThreadAuthenticator | None = None
     if keys.server_secret is not None:
         auth = ThreadAuthenticator(ctx)
-        auth.start()
+        # the allowlist before the handler: a handshake is never checked against nothing
         auth.configure_curve_callback(
             domain=ZAP_DOMAIN.decode(), credentials_provider=_Allowlist(keys.allow)
         )
+        auth.start()
     _INSTALLED[ctx] = _Installed(keys, auth)
     logger.info("bus CURVE on", public_key=keys.public.decode(), serves=auth is not None)
     return out

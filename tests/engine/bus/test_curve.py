@@ -22,7 +22,7 @@ from loguru import logger
 from pydantic import SecretStr, ValidationError
 
 from engine.bus.command import CommandClient, CommandServer
-from engine.bus.curve import CurveKeyError, generate_keypair, load_keys, secure
+from engine.bus.curve import CurveKeyError, _Allowlist, generate_keypair, load_keys, secure
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
@@ -300,3 +300,14 @@ def test_keys_generate_writes_a_0600_secret_and_prints_the_public_key(tmp_path: 
     )
     assert again.returncode == 2
     assert "exists" in again.stderr
+
+
+def test_a_retrying_refused_key_is_logged_once_per_interval(log_lines: list[str]) -> None:
+    allowed, stranger = b"A" * 40, b"B" * 40
+    allow = _Allowlist([allowed])
+    assert allow.callback("okxmm", allowed)
+    for _ in range(5):  # a refused client reconnects every second: one line, five refusals
+        assert not allow.callback("okxmm", stranger)
+    assert allow.refused == 5
+    assert sum("bus client refused" in line for line in log_lines) == 1
+    assert any(stranger.decode() in line for line in log_lines)
