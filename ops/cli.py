@@ -293,7 +293,8 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
             typer.echo(f"  {key}: {value}")
         return 0 if reply.ok else 1
 
-    return asyncio.run(call())
+    with _operator_errors():  # e.g. a CURVE key that cannot be read: one line, exit 2
+        return asyncio.run(call())
 
 
 @app.command()

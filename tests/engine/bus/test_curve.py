@@ -311,3 +311,26 @@ def test_a_retrying_refused_key_is_logged_once_per_interval(log_lines: list[str]
     assert allow.refused == 5
     assert sum("bus client refused" in line for line in log_lines) == 1
     assert any(stranger.decode() in line for line in log_lines)
+
+
+def test_an_unreadable_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    missing = tmp_path / "nowhere"
+    cfg.write_text(
+        "bus:\n  security: curve\n  host: 10.77.0.1\n  curve:\n"
+        f"    server_public: {missing / 'server.key'}\n"
+        f"    client_secret: {missing / 'w.key_secret'}\n"
+        f"log_dir: {tmp_path / 'logs'}\n"
+    )
+    for argv in (["ctl", "router", "ping"], ["actor", "router"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "ops.cli", *argv, "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=REPO,
+        )
+        assert res.returncode == 2, (argv, res.stderr)
+        assert "bus.curve.server_public" in res.stderr + res.stdout
+        assert "Traceback" not in res.stderr
