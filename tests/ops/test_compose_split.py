@@ -128,3 +128,13 @@ def test_host_a_publishes_every_bus_port_a_worker_dials_over_curve() -> None:
         for name in names:
             port = int(cfg.bus.bind_endpoint(name).rsplit(":", 1)[1])
             assert port in published, (service, name, port)
+
+
+def test_keys_stay_out_of_git_and_the_image() -> None:
+    """The compose files mount deploy/keys; the Dockerfile copies deploy/: both must skip it."""
+    for ignore in (".gitignore", ".dockerignore"):
+        lines = {ln.strip().lstrip("/") for ln in (ROOT / ignore).read_text().splitlines()}
+        assert "deploy/keys/" in lines, ignore
+    for path in (CORE, WORKERS):
+        svc = next(iter(_services(path).values()))
+        assert "./keys:/app/keys:ro" in svc["volumes"]
