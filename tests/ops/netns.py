@@ -60,6 +60,7 @@ class Hosts:
         last = int(net.rsplit(".", 1)[1])
         root_addr, hosts.observer_addr = f"{prefix}.{last + 1}", f"{prefix}.{last + 2}"
         root_if, obs_if = f"okvr{tag}", f"okvo{tag}"
+        hosts.close()  # leftovers of a killed run with the same pid (deleting ns A frees root_if)
         try:
             _ip("netns", "add", hosts.a)
             _ip("netns", "add", hosts.b)
