@@ -26,6 +26,7 @@ import zmq.asyncio
 from loguru import logger
 
 from engine.bus.ctl import CtlHandler, CtlServer
+from engine.bus.curve import secure
 from engine.clock import Clock, SystemClock
 from engine.config import BusConfig
 from engine.errors import StartError
@@ -175,6 +176,12 @@ async def _amain(
     stop_timeout_s: float,
 ) -> int:
     ctx = zmq.asyncio.Context()
+    try:
+        # before any socket: a binding host's ZAP handler must be there for the first handshake
+        secured = secure(ctx, cfg.bus)
+    except BaseException:
+        ctx.destroy(linger=0)
+        raise
     epoch = clock.now_ns()
     actor = Actor(name, cfg, ctx, clock, epoch)
     loop = asyncio.get_running_loop()
@@ -215,6 +222,7 @@ async def _amain(
         await actor.cancel_tasks()
         if actor.ctl is not None:
             await actor.ctl.close()
+        secured.close()
         ctx.destroy(linger=0)
         actor.log.info("stopped", code=code, reason=actor.stop_reason)
     return code

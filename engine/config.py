@@ -7,12 +7,13 @@ package's settings. Every bus endpoint is derived here and nowhere else.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-__all__ = ["DEMO_CREDENTIALS", "BusConfig", "Credentials"]
+__all__ = ["DEMO_CREDENTIALS", "BusConfig", "Credentials", "CurveConfig", "is_loopback"]
 
 
 class Credentials(BaseModel):
@@ -64,6 +65,38 @@ _PORTS: dict[str, int] = {
 }
 
 
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
+
+
+class CurveConfig(BaseModel):
+    """CURVE keys of the tcp bus. Each key is its z85 text (40 characters) or the path of a key
+    file written by ``okxmm keys generate`` (``NAME.key`` public, ``NAME.key_secret`` secret).
+
+    Binding hosts set ``server_secret`` and ``allow``; every process sets ``server_public``;
+    a process without the server secret sets ``client_secret`` (its own keypair)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server_public: str = ""
+    server_secret: SecretStr | None = None
+    # own keypair for connecting; default: the server's (actors on the binding host)
+    client_secret: SecretStr | None = None
+    # client public keys the binders accept (z85, a .key file, or a directory of .key files);
+    # the server's own key is always accepted
+    allow: list[str] = []
+
+    def secret_values(self) -> list[str]:
+        """Secret key values (or file paths), for log redaction."""
+        return [s.get_secret_value() for s in (self.server_secret, self.client_secret) if s]
+
+
 class BusConfig(BaseModel):
     """Where every bus socket lives. ``host`` is what connectors dial; binders bind ``bind_host``.
 
@@ -79,6 +112,42 @@ class BusConfig(BaseModel):
     ipc_dir: str = "var/run"
     hosts: dict[str, str] = {}
     ports: dict[str, int] = {}
+    # tcp security: "plain" only with every host on loopback (or plain_tcp_private_network);
+    # "curve" encrypts and authenticates every tcp socket with the keys in ``curve``
+    security: Literal["plain", "curve"] = "plain"
+    curve: CurveConfig = CurveConfig()
+    # plain tcp between containers of ONE private docker network (the single-host compose):
+    # an explicit, loudly named opt-out; never for a bus that crosses machines
+    plain_tcp_private_network: bool = False
+
+    @model_validator(mode="after")
+    def _secure_tcp(self) -> Self:
+        if self.transport != "tcp":
+            return self
+        if self.security == "curve":
+            if not self.curve.server_public:
+                raise ValueError("bus.security curve needs bus.curve.server_public")
+            if self.curve.server_secret is None and self.curve.client_secret is None:
+                raise ValueError(
+                    "bus.security curve needs bus.curve.server_secret (binding host) "
+                    "or bus.curve.client_secret (connecting host)"
+                )
+            return self
+        if self.plain_tcp_private_network:
+            return self
+        remote = sorted(
+            {h for h in (self.host, self.bind_host, *self.hosts.values()) if not is_loopback(h)}
+        )
+        if remote:
+            raise ValueError(
+                f"plain tcp to a non-loopback host ({', '.join(remote)}): set bus.security "
+                "curve with bus.curve keys (okxmm keys generate), or keep every host on loopback"
+            )
+        return self
+
+    def secret_values(self) -> list[str]:
+        """CURVE secrets, for log redaction."""
+        return self.curve.secret_values()
 
     def _port(self, name: str) -> int:
         if name in self.ports:

@@ -24,6 +24,7 @@ import typer
 import zmq.asyncio
 
 from engine.bus.ctl import ctl_call
+from engine.bus.curve import secure
 from engine.clock import SystemClock
 from engine.errors import ConfigError, OkxmmError, StartError
 from engine.messages import CtlRequest
@@ -43,7 +44,9 @@ app = typer.Typer(
 config_app = typer.Typer(help="Configuration tools.", no_args_is_help=True)
 strategy_app = typer.Typer(help="Strategy workers.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+keys_app = typer.Typer(help="CURVE keys of the tcp bus (several hosts).", no_args_is_help=True)
 app.add_typer(strategy_app, name="strategy")
+app.add_typer(keys_app, name="keys")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (env OKXMM_* overrides).")
@@ -83,6 +86,28 @@ def _load(config: Path | None) -> OkxmmConfig:
         for path, msg in exc.problems:
             typer.echo(f"config error: {path}: {msg}", err=True)
         raise typer.Exit(2) from None
+
+
+@keys_app.command("generate")
+def keys_generate(
+    name: Annotated[str, typer.Argument(help="Key name: server, a host or a worker.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", "-d", help="Where NAME.key and NAME.key_secret go.")
+    ] = Path("var/keys"),
+) -> None:
+    """Write a CURVE keypair: NAME.key (public; list it in bus.curve.allow on the binding host)
+    and NAME.key_secret (mode 0600; bus.curve.client_secret, or server_secret). Prints only
+    the public key."""
+    from engine.bus.curve import generate_keypair, load_public
+
+    try:
+        public_file, secret_file = generate_keypair(directory, name)
+    except (FileExistsError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"public key {load_public(public_file).decode()}")
+    typer.echo(f"  {public_file}")
+    typer.echo(f"  {secret_file} (secret, mode 0600)")
 
 
 @config_app.command("check")
@@ -247,6 +272,7 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
 
     async def call() -> int:
         ctx = zmq.asyncio.Context()
+        secured = secure(ctx, cfg.bus)
         try:
             reply = await ctl_call(
                 ctx,
@@ -259,6 +285,7 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
             typer.echo(f"{target}: no answer on {endpoint} within {timeout} s", err=True)
             return 3
         finally:
+            secured.close()
             ctx.destroy(linger=0)
         state = "ok" if reply.ok else "FAILED"
         typer.echo(f"{target} {cmd}: {state} {reply.detail}".rstrip())
@@ -266,7 +293,8 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
             typer.echo(f"  {key}: {value}")
         return 0 if reply.ok else 1
 
-    return asyncio.run(call())
+    with _operator_errors():  # e.g. a CURVE key that cannot be read: one line, exit 2
+        return asyncio.run(call())
 
 
 @app.command()

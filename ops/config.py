@@ -175,10 +175,11 @@ class OkxmmConfig(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret value, for log redaction (none when credentials cannot be resolved)."""
+        bus = self.bus.secret_values()
         try:
-            return resolve_credentials(self).secret_values()
+            return resolve_credentials(self).secret_values() + bus
         except ConfigError:
-            return []
+            return bus
 
     @classmethod
     def settings_customise_sources(

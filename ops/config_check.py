@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from engine.bus.curve import CurveKeyError, load_keys
 from engine.errors import ConfigError
 from ops.config import OkxmmConfig, resolve_credentials
 from strategies.params import load_params, size_problem
@@ -154,4 +155,10 @@ def _bus(cfg: OkxmmConfig) -> list[Problem]:
     for name, port in b.ports.items():
         if not 1 <= port <= 65535:
             out.append((f"bus.ports.{name}", f"port {port} out of range 1..65535"))
+    if b.transport == "tcp" and b.security == "curve":
+        try:  # the key files exist, parse, and the server pair matches
+            load_keys(b.curve)
+        except CurveKeyError as exc:
+            setting, _, why = str(exc).partition(": ")
+            out.append((setting, why))
     return out

@@ -14,7 +14,7 @@ import zmq
 import zmq.asyncio
 
 from engine.actor import Actor, run_actor
-from engine.bus.sockets import configure_sub, recv_frames
+from engine.bus.sockets import configure_sub, connect, recv_frames
 from engine.errors import ConfigError
 from ops.config import OkxmmConfig, load_config
 from ops.journal_file import JournalRecord, JournalWriter
@@ -37,7 +37,7 @@ def main(cfg: OkxmmConfig, *, out: str | None) -> int:
             sock = actor.ctx.socket(zmq.SUB)
             configure_sub(sock)
             sock.setsockopt(zmq.SUBSCRIBE, b"")
-            sock.connect(cfg.bus.connect_endpoint(endpoint))
+            connect(sock, cfg.bus.connect_endpoint(endpoint))
             socks.append((bus, sock))
 
         async def pump(bus: str, sock: zmq.asyncio.Socket) -> None:

@@ -14,6 +14,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from engine.bus.curve import secure
 from engine.bus.sockets import bind, configure_pub, send_nowait
 from engine.errors import ConfigError
 from ops.config import OkxmmConfig
@@ -96,9 +97,11 @@ def run_replay(cfg: OkxmmConfig, journal: str, speed: float) -> int:
 
     async def main() -> int:
         ctx = zmq.asyncio.Context()
+        secured = secure(ctx, cfg.bus)
         try:
             await replay_journal(ctx, cfg, journal, speed, wait_for=["md"], wait_timeout_s=3600)
         finally:
+            secured.close()
             ctx.destroy(linger=0)
         return 0
 

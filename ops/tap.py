@@ -8,6 +8,7 @@ import sys
 import msgspec
 import zmq.asyncio
 
+from engine.bus.curve import secure
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.messages import Envelope, PubHeartbeat
@@ -41,6 +42,7 @@ def run_tap(cfg: OkxmmConfig, prefixes: list[str], buses: list[str], count: int,
 
     async def main() -> int:
         ctx = zmq.asyncio.Context()
+        secured = secure(ctx, cfg.bus)
         clock = SystemClock()
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
         subs = [
@@ -79,6 +81,7 @@ def run_tap(cfg: OkxmmConfig, prefixes: list[str], buses: list[str], count: int,
             await asyncio.gather(*tasks, return_exceptions=True)
             for s in subs:
                 await s.close()
+            secured.close()
             ctx.destroy(linger=0)
         return 0
 

@@ -28,6 +28,7 @@ from engine.bus.sockets import (
     close_monitor,
     configure_dealer,
     configure_router,
+    connect,
     drain_frames,
     open_monitor,
     send_nowait,
@@ -113,7 +114,7 @@ class CommandClient:
         self._fd = int(self._view.getsockopt(zmq.FD))
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._fd, self._on_readable)
-        self._sock.connect(self._endpoint)
+        connect(self._sock, self._endpoint)
 
     async def wait_connected(self, timeout_s: float) -> None:
         """Wait until the server is connected; raises TimeoutError."""

@@ -18,6 +18,7 @@ from engine.bus.sockets import (
     bind,
     configure_dealer,
     configure_router,
+    connect,
     recv_frames,
     send_nowait,
 )
@@ -105,7 +106,7 @@ async def ctl_call(
     configure_dealer(sock, None)
     sock.setsockopt(zmq.IMMEDIATE, 0)
     try:
-        sock.connect(endpoint)
+        connect(sock, endpoint)
         send_nowait(sock, [codec.encode(req, 1)])
         deadline = clock.monotonic_ns() + int(timeout_s * 1e9)
         while True:

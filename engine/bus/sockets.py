@@ -18,6 +18,7 @@ import zmq.asyncio
 from loguru import logger
 from zmq.utils.monitor import parse_monitor_message
 
+from engine.bus.curve import apply_client, apply_server
 from engine.errors import BindError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "configure_pub",
     "configure_router",
     "configure_sub",
+    "connect",
     "drain_frames",
     "open_monitor",
     "recv_frames",
@@ -48,13 +50,25 @@ ZMTP_HEARTBEAT_TIMEOUT_MS = 300
 
 
 def bind(sock: zmq.asyncio.Socket, endpoint: str) -> None:
-    """Bind ``sock``, or close it and raise :class:`BindError` naming the endpoint: a bare
-    ZMQError says "Address already in use" without saying which one."""
+    """Bind ``sock`` (a CURVE server on a secured tcp bus), or close it and raise
+    :class:`BindError` naming the endpoint: a bare ZMQError says "Address already in use"
+    without saying which one."""
+    try:
+        apply_server(sock, endpoint)
+    except BaseException:
+        sock.close(linger=0)
+        raise
     try:
         sock.bind(endpoint)
     except zmq.ZMQError as exc:
         sock.close(linger=0)
         raise BindError(endpoint, os.strerror(exc.errno or 0).lower()) from None
+
+
+def connect(sock: zmq.asyncio.Socket, endpoint: str) -> None:
+    """Connect ``sock``; on a secured tcp bus as a CURVE client (server key + own keypair)."""
+    apply_client(sock, endpoint)
+    sock.connect(endpoint)
 
 
 def configure_pub(sock: zmq.asyncio.Socket, hwm: int = 100_000) -> None:
@@ -231,13 +245,20 @@ class ConnectMonitor:
         """Start watching; call BEFORE ``connect()`` so the first CONNECTED event is seen."""
         # HANDSHAKE_SUCCEEDED, not CONNECTED: with IMMEDIATE a send fails until the ZMTP
         # handshake is done, so only then is the peer really there.
-        msock = open_monitor(self._sock, zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        msock = open_monitor(
+            self._sock,
+            zmq.EVENT_HANDSHAKE_SUCCEEDED
+            | zmq.EVENT_DISCONNECTED
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+        )
         self._task = asyncio.get_running_loop().create_task(
             self._run(msock), name=f"mon-{self._name}"
         )
 
     async def _run(self, msock: zmq.asyncio.Socket) -> None:
         waited = 0.0
+        refused_logged = False
         try:
             while True:
                 frames = await recv_frames(msock, self._warn_after_s)
@@ -255,6 +276,19 @@ class ConnectMonitor:
                 if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                     self.connected.set()
                     waited = 0.0
+                    refused_logged = False
+                elif event in (
+                    zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+                    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                ):
+                    # retried every second: once until it works (the server logs each time)
+                    if not refused_logged:
+                        logger.error(
+                            "bus handshake refused (key not allowed, or CURVE mismatch)",
+                            socket=self._name,
+                            endpoint=self._endpoint,
+                        )
+                        refused_logged = True
                 elif event == zmq.EVENT_DISCONNECTED:
                     self.connected.clear()
         finally:

@@ -29,6 +29,7 @@ from engine.bus.sockets import (
     ConnectMonitor,
     configure_dealer,
     configure_sub,
+    connect,
     drain_frames,
     recv_frames,
     send_nowait,
@@ -119,7 +120,7 @@ class Subscriber:
             self._sub.setsockopt(zmq.SUBSCRIBE, topics.HEARTBEAT.encode())
         self._monitor = ConnectMonitor(self._sub, self._pub_endpoint, f"{self.name}.sub")
         self._monitor.start()
-        self._sub.connect(self._pub_endpoint)
+        connect(self._sub, self._pub_endpoint)
         if self._need_snapshot:
             await self._fetch_snapshot()
 
@@ -261,7 +262,7 @@ class Subscriber:
         dealer = self._ctx.socket(zmq.DEALER)
         configure_dealer(dealer, None)
         dealer.setsockopt(zmq.IMMEDIATE, 0)  # queue the request until the publisher is there
-        dealer.connect(self._snap_endpoint)
+        connect(dealer, self._snap_endpoint)
         items: list[Delivery] = []
         seqs: dict[str, int] = {}
         end_env: Envelope | None = None
