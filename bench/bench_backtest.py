@@ -19,9 +19,9 @@ from pathlib import Path
 from loguru import logger
 
 from bench.stats import table
+from gateway.book_replay import BookReplay
 from ops.backtest.data import frames_of, instrument_info
 from ops.backtest.engine import Backtest, BacktestConfig
-from ops.marketdata.books import BookReplay
 from strategies.params import StrategyParams
 
 ROOT = Path(__file__).resolve().parent.parent

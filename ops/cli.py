@@ -364,7 +364,7 @@ def record(
     the venue's market data."""
     cfg = _load(config)
     if raw:
-        from ops.marketdata.recorder import main as raw_main
+        from gateway.raw_recorder import main as raw_main
 
         with _operator_errors():
             code = _code(raw_main(cfg, out=str(out), snapshot_every_s=snapshot_every))

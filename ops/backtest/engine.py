@@ -46,8 +46,8 @@ from engine.messages import (
 )
 from engine.router.config import RouterConfig
 from engine.router.pretrade import OrderLimits, check_amend, check_new_order
+from gateway.book_replay import BookReplay
 from ops.backtest.venue import Fill, QueueModel, SimOrder, SimVenue
-from ops.marketdata.books import BookReplay
 from ops.marketdata.rawfile import RawFrame
 from strategies.outbox import Command
 from strategies.params import StrategyParams

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import BusConfig
+from gateway.book_replay import BookReplay
 from ops.exchange.testing import RunningExchange, running_exchange
-from ops.marketdata.books import BookReplay
 from ops.marketdata.rawfile import RawFileError, read_raw
 from tests.engine.router.procs import REPO, _env, write_config
 

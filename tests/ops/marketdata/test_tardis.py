@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.marketdata.books import BookReplay
+from gateway.book_replay import BookReplay
 from ops.marketdata.tardis import TardisError, read_tardis_book, read_tardis_trades
 
 INST = "BTC-USDT-SWAP"
