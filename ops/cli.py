@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -470,7 +471,19 @@ def backtest(
         # the worker core logs each decision at INFO: fine live, a flood at 100x real time
         logger.remove()
         logger.add(sys.stderr, level="WARNING")
-        bt.run(frames)
+        from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("backtest"), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[rate]} frames/s"))  # fmt: skip
+        with Progress(*columns, transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("run", total=len(frames), rate="-")
+            t0 = time.perf_counter()
+
+            def progress(n: int) -> None:
+                rate = n / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, completed=n, rate=f"{rate:,.0f}")
+
+            bt.run(frames, progress=progress)
         summary = write_report(bt, out)
         if plots:
             from ops.backtest.plots import write_plots

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -193,8 +193,16 @@ class Backtest:
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------ events
-    def run(self, frames: Iterable[RawFrame], until_ns: int | None = None) -> None:
+    def run(
+        self,
+        frames: Iterable[RawFrame],
+        until_ns: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Run every frame (and what they cause) to the end; ``progress(frames_done)`` is called
+        every 1000 frames."""
         it = iter(frames)
+        done = 0
         nxt = next(it, None)
         if nxt is None:
             return
@@ -207,6 +215,9 @@ class Backtest:
                 self._advance(nxt.recv_ns)
                 self._on_frame(nxt)
                 nxt = next(it, None)
+                done += 1
+                if progress is not None and done % 1000 == 0:
+                    progress(done)
                 continue
             t, _, kind, payload = heapq.heappop(self._heap)
             if nxt is None and kind in ("tick", "sample"):
