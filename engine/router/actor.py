@@ -41,6 +41,7 @@ from engine.bus.subscriber import Subscriber
 from engine.errors import VenueError
 from engine.latency import LatencyWindow
 from engine.messages import CtlReply, CtlRequest, InstrumentInfo
+from engine.metrics import Histogram, Snapshot, subscriber_series
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
@@ -147,6 +148,17 @@ class Router:
         self._caa_fail = 0
         self.ack_latency = LatencyWindow()
         self.send_errors = 0
+        # per op: requests sent, and the venue's answers by (op, outcome, code); bounded sets
+        self.sent: dict[str, int] = {}
+        self.answers: dict[tuple[str, str, str], int] = {}
+        self.ack_hist: dict[str, Histogram] = {
+            op: actor.metrics.histogram(
+                "okxmm_router_ack_latency_seconds",
+                "Venue request sent to its answer, per operation.",
+                op=op,
+            )
+            for op in ("place", "amend", "cancel")
+        }
 
     # ---------------------------------------------------------------------------- plumbing
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -197,9 +209,14 @@ class Router:
             pending = more
 
     async def _send(self, batch: Batch, transport: str, t0: int) -> None:
+        op = batch.op
+        self.sent[op] = self.sent.get(op, 0) + len(batch.reqs)
         result = await self.venue.send(batch, transport)
         wall, mono = self._now()
+        answers = self.answers
         if isinstance(result, VenueFailure):
+            key = (op, result.outcome.value, result.code)
+            answers[key] = answers.get(key, 0) + len(batch.reqs)
             self.send_errors += 1
             logger.warning(
                 "venue request failed",
@@ -210,6 +227,10 @@ class Router:
             )
         else:
             self.ack_latency.add(mono - t0)
+            self.ack_hist[op].observe_ns(mono - t0)
+            for ack in result:
+                key = (op, ack.outcome.value, ack.code)
+                answers[key] = answers.get(key, 0) + 1
         self.execute(self.core.on_venue_result(batch, result, wall, mono))
 
     async def _query(self, q: Query) -> None:
@@ -387,6 +408,44 @@ class Router:
         out.update(c.counters)
         return out
 
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series, read from the counters ``status`` reads, at scrape time."""
+        c = self.core
+        for op, n in self.sent.items():
+            snap.counter("okxmm_orders_sent", "Venue requests sent, per operation.", n, op=op)
+        for (op, outcome, code), n in self.answers.items():
+            snap.counter(
+                "okxmm_orders_answered",
+                "Venue answers per operation, outcome (ok, refused, ...) and OKX code.",
+                n,
+                op=op,
+                outcome=outcome,
+                code=code,
+            )
+        for op, n in c.batcher.waits.items():
+            snap.counter("okxmm_rate_limit_waits", "Batches held for rate limits.", n, op=op)
+        counters = c.counters
+        snap.counter("okxmm_router_commands", "Commands from strategies.", counters["commands"])
+        snap.counter("okxmm_router_rejects", "Commands refused.", counters["rejects"])
+        snap.counter("okxmm_fenced_strategies", "Strategy sessions fenced.", counters["fenced"])
+        snap.counter(
+            "okxmm_orphans_cancelled",
+            "Orders of dead strategies cancelled.",
+            counters["orphans_cancelled"],
+        )
+        snap.counter("okxmm_router_send_errors", "Venue requests failed.", self.send_errors)
+        snap.gauge("okxmm_router_open_orders", "Open orders.", len(c.own.open_orders()))
+        snap.gauge("okxmm_router_queued", "Requests waiting for rate limits.", c.batcher.queued())
+        live = sum(1 for s in c.sessions.values() if not s.fenced)
+        snap.gauge("okxmm_router_strategies", "Strategies with a live session.", live)
+        snap.gauge(
+            "okxmm_router_ws_open", "1 while the private WS is open.", float(self.venue.is_open)
+        )
+        snap.gauge("okxmm_router_risk_alive", "1 while risk is heard.", float(c.risk_alive))
+        now = self.clock.monotonic_ns()
+        for sub in (self.md, self.risk):
+            subscriber_series(snap, sub, now)
+
     # ---------------------------------------------------------------------------- lifecycle
     async def run(self) -> None:
         actor = self.actor
@@ -411,6 +470,7 @@ class Router:
                     identity, mono + self.cfg.router.restart_grace_ms * 1_000_000
                 )
         actor.add_status(self.status)
+        actor.metrics.add(self.metrics)
         actor.on_ctl("cancel-all", self._ctl_cancel_all)
         actor.spawn(self.handle_commands(), "router-commands")
         actor.spawn(self.liveness_timer(), "router-liveness")

@@ -1,0 +1,305 @@
+"""Prometheus metrics of one actor: read at scrape time, served over HTTP from the actor's loop.
+
+Cheap on the hot paths by construction: most series are *read* from the counters an actor
+already keeps for ``ctl status`` when Prometheus scrapes (a provider per actor, called on the
+event loop, so it sees consistent state without locks). Latencies are :class:`Histogram`s whose
+``observe_ns`` is a bisect and two additions. Every series carries the ``actor`` label, the
+process collector's too (RSS, CPU, open fds), so a target's series name their actor whatever
+the scrape config says. Label values must come from bounded sets (instruments, strategies,
+codes): never an order id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol, TypeVar
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.process_collector import ProcessCollector
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "LATENCY_BUCKETS_S",
+    "ActorMetrics",
+    "BusSubscriber",
+    "Histogram",
+    "MetricsConfig",
+    "MetricsServer",
+    "Snapshot",
+    "subscriber_series",
+]
+
+# Text exposition 0.0.4: what every Prometheus 2.x parses.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# 50 µs .. 5 s: tick-to-order is tens of µs, a venue ack tens of ms.
+LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+
+# Fixed offsets from ``port_base`` per stable actor; workers from WORKER_OFFSET by config index.
+_OFFSETS: dict[str, int] = {
+    "supervisor": 0,
+    "exchange": 1,
+    "md-feed": 2,
+    "private-gw": 3,
+    "router": 4,
+    "risk": 5,
+    "alerts": 6,
+    "recorder": 7,
+}
+WORKER_OFFSET = 10
+
+
+class MetricsConfig(BaseModel):
+    """``metrics:``: each actor serves ``/metrics`` on ``host:port_base + offset``.
+
+    ``port`` pins this one process's port (``okxmm up`` passes each child its own through
+    ``OKXMM_METRICS__PORT``); 0 lets the system choose (``ctl status`` shows ``metrics_port``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port_base: int = Field(default=9400, ge=1, le=65000)
+    port: int | None = Field(default=None, ge=0, le=65535)
+    ports: dict[str, int] = {}
+
+    def port_for(self, actor: str, worker_index: int | None = None) -> int:
+        """The scheme's port of ``actor`` (a worker: by its index in the config, else 0)."""
+        if actor in self.ports:
+            return self.ports[actor]
+        if actor in _OFFSETS:
+            return self.port_base + _OFFSETS[actor]
+        if worker_index is not None:
+            return self.port_base + WORKER_OFFSET + worker_index
+        return 0
+
+
+class Histogram:
+    """Cumulative latency buckets, observed in ns; exported in seconds."""
+
+    def __init__(self, buckets_s: Sequence[float] = LATENCY_BUCKETS_S) -> None:
+        self.bounds_s = tuple(buckets_s)
+        self._bounds_ns = [int(b * 1e9) for b in self.bounds_s]
+        self.counts = [0] * (len(self.bounds_s) + 1)  # the last one is +Inf
+        self.sum_ns = 0
+
+    def observe_ns(self, ns: int) -> None:
+        # bisect_left: a value equal to a bound belongs to that bucket (le is inclusive)
+        self.counts[bisect_left(self._bounds_ns, ns)] += 1
+        self.sum_ns += ns
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        acc = 0
+        for bound, n in zip((*self.bounds_s, float("inf")), self.counts, strict=True):
+            acc += n
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(acc)))
+        return out
+
+
+_F = TypeVar("_F", CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily)
+
+
+class Snapshot:
+    """What one scrape collects: families by name, each sample labelled with the actor."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        self._families: dict[str, Metric] = {}
+
+    def _family(
+        self, kind: type[_F], name: str, doc: str, labels: dict[str, str]
+    ) -> tuple[_F, list[str]]:
+        keys: list[str] = sorted(labels)
+        fam = self._families.get(name)
+        if fam is None:
+            fam = kind(name, doc, labels=["actor", *keys])
+            self._families[name] = fam
+        if not isinstance(fam, kind):  # one name, two kinds: a provider's bug
+            raise TypeError(f"metric {name} is already a {fam.type}")
+        return fam, [self.actor, *(labels[k] for k in keys)]
+
+    def counter(self, name: str, doc: str, value: float, **labels: str) -> None:
+        """A counter; ``name`` without ``_total`` (the exposition adds it)."""
+        fam, values = self._family(CounterMetricFamily, name, doc, labels)
+        fam.add_metric(values, value)
+
+    def gauge(self, name: str, doc: str, value: float, **labels: str) -> None:
+        fam, values = self._family(GaugeMetricFamily, name, doc, labels)
+        fam.add_metric(values, value)
+
+    def state(
+        self, name: str, doc: str, current: str, states: Iterable[str], **labels: str
+    ) -> None:
+        """An enum as one gauge per state, 1 for the current one."""
+        for s in states:
+            self.gauge(name, doc, 1.0 if s == current else 0.0, state=s, **labels)
+
+    def histogram(self, name: str, doc: str, h: Histogram, **labels: str) -> None:
+        fam, values = self._family(HistogramMetricFamily, name, doc, labels)
+        fam.add_metric(values, h.cumulative(), h.sum_ns / 1e9)
+
+    def families(self) -> list[Metric]:
+        return list(self._families.values())
+
+
+Provider = Callable[[Snapshot], None]
+
+
+class ActorMetrics:
+    """An actor's metrics: providers read at scrape time, histograms, the process collector."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        self._providers: list[Provider] = []
+        self._histograms: list[tuple[str, str, Histogram, dict[str, str]]] = []
+        self._process = ProcessCollector(registry=None)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def add(self, provider: Provider) -> None:
+        """Call ``provider`` at every scrape."""
+        self._providers.append(provider)
+
+    def histogram(self, name: str, doc: str, **labels: str) -> Histogram:
+        """A latency histogram ``name`` (seconds), exported with ``labels``."""
+        h = Histogram()
+        self._histograms.append((name, doc, h, labels))
+        return h
+
+    def collect(self) -> Iterator[Metric]:
+        snap = Snapshot(self.actor)
+        for provider in self._providers:
+            provider(snap)
+        for name, doc, h, labels in self._histograms:
+            snap.histogram(name, doc, h, **labels)
+        yield from snap.families()
+        for fam in self._process.collect():
+            fam.samples = [
+                s._replace(labels={**s.labels, "actor": self.actor}) for s in fam.samples
+            ]
+            yield fam
+
+    def exposition(self) -> bytes:
+        """The text exposition of every series."""
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """``GET /metrics`` on the actor's own event loop (no thread: providers need no locks)."""
+
+    def __init__(self, metrics: ActorMetrics, host: str, port: int) -> None:
+        self._metrics = metrics
+        self._host = host
+        self._port = port
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the chosen one when configured as 0)."""
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(5.0):
+                request = await reader.readline()
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass  # headers: nothing in them changes the answer
+            parts = request.split()
+            if len(parts) < 2 or parts[0] not in (b"GET", b"HEAD"):
+                status, body, ctype = b"405 Method Not Allowed", b"GET only\n", b"text/plain"
+            elif parts[1].split(b"?")[0] in (b"/metrics", b"/"):
+                status, body, ctype = b"200 OK", self._metrics.exposition(), CONTENT_TYPE.encode()
+            else:
+                status, body, ctype = b"404 Not Found", b"try /metrics\n", b"text/plain"
+            head = b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype
+            head += b"\r\nContent-Length: " + str(len(body)).encode()
+            head += b"\r\nConnection: close\r\n\r\n"
+            writer.write(head if parts[:1] == [b"HEAD"] else head + body)
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass  # a scraper that went away: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+class BusSubscriber(Protocol):
+    """What :func:`subscriber_series` reads of an ``engine.bus.subscriber.Subscriber``."""
+
+    name: str
+    gaps: int
+    resyncs: int
+    delivered: int
+
+    def silent(self) -> bool: ...
+
+    @property
+    def last_heard_ns(self) -> int | None: ...
+
+
+def subscriber_series(snap: Snapshot, sub: BusSubscriber, now_ns: int) -> None:
+    """A bus subscription's delivery, gaps, resyncs and lag (time since its publisher was heard)."""
+    bus = sub.name.rsplit(".", 1)[-1]  # "router.md" → "md": the actor is its own label
+    snap.counter(
+        "okxmm_bus_delivered", "Messages delivered by a bus subscription.", sub.delivered, bus=bus
+    )
+    snap.counter("okxmm_bus_gaps", "Sequence gaps seen on a bus subscription.", sub.gaps, bus=bus)
+    snap.counter(
+        "okxmm_bus_resyncs", "Snapshot resyncs of a bus subscription.", sub.resyncs, bus=bus
+    )
+    snap.gauge(
+        "okxmm_bus_silent",
+        "1 while a subscription's publisher is silent.",
+        float(sub.silent()),
+        bus=bus,
+    )
+    heard = sub.last_heard_ns
+    if heard is not None:
+        snap.gauge(
+            "okxmm_bus_last_heard_seconds",
+            "Seconds since a subscription's publisher was last heard (bus lag).",
+            max(0, now_ns - heard) / 1e9,
+            bus=bus,
+        )
