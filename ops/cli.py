@@ -107,6 +107,24 @@ def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to val
     typer.echo(f"{file}: ok (venue {cfg.venue.kind}, {len(cfg.strategies)} strategies)")
 
 
+@config_app.command("prometheus")
+def config_prometheus(
+    config: ConfigOpt = None,
+    interval: Annotated[float, typer.Option(help="Scrape interval in seconds.")] = 5.0,
+) -> None:
+    """Print a prometheus.yml scraping every actor ``okxmm up`` runs with this config."""
+    import yaml
+
+    from ops.monitoring import prometheus_config
+
+    cfg = _load(config)
+    if not cfg.metrics.enabled:
+        typer.echo("note: metrics.enabled is false in this config: the actors serve none", err=True)
+    typer.echo(
+        yaml.safe_dump(prometheus_config(cfg, interval_s=interval), sort_keys=False), nl=False
+    )
+
+
 @app.command()
 def up(
     config: ConfigOpt = None,

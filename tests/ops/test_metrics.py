@@ -1,0 +1,231 @@
+"""Prometheus metrics end to end.
+
+1. One actor (risk) as a real process with metrics on a port the system chooses: ``ctl status``
+   tells the port, and a scrape with httpx parses into its series (no Prometheus needed).
+2. ``okxmm up`` with metrics on and a real Prometheus server (Debian's ``prometheus``) scraping
+   the config ``okxmm config prometheus`` prints: every target is up and the queries a dashboard
+   makes answer — orders acknowledged for each worker, book state per instrument, RSS per actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import yaml
+import zmq.asyncio
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine.config import BusConfig
+from ops.config import load_config
+from ops.monitoring import prometheus_config, scrape_targets
+from tests.conftest import _free_port
+from tests.gateway.harness import ctl
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS = shutil.which("prometheus")
+T = TypeVar("T")
+STABLE = ("supervisor", "md-feed", "private-gw", "router", "risk")  # served by okxmm up
+
+
+def _okxmm() -> list[str]:
+    script = Path(sys.executable).with_name("okxmm")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ops.cli"]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKX_API_", "OKXMM_"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+async def _until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = await probe()
+        if got is not None:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def _process(argv: list[str], out: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A child process, SIGTERMed (then killed) on the way out."""
+    with out.open("wb") as f:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=REPO, env=_env(), stdin=subprocess.DEVNULL, stdout=f, stderr=f
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def test_one_actor_exposition_on_a_chosen_port(tmp_path: Path, bus_config: BusConfig) -> None:
+    cfg = tmp_path / "okxmm.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "bus": {"transport": "ipc", "ipc_dir": bus_config.ipc_dir},
+                "log_dir": str(tmp_path / "log"),
+                "var_dir": str(tmp_path / "var"),
+                "risk": {"state_path": str(tmp_path / "risk.state")},
+                "metrics": {"enabled": True, "port": 0},
+            }
+        )
+    )
+    ctx = zmq.asyncio.Context()
+    try:
+        async with _process([*_okxmm(), "actor", "risk", "--config", str(cfg)], tmp_path / "out"):
+
+            async def port() -> int | None:
+                with contextlib.suppress(TimeoutError):
+                    reply = await ctl(ctx, bus_config.connect_endpoint("ctl.risk"), "status")
+                    return int(reply.status["metrics_port"])
+                return None
+
+            p = await _until("risk's ctl status", port, 30)
+            async with httpx.AsyncClient() as client:
+                text = (await client.get(f"http://127.0.0.1:{p}/metrics")).text
+    finally:
+        ctx.destroy(linger=0)
+    samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+    by_name = {s.name: s for s in samples}
+    assert by_name["process_resident_memory_bytes"].labels == {"actor": "risk"}
+    assert by_name["process_resident_memory_bytes"].value > 10_000_000
+    states = {
+        (s.labels["scope"], s.labels["state"]): s.value
+        for s in samples
+        if s.name == "okxmm_risk_state"
+    }
+    # nothing heard yet: the account is REDUCING, and exactly one state of the three is set
+    assert states[("account", "REDUCING")] == 1
+    assert states[("account", "ACTIVE")] + states[("account", "HALTED")] == 0
+    assert {s.labels["bus"] for s in samples if s.name == "okxmm_bus_gaps_total"} >= {"md", "ord"}
+
+
+def _write_config(tmp_path: Path, bus: BusConfig) -> Path:
+    """The shipped config, with its ports and dirs moved aside and metrics on."""
+    data: dict[str, Any] = yaml.safe_load((REPO / "config" / "okxmm.yaml").read_text())
+    data.update(
+        exchange={"port": _free_port(), "cert_path": str(tmp_path / "cert.pem")},
+        bus={"transport": "ipc", "ipc_dir": bus.ipc_dir},
+        log_dir=str(tmp_path / "log"),
+        var_dir=str(tmp_path / "var"),
+    )
+    names = [*STABLE, *(s["name"] for s in data["strategies"])]
+    # a free port each: the port_base scheme's ten-odd neighbours might not all be free
+    data["metrics"] = {"enabled": True, "ports": {n: _free_port() for n in names}}
+    path = tmp_path / "okxmm.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def test_prometheus_scrapes_every_actor_of_okxmm_up(
+    tmp_path: Path, bus_config: BusConfig
+) -> None:
+    if PROMETHEUS is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is not installed (.ci/run installs Debian's package)")
+        pytest.skip("no prometheus binary here (apt-get install prometheus)")
+    cfg_path = _write_config(tmp_path, bus_config)
+    cfg = load_config(cfg_path)
+    targets = scrape_targets(cfg)
+    assert set(targets) == set(STABLE) | {s.name for s in cfg.strategies}
+    prom_yml = tmp_path / "prometheus.yml"
+    prom_yml.write_text(yaml.safe_dump(prometheus_config(cfg, interval_s=1)))
+    prom = f"http://127.0.0.1:{_free_port()}"
+    prom_argv = [
+        PROMETHEUS,
+        f"--config.file={prom_yml}",
+        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        f"--web.listen-address={prom.removeprefix('http://')}",
+    ]
+    up_argv = [*_okxmm(), "up", "--config", str(cfg_path), "--no-status"]
+    async with (
+        _process(up_argv, tmp_path / "up.out") as up,
+        _process(prom_argv, tmp_path / "prometheus.out") as server,
+        httpx.AsyncClient(base_url=prom, timeout=5) as client,
+    ):
+
+        async def get(path: str, **params: str) -> Any:
+            assert up.returncode is None, (tmp_path / "up.out").read_text()[-3000:]
+            assert server.returncode is None, (tmp_path / "prometheus.out").read_text()[-3000:]
+            try:
+                r = await client.get(path, params=params)
+            except httpx.TransportError:
+                return None  # not listening yet
+            body = r.json()
+            assert body["status"] == "success", body
+            return body["data"]
+
+        async def all_up() -> list[dict[str, Any]] | None:
+            data = await get("/api/v1/targets")
+            active = data["activeTargets"] if data else []
+            healthy = [t for t in active if t["health"] == "up"]
+            return active if len(healthy) == len(targets) else None
+
+        active = await _until("every target up", all_up, 90)
+        assert {t["labels"]["actor"] for t in active} == set(targets)
+
+        async def query(q: str, want: int) -> list[dict[str, Any]] | None:
+            data = await get("/api/v1/query", query=q)
+            result = data["result"] if data else []
+            return result if len(result) >= want else None
+
+        workers = {s.name for s in cfg.strategies}
+        acked = await _until(
+            "orders acked by each worker", lambda: query("okxmm_strategy_acks_total > 0", 2), 90
+        )
+        assert {r["metric"]["actor"] for r in acked} == workers
+        assert {r["metric"]["inst"] for r in acked} == set(cfg.instruments)
+        books = await _until(
+            "every book VALID", lambda: query('okxmm_book_state{state="VALID"} == 1', 2), 60
+        )
+        assert {r["metric"]["inst"] for r in books} == set(cfg.instruments)
+        rss = await _until(
+            "RSS of every actor", lambda: query("process_resident_memory_bytes", len(targets)), 30
+        )
+        assert {r["metric"]["actor"] for r in rss} == set(targets)
+        assert all(float(r["value"][1]) > 10_000_000 for r in rss)
+        placed = await _until(
+            "places acknowledged by OKX code 0",
+            lambda: query('okxmm_orders_answered_total{op="place",outcome="ok",code="0"} > 0', 1),
+            30,
+        )
+        assert placed[0]["metric"]["actor"] == "router"
+        p99 = await _until(
+            "tick-to-order p99 of each worker",
+            lambda: query(
+                "histogram_quantile(0.99, sum by (actor, le) (okxmm_tick_to_order_seconds_bucket))"
+                " > 0",
+                2,
+            ),
+            30,
+        )
+        assert {r["metric"]["actor"] for r in p99} == workers
+        risk = await _until(
+            "account risk state", lambda: query('okxmm_risk_state{scope="account"} == 1', 1), 30
+        )
+        assert risk[0]["metric"]["state"] in ("ACTIVE", "REDUCING")
