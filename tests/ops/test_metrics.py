@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -229,3 +230,14 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             "account risk state", lambda: query('okxmm_risk_state{scope="account"} == 1', 1), 30
         )
         assert risk[0]["metric"]["state"] in ("ACTIVE", "REDUCING")
+
+        # every query of the shipped Grafana dashboard answers with series from this system
+        # (refusals only exist once something was refused)
+        dashboard = json.loads((REPO / "deploy/grafana/dashboards/okxmm.json").read_text())
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        may_be_empty = ("okxmm_strategy_rejects_total",)
+        for expr in exprs:
+            if any(m in expr for m in may_be_empty):
+                assert await get("/api/v1/query", query=expr) is not None, expr
+                continue
+            await _until(f"dashboard query {expr}", lambda e=expr: query(e, 1), 30)
