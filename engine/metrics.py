@@ -15,17 +15,15 @@ import asyncio
 import contextlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.process_collector import ProcessCollector
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
+    from prometheus_client.process_collector import ProcessCollector
 
 __all__ = [
     "LATENCY_BUCKETS_S",
@@ -127,36 +125,44 @@ class Histogram:
         return out
 
 
-_F = TypeVar("_F", CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily)
+Kind = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass
+class _Family:
+    kind: Kind
+    doc: str
+    label_names: list[str]
+    samples: list[tuple[list[str], float | Histogram]] = field(default_factory=list)
 
 
 class Snapshot:
-    """What one scrape collects: families by name, each sample labelled with the actor."""
+    """What one scrape collects: families by name, each sample labelled with the actor.
+
+    Plain data: prometheus-client is imported only when a scrape turns it into the exposition,
+    so an actor with metrics off never loads it (start-up time)."""
 
     def __init__(self, actor: str) -> None:
         self.actor = actor
-        self._families: dict[str, Metric] = {}
+        self._families: dict[str, _Family] = {}
 
-    def _family(
-        self, kind: type[_F], name: str, doc: str, labels: dict[str, str]
-    ) -> tuple[_F, list[str]]:
-        keys: list[str] = sorted(labels)
+    def _add(
+        self, kind: Kind, name: str, doc: str, labels: dict[str, str], v: float | Histogram
+    ) -> None:
+        keys = sorted(labels)
         fam = self._families.get(name)
         if fam is None:
-            fam = kind(name, doc, labels=["actor", *keys])
-            self._families[name] = fam
-        if not isinstance(fam, kind):  # one name, two kinds: a provider's bug
-            raise TypeError(f"metric {name} is already a {fam.type}")
-        return fam, [self.actor, *(labels[k] for k in keys)]
+            fam = self._families[name] = _Family(kind, doc, ["actor", *keys])
+        if fam.kind != kind:  # one name, two kinds: a provider's bug
+            raise TypeError(f"metric {name} is already a {fam.kind}")
+        fam.samples.append(([self.actor, *(labels[k] for k in keys)], v))
 
     def counter(self, name: str, doc: str, value: float, **labels: str) -> None:
         """A counter; ``name`` without ``_total`` (the exposition adds it)."""
-        fam, values = self._family(CounterMetricFamily, name, doc, labels)
-        fam.add_metric(values, value)
+        self._add("counter", name, doc, labels, value)
 
     def gauge(self, name: str, doc: str, value: float, **labels: str) -> None:
-        fam, values = self._family(GaugeMetricFamily, name, doc, labels)
-        fam.add_metric(values, value)
+        self._add("gauge", name, doc, labels, value)
 
     def state(
         self, name: str, doc: str, current: str, states: Iterable[str], **labels: str
@@ -166,11 +172,32 @@ class Snapshot:
             self.gauge(name, doc, 1.0 if s == current else 0.0, state=s, **labels)
 
     def histogram(self, name: str, doc: str, h: Histogram, **labels: str) -> None:
-        fam, values = self._family(HistogramMetricFamily, name, doc, labels)
-        fam.add_metric(values, h.cumulative(), h.sum_ns / 1e9)
+        self._add("histogram", name, doc, labels, h)
 
     def families(self) -> list[Metric]:
-        return list(self._families.values())
+        """The prometheus-client families of this scrape."""
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+
+        out: list[Metric] = []
+        for name, f in self._families.items():
+            if f.kind == "histogram":
+                hist = HistogramMetricFamily(name, f.doc, labels=f.label_names)
+                for values, h in f.samples:
+                    assert isinstance(h, Histogram)
+                    hist.add_metric(values, h.cumulative(), h.sum_ns / 1e9)
+                out.append(hist)
+                continue
+            kind = CounterMetricFamily if f.kind == "counter" else GaugeMetricFamily
+            fam = kind(name, f.doc, labels=f.label_names)
+            for values, v in f.samples:
+                assert not isinstance(v, Histogram)
+                fam.add_metric(values, v)
+            out.append(fam)
+        return out
 
 
 Provider = Callable[[Snapshot], None]
@@ -183,9 +210,7 @@ class ActorMetrics:
         self.actor = actor
         self._providers: list[Provider] = []
         self._histograms: list[tuple[str, str, Histogram, dict[str, str]]] = []
-        self._process = ProcessCollector(registry=None)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)
+        self._registry: CollectorRegistry | None = None
 
     def add(self, provider: Provider) -> None:
         """Call ``provider`` at every scrape."""
@@ -197,22 +222,39 @@ class ActorMetrics:
         self._histograms.append((name, doc, h, labels))
         return h
 
-    def collect(self) -> Iterator[Metric]:
+    def snapshot(self) -> Snapshot:
+        """Every provider's and histogram's series, now."""
         snap = Snapshot(self.actor)
         for provider in self._providers:
             provider(snap)
         for name, doc, h, labels in self._histograms:
             snap.histogram(name, doc, h, **labels)
-        yield from snap.families()
-        for fam in self._process.collect():
-            fam.samples = [
-                s._replace(labels={**s.labels, "actor": self.actor}) for s in fam.samples
-            ]
-            yield fam
+        return snap
 
     def exposition(self) -> bytes:
-        """The text exposition of every series."""
-        return generate_latest(self.registry)
+        """The text exposition of every series, the process collector's too."""
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.process_collector import ProcessCollector
+
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(_Collector(self, ProcessCollector(registry=None)))
+        return generate_latest(self._registry)
+
+
+class _Collector:
+    """What the registry asks at each scrape: the snapshot, then the process series."""
+
+    def __init__(self, metrics: ActorMetrics, process: ProcessCollector) -> None:
+        self._metrics = metrics
+        self._process = process
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._metrics.snapshot().families()
+        actor = self._metrics.actor
+        for fam in self._process.collect():
+            fam.samples = [s._replace(labels={**s.labels, "actor": actor}) for s in fam.samples]
+            yield fam
 
 
 class MetricsServer:

@@ -44,7 +44,6 @@ from engine.bus.subscriber import Subscriber
 from engine.errors import ConfigError, StartError
 from engine.latency import LatencyWindow
 from engine.messages import Bye, CancelAll, CtlReply, CtlRequest, Heartbeat, Hello, StrategyStatus
-from engine.metrics import Snapshot, subscriber_series
 from engine.runlock import RunLock
 from ops.config import OkxmmConfig, load_config
 from strategies.base import BaseStrategy, Desired
@@ -53,6 +52,7 @@ from strategies.outbox import Command, Outbox
 from strategies.params import ParamsWatcher, StrategyParams, load_params
 from strategies.registry import make_strategy
 from strategies.worker_core import WorkerCore
+from strategies.worker_metrics import tick_to_order_histogram, worker_series
 from strategies.worker_state import WorkerState
 
 __all__ = ["Worker", "main"]
@@ -93,13 +93,7 @@ class Worker:
         # tick → order: from the first market message that woke a step (or the end of the
         # deliberate requote gap, which is policy, not lag) to the send of its first command
         self.woken_ns = 0
-        self.tick_to_order = LatencyWindow()
-        self.tick_to_order_hist = actor.metrics.histogram(
-            "okxmm_tick_to_order_seconds",
-            "Market message that woke a decision to its first command sent.",
-            strategy=self.core.strategy.name,
-            inst=inst,
-        )
+        self.tick_to_order = LatencyWindow(histogram=tick_to_order_histogram(self))
 
     # ------------------------------------------------------------- the core's state, read
     @property
@@ -331,9 +325,7 @@ class Worker:
             self.woken_ns = 0
             sent = self.step()
             if sent and start_ns:
-                took = self.clock.monotonic_ns() - start_ns
-                self.tick_to_order.add(took)
-                self.tick_to_order_hist.observe_ns(took)
+                self.tick_to_order.add(self.clock.monotonic_ns() - start_ns)
 
     def silent(self) -> dict[str, bool]:
         return {k: s.silent() for k, s in self.subs.items()}
@@ -411,68 +403,6 @@ class Worker:
         out.update(core.out.counters)
         return out
 
-    def metrics(self, snap: Snapshot) -> None:
-        """Prometheus series, read at scrape time from what ``status`` reads."""
-        core, ctx = self.core, self.core.ctx
-        lab = {"strategy": core.strategy.name, "inst": self.inst}
-        snap.state(
-            "okxmm_strategy_state",
-            "1 for the worker's state.",
-            core.state.value,
-            WorkerState,
-            **lab,
-        )
-        counters = core.counters
-        snap.counter("okxmm_strategy_decisions", "Decisions run.", counters["decisions"], **lab)
-        snap.counter(
-            "okxmm_strategy_commands",
-            "Commands sent to the router.",
-            core.out.counters["commands"],
-            **lab,
-        )
-        snap.counter(
-            "okxmm_strategy_send_failures",
-            "Commands that could not be sent.",
-            core.out.counters["send_failures"],
-            **lab,
-        )
-        snap.counter(
-            "okxmm_strategy_acks", "Commands the router acknowledged.", counters["acks"], **lab
-        )
-        snap.counter(
-            "okxmm_strategy_refusal_trips",
-            "Back-offs after repeated refusals.",
-            counters["refusal_trips"],
-            **lab,
-        )
-        for (kind, code), n in core.reject_codes.items():
-            snap.counter(
-                "okxmm_strategy_rejects",
-                "Commands refused, per kind and code.",
-                n,
-                kind=kind,
-                code=code,
-                **lab,
-            )
-        snap.counter("okxmm_strategy_fills", "Fills received.", ctx.fill_book.fills, **lab)
-        snap.gauge("okxmm_strategy_open_orders", "Open orders.", len(ctx.orders.active()), **lab)
-        snap.gauge(
-            "okxmm_strategy_position", "Net position (contracts).", float(ctx.net_position()), **lab
-        )
-        pnl = ctx.fill_book.pnl(ctx.mid, ctx.contract_value())
-        snap.gauge(
-            "okxmm_strategy_pnl", "Trading P&L marked to mid, quote currency.", float(pnl), **lab
-        )
-        snap.gauge(
-            "okxmm_strategy_welcomed",
-            "1 while the router's session is open.",
-            float(core.welcome is not None),
-            **lab,
-        )
-        now = self.clock.monotonic_ns()
-        for sub in self.subs.values():
-            subscriber_series(snap, sub, now)
-
     # --------------------------------------------------------------------------------- ctl
     def pause(self) -> int:
         """Cancel every order and stop quoting; state (orders, fills, params) is kept."""
@@ -506,7 +436,7 @@ class Worker:
         self.actor.on_ctl("resume", resume)
         self.actor.on_ctl("reload", reload)
         self.actor.add_status(self.status)
-        self.actor.metrics.add(self.metrics)
+        self.actor.metrics.add(lambda snap: worker_series(self, snap))
 
 
 def main(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,13 +42,13 @@ from engine.bus.subscriber import Subscriber
 from engine.errors import VenueError
 from engine.latency import LatencyWindow
 from engine.messages import CtlReply, CtlRequest, InstrumentInfo
-from engine.metrics import Histogram, Snapshot, subscriber_series
 from engine.router.batcher import Batch
 from engine.router.config import RouterConfig
 from engine.router.core import RouterCore
 from engine.router.effects import Effect, Forget, JournalRecord, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueOrder
 from engine.router.journal import JournalWriter, compact, replay
+from engine.router.metrics import ack_histograms, router_series
 from engine.router.ports import VenuePort
 from engine.router.pretrade import InstrumentRules
 
@@ -147,18 +148,11 @@ class Router:
         self._caa_ok = False
         self._caa_fail = 0
         self.ack_latency = LatencyWindow()
+        self.ack_by_op = ack_histograms(actor.metrics)  # okxmm_router_ack_latency_seconds{op}
         self.send_errors = 0
         # per op: requests sent, and the venue's answers by (op, outcome, code); bounded sets
         self.sent: dict[str, int] = {}
         self.answers: dict[tuple[str, str, str], int] = {}
-        self.ack_hist: dict[str, Histogram] = {
-            op: actor.metrics.histogram(
-                "okxmm_router_ack_latency_seconds",
-                "Venue request sent to its answer, per operation.",
-                op=op,
-            )
-            for op in ("place", "amend", "cancel")
-        }
 
     # ---------------------------------------------------------------------------- plumbing
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -227,7 +221,7 @@ class Router:
             )
         else:
             self.ack_latency.add(mono - t0)
-            self.ack_hist[op].observe_ns(mono - t0)
+            self.ack_by_op[op].observe_ns(mono - t0)
             for ack in result:
                 key = (op, ack.outcome.value, ack.code)
                 answers[key] = answers.get(key, 0) + 1
@@ -408,44 +402,6 @@ class Router:
         out.update(c.counters)
         return out
 
-    def metrics(self, snap: Snapshot) -> None:
-        """Prometheus series, read from the counters ``status`` reads, at scrape time."""
-        c = self.core
-        for op, n in self.sent.items():
-            snap.counter("okxmm_orders_sent", "Venue requests sent, per operation.", n, op=op)
-        for (op, outcome, code), n in self.answers.items():
-            snap.counter(
-                "okxmm_orders_answered",
-                "Venue answers per operation, outcome (ok, refused, ...) and OKX code.",
-                n,
-                op=op,
-                outcome=outcome,
-                code=code,
-            )
-        for op, n in c.batcher.waits.items():
-            snap.counter("okxmm_rate_limit_waits", "Batches held for rate limits.", n, op=op)
-        counters = c.counters
-        snap.counter("okxmm_router_commands", "Commands from strategies.", counters["commands"])
-        snap.counter("okxmm_router_rejects", "Commands refused.", counters["rejects"])
-        snap.counter("okxmm_fenced_strategies", "Strategy sessions fenced.", counters["fenced"])
-        snap.counter(
-            "okxmm_orphans_cancelled",
-            "Orders of dead strategies cancelled.",
-            counters["orphans_cancelled"],
-        )
-        snap.counter("okxmm_router_send_errors", "Venue requests failed.", self.send_errors)
-        snap.gauge("okxmm_router_open_orders", "Open orders.", len(c.own.open_orders()))
-        snap.gauge("okxmm_router_queued", "Requests waiting for rate limits.", c.batcher.queued())
-        live = sum(1 for s in c.sessions.values() if not s.fenced)
-        snap.gauge("okxmm_router_strategies", "Strategies with a live session.", live)
-        snap.gauge(
-            "okxmm_router_ws_open", "1 while the private WS is open.", float(self.venue.is_open)
-        )
-        snap.gauge("okxmm_router_risk_alive", "1 while risk is heard.", float(c.risk_alive))
-        now = self.clock.monotonic_ns()
-        for sub in (self.md, self.risk):
-            subscriber_series(snap, sub, now)
-
     # ---------------------------------------------------------------------------- lifecycle
     async def run(self) -> None:
         actor = self.actor
@@ -470,7 +426,7 @@ class Router:
                     identity, mono + self.cfg.router.restart_grace_ms * 1_000_000
                 )
         actor.add_status(self.status)
-        actor.metrics.add(self.metrics)
+        actor.metrics.add(functools.partial(router_series, self))
         actor.on_ctl("cancel-all", self._ctl_cancel_all)
         actor.spawn(self.handle_commands(), "router-commands")
         actor.spawn(self.liveness_timer(), "router-liveness")
