@@ -83,7 +83,7 @@ class MetricsConfig(BaseModel):
 
     enabled: bool = False
     host: str = "127.0.0.1"
-    port_base: int = Field(default=9400, ge=1, le=65000)
+    port_base: int = Field(default=9400, ge=1, le=65535)
     port: int | None = Field(default=None, ge=0, le=65535)
     ports: dict[str, int] = {}
 

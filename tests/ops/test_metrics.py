@@ -241,3 +241,25 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
                 assert await get("/api/v1/query", query=expr) is not None, expr
                 continue
             await _until(f"dashboard query {expr}", lambda e=expr: query(e, 1), 30)
+
+
+def test_config_prometheus_prints_a_scrape_config_of_every_target(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ops.cli import app
+
+    cfg = tmp_path / "okxmm.yaml"
+    cfg.write_text(yaml.safe_dump({"metrics": {"enabled": True, "port_base": 9600}}))
+    res = CliRunner().invoke(app, ["config", "prometheus", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    (job,) = yaml.safe_load(res.output)["scrape_configs"]
+    got = {c["labels"]["actor"]: c["targets"] for c in job["static_configs"]}
+    assert got == {
+        "supervisor": ["127.0.0.1:9600"],
+        "md-feed": ["127.0.0.1:9602"],
+        "private-gw": ["127.0.0.1:9603"],
+        "router": ["127.0.0.1:9604"],
+        "risk": ["127.0.0.1:9605"],
+        "mm-btc": ["127.0.0.1:9610"],  # the default config's workers, by their place
+        "skew-eth": ["127.0.0.1:9611"],
+    }
