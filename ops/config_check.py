@@ -162,7 +162,7 @@ def _metrics(cfg: OkxmmConfig) -> list[Problem]:
     """With metrics on, every actor needs its own port, clear of the exchange and the bus."""
     if not cfg.metrics.enabled:
         return []
-    names = ["supervisor", "md-feed", "private-gw", "router", "risk", "alerts"]
+    names = ["supervisor", "exchange", "md-feed", "private-gw", "router", "risk", "alerts"]
     names += [s.name for s in cfg.strategies]
     taken: dict[int, str] = {cfg.exchange.port: "the exchange"}
     if cfg.bus.transport == "tcp":

@@ -1,7 +1,7 @@
 """Where Prometheus finds the actors of one configuration: a scrape config for ``okxmm up``.
 
-The targets are the processes ``okxmm up`` runs that serve metrics (the supervisor and every
-actor child; the local exchange serves none), each at ``metrics.host`` and its port of the
+The targets are the processes ``okxmm up`` runs (the supervisor, the local exchange when it
+starts it, every actor child), each at ``metrics.host`` and its port of the
 ``metrics.port_base`` scheme (``engine.metrics.MetricsConfig``). ``okxmm config prometheus``
 prints it; ``deploy/prometheus.yml`` is the docker compose version (targets by service name).
 """
@@ -18,7 +18,7 @@ __all__ = ["prometheus_config", "scrape_targets"]
 
 def scrape_targets(cfg: OkxmmConfig) -> dict[str, str]:
     """Actor name → ``host:port`` of its ``/metrics``, for everything ``okxmm up`` runs."""
-    names = ["supervisor"] + [s.name for s in build_specs(cfg, None) if s.kind != "exchange"]
+    names = ["supervisor"] + [s.name for s in build_specs(cfg, None)]
     host = cfg.metrics.host if cfg.metrics.host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - a bind-all address is no target
     return {name: f"{host}:{cfg.metrics_port(name)}" for name in names}
 

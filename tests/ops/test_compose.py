@@ -144,9 +144,7 @@ def test_prometheus_scrapes_every_actor_service_at_its_metrics_port() -> None:
     prom = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     (job,) = prom["scrape_configs"]
     got = {t["labels"]["actor"]: target for t in job["static_configs"] for target in t["targets"]}
-    want = {
-        name: f"{name}:{cfg.metrics_port(name)}" for name in okxmm_services() if name != "exchange"
-    }
+    want = {name: f"{name}:{cfg.metrics_port(name)}" for name in okxmm_services()}
     assert got == want
 
 

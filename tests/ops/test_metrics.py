@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = shutil.which("prometheus")
 T = TypeVar("T")
-STABLE = ("supervisor", "md-feed", "private-gw", "router", "risk")  # served by okxmm up
+STABLE = ("supervisor", "exchange", "md-feed", "private-gw", "router", "risk")  # okxmm up's
 
 
 def _okxmm() -> list[str]:
@@ -256,6 +256,7 @@ def test_config_prometheus_prints_a_scrape_config_of_every_target(tmp_path: Path
     got = {c["labels"]["actor"]: c["targets"] for c in job["static_configs"]}
     assert got == {
         "supervisor": ["127.0.0.1:9600"],
+        "exchange": ["127.0.0.1:9601"],
         "md-feed": ["127.0.0.1:9602"],
         "private-gw": ["127.0.0.1:9603"],
         "router": ["127.0.0.1:9604"],
