@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
@@ -276,6 +277,13 @@ class MetricsServer:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self._host, self._port)
 
+    def _exposition(self) -> tuple[bytes, bytes, bytes]:
+        try:
+            return b"200 OK", self._metrics.exposition(), CONTENT_TYPE.encode()
+        except Exception:  # noqa: BLE001 - a provider's bug fails the scrape, not the actor
+            logger.exception("metrics scrape failed")
+            return b"500 Internal Server Error", b"scrape failed\n", b"text/plain"
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(5.0):
@@ -286,7 +294,7 @@ class MetricsServer:
             if len(parts) < 2 or parts[0] not in (b"GET", b"HEAD"):
                 status, body, ctype = b"405 Method Not Allowed", b"GET only\n", b"text/plain"
             elif parts[1].split(b"?")[0] in (b"/metrics", b"/"):
-                status, body, ctype = b"200 OK", self._metrics.exposition(), CONTENT_TYPE.encode()
+                status, body, ctype = self._exposition()
             else:
                 status, body, ctype = b"404 Not Found", b"try /metrics\n", b"text/plain"
             head = b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype
@@ -294,8 +302,8 @@ class MetricsServer:
             head += b"\r\nConnection: close\r\n\r\n"
             writer.write(head if parts[:1] == [b"HEAD"] else head + body)
             await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass  # a scraper that went away: nothing to answer
+        except (TimeoutError, ConnectionError, ValueError):
+            pass  # a scraper that went away or sent a line over 64 KiB: nothing to answer
         finally:
             writer.close()
             with contextlib.suppress(OSError):

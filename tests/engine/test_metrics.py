@@ -89,3 +89,23 @@ async def test_exposition_over_http(served: tuple[ActorMetrics, str]) -> None:
     assert _value(got, "process_cpu_seconds_total", actor="router") > 0
     assert all(s.labels.get("actor") == "router" for s in got)
     assert missing.status_code == 404
+
+
+async def test_a_failing_provider_fails_the_scrape_not_the_server(
+    served: tuple[ActorMetrics, str],
+) -> None:
+    metrics, url = served
+    bug = [True]
+
+    def sometimes_broken(snap: Snapshot) -> None:
+        if bug[0]:
+            raise RuntimeError("provider bug")
+        snap.gauge("okxmm_fine", "d", 1)
+
+    metrics.add(sometimes_broken)
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{url}/metrics")).status_code == 500
+        bug[0] = False
+        r = await client.get(f"{url}/metrics")  # the server lives on
+    assert r.status_code == 200
+    assert _value(_samples(r.text), "okxmm_fine") == 1
