@@ -318,7 +318,6 @@ class MetricsServer:
 class BusSubscriber(Protocol):
     """What :func:`subscriber_series` reads of an ``engine.bus.subscriber.Subscriber``."""
 
-    name: str
     gaps: int
     resyncs: int
     delivered: int
@@ -329,9 +328,9 @@ class BusSubscriber(Protocol):
     def last_heard_ns(self) -> int | None: ...
 
 
-def subscriber_series(snap: Snapshot, sub: BusSubscriber, now_ns: int) -> None:
-    """A bus subscription's delivery, gaps, resyncs and lag (time since its publisher was heard)."""
-    bus = sub.name.rsplit(".", 1)[-1]  # "router.md" → "md": the actor is its own label
+def subscriber_series(snap: Snapshot, bus: str, sub: BusSubscriber, now_ns: int) -> None:
+    """A bus subscription's delivery, gaps, resyncs and lag (time since its publisher was heard);
+    ``bus`` names the publisher's family (md, acct, ord, risk), the same in every actor."""
     snap.counter(
         "okxmm_bus_delivered", "Messages delivered by a bus subscription.", sub.delivered, bus=bus
     )

@@ -363,8 +363,8 @@ class RiskMonitor:
                     strategy=strategy,
                 )
         now = self.clock.monotonic_ns()
-        for sub in self.subs.values():
-            subscriber_series(snap, sub, now)
+        for bus, sub in self.subs.items():
+            subscriber_series(snap, bus, sub, now)
 
     # ------------------------------------------------------------------------------- main
     async def run(self) -> None:

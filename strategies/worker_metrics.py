@@ -82,5 +82,5 @@ def worker_series(worker: Worker, snap: Snapshot) -> None:
         **lab,
     )
     now = worker.clock.monotonic_ns()
-    for sub in worker.subs.values():
-        subscriber_series(snap, sub, now)
+    for bus, sub in worker.subs.items():
+        subscriber_series(snap, bus, sub, now)

@@ -59,5 +59,5 @@ def router_series(router: Router, snap: Snapshot) -> None:
     )
     snap.gauge("okxmm_router_risk_alive", "1 while risk is heard.", float(c.risk_alive))
     now = router.clock.monotonic_ns()
-    for sub in (router.md, router.risk):
-        subscriber_series(snap, sub, now)
+    subscriber_series(snap, "md", router.md, now)
+    subscriber_series(snap, "risk", router.risk, now)

@@ -140,7 +140,7 @@ class AlertsActor:
         )
         now = self.actor.clock.monotonic_ns()
         for sub in self.subs:
-            subscriber_series(snap, sub, now)
+            subscriber_series(snap, sub.name.removeprefix("alerts-"), sub, now)
 
     async def run(self) -> None:
         self.dispatcher.start()

@@ -83,35 +83,38 @@ async def _process(argv: list[str], out: Path) -> AsyncIterator[asyncio.subproce
                 await proc.wait()
 
 
-async def test_one_actor_exposition_on_a_chosen_port(tmp_path: Path, bus_config: BusConfig) -> None:
+async def _scrape_one(tmp_path: Path, bus: BusConfig, actor: str, extra: dict[str, Any]) -> Any:
+    """Run ``okxmm actor <actor>`` with metrics on a chosen port; its parsed exposition."""
     cfg = tmp_path / "okxmm.yaml"
-    cfg.write_text(
-        yaml.safe_dump(
-            {
-                "bus": {"transport": "ipc", "ipc_dir": bus_config.ipc_dir},
-                "log_dir": str(tmp_path / "log"),
-                "var_dir": str(tmp_path / "var"),
-                "risk": {"state_path": str(tmp_path / "risk.state")},
-                "metrics": {"enabled": True, "port": 0},
-            }
-        )
-    )
+    data = {
+        "bus": {"transport": "ipc", "ipc_dir": bus.ipc_dir},
+        "log_dir": str(tmp_path / "log"),
+        "var_dir": str(tmp_path / "var"),
+        "metrics": {"enabled": True, "port": 0},
+        **extra,
+    }
+    cfg.write_text(yaml.safe_dump(data))
     ctx = zmq.asyncio.Context()
     try:
-        async with _process([*_okxmm(), "actor", "risk", "--config", str(cfg)], tmp_path / "out"):
+        async with _process([*_okxmm(), "actor", actor, "--config", str(cfg)], tmp_path / "out"):
 
             async def port() -> int | None:
                 with contextlib.suppress(TimeoutError):
-                    reply = await ctl(ctx, bus_config.connect_endpoint("ctl.risk"), "status")
+                    reply = await ctl(ctx, bus.connect_endpoint(f"ctl.{actor}"), "status")
                     return int(reply.status["metrics_port"])
                 return None
 
-            p = await _until("risk's ctl status", port, 30)
+            p = await _until(f"{actor}'s ctl status", port, 30)
             async with httpx.AsyncClient() as client:
                 text = (await client.get(f"http://127.0.0.1:{p}/metrics")).text
     finally:
         ctx.destroy(linger=0)
-    samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+    return [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+
+
+async def test_risk_exposition_on_a_chosen_port(tmp_path: Path, bus_config: BusConfig) -> None:
+    extra = {"risk": {"state_path": str(tmp_path / "risk.state")}}
+    samples = await _scrape_one(tmp_path, bus_config, "risk", extra)
     by_name = {s.name: s for s in samples}
     assert by_name["process_resident_memory_bytes"].labels == {"actor": "risk"}
     assert by_name["process_resident_memory_bytes"].value > 10_000_000
@@ -124,6 +127,17 @@ async def test_one_actor_exposition_on_a_chosen_port(tmp_path: Path, bus_config:
     assert states[("account", "REDUCING")] == 1
     assert states[("account", "ACTIVE")] + states[("account", "HALTED")] == 0
     assert {s.labels["bus"] for s in samples if s.name == "okxmm_bus_gaps_total"} >= {"md", "ord"}
+
+
+async def test_alerts_exposition_per_sink(tmp_path: Path, bus_config: BusConfig) -> None:
+    sink = {"name": "hook", "kind": "json", "url": f"http://127.0.0.1:{_free_port()}/x"}
+    samples = await _scrape_one(tmp_path, bus_config, "alerts", {"alerts": {"sinks": [sink]}})
+    sent = [s for s in samples if s.name == "okxmm_alerts_sent_total"]
+    assert [(s.labels, s.value) for s in sent] == [({"actor": "alerts", "sink": "hook"}, 0)]
+    (dedup,) = [s for s in samples if s.name == "okxmm_alerts_deduplicated_total"]
+    assert dedup.value == 0
+    subs = {s.labels["bus"] for s in samples if s.name == "okxmm_bus_delivered_total"}
+    assert subs == {"risk", "ord", "md", "acct"}  # what the alerts actor watches
 
 
 def _write_config(tmp_path: Path, bus: BusConfig) -> Path:
@@ -230,6 +244,10 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             "account risk state", lambda: query('okxmm_risk_state{scope="account"} == 1', 1), 30
         )
         assert risk[0]["metric"]["state"] in ("ACTIVE", "REDUCING")
+        gaps = await _until("bus subscriptions", lambda: query("okxmm_bus_gaps_total", 4), 30)
+        # one name per publisher whatever the subscriber, so a panel can sum over actors
+        assert {r["metric"]["bus"] for r in gaps} == {"md", "acct", "ord", "risk"}
+        assert {r["metric"]["actor"] for r in gaps} >= {"router", "risk", *workers}
 
         # every query of the shipped Grafana dashboard answers with series from this system
         # (refusals only exist once something was refused)
