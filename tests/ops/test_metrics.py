@@ -1,10 +1,12 @@
 """Prometheus metrics end to end.
 
-1. One actor (risk) as a real process with metrics on a port the system chooses: ``ctl status``
-   tells the port, and a scrape with httpx parses into its series (no Prometheus needed).
+1. One actor (risk, alerts) as a real process with metrics on a port the system chooses: ``ctl
+   status`` tells the port, and a scrape with httpx parses into its series (no Prometheus needed).
 2. ``okxmm up`` with metrics on and a real Prometheus server (Debian's ``prometheus``) scraping
    the config ``okxmm config prometheus`` prints: every target is up and the queries a dashboard
-   makes answer — orders acknowledged for each worker, book state per instrument, RSS per actor.
+   makes answer — orders acknowledged for each worker, book state per instrument, RSS per actor,
+   every query of the shipped Grafana dashboard; a worker killed shows as a cancel on death and
+   a restart.
 """
 
 from __future__ import annotations
@@ -248,6 +250,25 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
         # one name per publisher whatever the subscriber, so a panel can sum over actors
         assert {r["metric"]["bus"] for r in gaps} == {"md", "acct", "ord", "risk"}
         assert {r["metric"]["actor"] for r in gaps} >= {"router", "risk", *workers}
+
+        # a worker killed: the supervisor's cancel on its death and its restart are counted
+        ctx = zmq.asyncio.Context()
+        try:
+            reply = await ctl(ctx, cfg.bus.connect_endpoint("ctl.supervisor"), "children")
+        finally:
+            ctx.destroy(linger=0)
+        pid = int(str(reply.status["mm-btc"]).split("pid=")[1].split()[0])
+        os.kill(pid, signal.SIGKILL)
+        await _until(
+            "the cancel on mm-btc's death",
+            lambda: query('okxmm_cancels_on_death_total{result="ok"} > 0', 1),
+            30,
+        )
+        await _until(
+            "mm-btc's restart",
+            lambda: query('okxmm_child_restarts_total{child="mm-btc"} > 0', 1),
+            30,
+        )
 
         # every query of the shipped Grafana dashboard answers with series from this system
         # (refusals only exist once something was refused)
