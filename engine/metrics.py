@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -23,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
-    from prometheus_client.core import Metric
-    from prometheus_client.process_collector import ProcessCollector
 
 __all__ = [
     "LATENCY_BUCKETS_S",
@@ -175,30 +173,40 @@ class Snapshot:
     def histogram(self, name: str, doc: str, h: Histogram, **labels: str) -> None:
         self._add("histogram", name, doc, labels, h)
 
-    def families(self) -> list[Metric]:
-        """The prometheus-client families of this scrape."""
-        from prometheus_client.core import (
-            CounterMetricFamily,
-            GaugeMetricFamily,
-            HistogramMetricFamily,
-        )
-
-        out: list[Metric] = []
+    def text(self) -> list[str]:
+        """This scrape in the text exposition format 0.0.4 (written here: formatting through
+        prometheus-client's objects costs several times more, on the actor's loop)."""
+        out: list[str] = []
         for name, f in self._families.items():
-            if f.kind == "histogram":
-                hist = HistogramMetricFamily(name, f.doc, labels=f.label_names)
-                for values, h in f.samples:
-                    assert isinstance(h, Histogram)
-                    hist.add_metric(values, h.cumulative(), h.sum_ns / 1e9)
-                out.append(hist)
-                continue
-            kind = CounterMetricFamily if f.kind == "counter" else GaugeMetricFamily
-            fam = kind(name, f.doc, labels=f.label_names)
+            full = f"{name}_total" if f.kind == "counter" else name
+            out.append(f"# HELP {full} {_escape_doc(f.doc)}\n# TYPE {full} {f.kind}\n")
+            names = f.label_names
             for values, v in f.samples:
-                assert not isinstance(v, Histogram)
-                fam.add_metric(values, v)
-            out.append(fam)
+                labels = ",".join(f'{k}="{_escape(x)}"' for k, x in zip(names, values, strict=True))
+                if isinstance(v, Histogram):
+                    for le, n in v.cumulative():
+                        out.append(f'{name}_bucket{{{labels},le="{le}"}} {n}\n')
+                    out.append(f"{name}_count{{{labels}}} {v.count}\n")
+                    out.append(f"{name}_sum{{{labels}}} {_num(v.sum_ns / 1e9)}\n")
+                else:
+                    out.append(f"{full}{{{labels}}} {_num(v)}\n")
         return out
+
+
+def _num(v: float) -> str:
+    if v != v:  # NaN
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "+Inf" if v > 0 else "-Inf"
+    return repr(float(v))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_doc(doc: str) -> str:
+    return doc.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 Provider = Callable[[Snapshot], None]
@@ -211,7 +219,7 @@ class ActorMetrics:
         self.actor = actor
         self._providers: list[Provider] = []
         self._histograms: list[tuple[str, str, Histogram, dict[str, str]]] = []
-        self._registry: CollectorRegistry | None = None
+        self._process: CollectorRegistry | None = None  # the process collector's, when scraped
 
     def add(self, provider: Provider) -> None:
         """Call ``provider`` at every scrape."""
@@ -234,28 +242,33 @@ class ActorMetrics:
 
     def exposition(self) -> bytes:
         """The text exposition of every series, the process collector's too."""
-        from prometheus_client import CollectorRegistry, generate_latest
-        from prometheus_client.process_collector import ProcessCollector
+        if self._process is None:
+            from prometheus_client import CollectorRegistry
+            from prometheus_client.process_collector import ProcessCollector
 
-        if self._registry is None:
-            self._registry = CollectorRegistry(auto_describe=False)
-            self._registry.register(_Collector(self, ProcessCollector(registry=None)))
-        return generate_latest(self._registry)
+            self._process = CollectorRegistry(auto_describe=False)
+            ProcessCollector(registry=self._process)
+        from prometheus_client import generate_latest
+
+        own = "".join(self.snapshot().text()).encode()
+        # process series: labelled with the actor like the rest, so a target names itself
+        return own + _with_actor(generate_latest(self._process), self.actor)
 
 
-class _Collector:
-    """What the registry asks at each scrape: the snapshot, then the process series."""
-
-    def __init__(self, metrics: ActorMetrics, process: ProcessCollector) -> None:
-        self._metrics = metrics
-        self._process = process
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self._metrics.snapshot().families()
-        actor = self._metrics.actor
-        for fam in self._process.collect():
-            fam.samples = [s._replace(labels={**s.labels, "actor": actor}) for s in fam.samples]
-            yield fam
+def _with_actor(text: bytes, actor: str) -> bytes:
+    """Add ``actor="..."`` to every sample line of a label-less exposition (the process one)."""
+    label = b'{actor="' + _escape(actor).encode() + b'"}'
+    out = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(b"#") or not line.strip():
+            out.append(line)
+            continue
+        name, _, rest = line.partition(b" ")
+        if b"{" in name:  # already labelled: add ours first
+            out.append(name.replace(b"{", label[:-1] + b",", 1) + b" " + rest)
+        else:
+            out.append(name + label + b" " + rest)
+    return b"".join(out)
 
 
 class MetricsServer:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 
 import httpx
@@ -66,6 +67,8 @@ async def test_exposition_over_http(served: tuple[ActorMetrics, str]) -> None:
     metrics.add(
         lambda s: s.state("okxmm_book_state", "d", "VALID", ("VALID", "RESYNCING"), inst="X")
     )
+    odd = 'a "quoted"\\ back\nslash'  # label values are escaped, not trusted
+    metrics.add(lambda s: s.gauge("okxmm_odd", "two\nlines", float("nan"), why=odd))
     h = metrics.histogram("okxmm_router_ack_latency_seconds", "d", op="place")
     h.observe_ns(2_000_000)
     async with httpx.AsyncClient() as client:
@@ -79,6 +82,7 @@ async def test_exposition_over_http(served: tuple[ActorMetrics, str]) -> None:
     assert _value(got, "okxmm_orders_sent_total", actor="router", op="place") == 3
     assert _value(again, "okxmm_orders_sent_total", op="place") == 5
     assert _value(got, "okxmm_book_state", inst="X", state="VALID") == 1
+    assert math.isnan(_value(got, "okxmm_odd", why=odd))
     assert _value(got, "okxmm_book_state", inst="X", state="RESYNCING") == 0
     assert _value(got, "okxmm_router_ack_latency_seconds_bucket", op="place", le="0.001") == 0
     assert _value(got, "okxmm_router_ack_latency_seconds_bucket", op="place", le="0.0025") == 1
