@@ -3,10 +3,12 @@
 Cheap on the hot paths by construction: most series are *read* from the counters an actor
 already keeps for ``ctl status`` when Prometheus scrapes (a provider per actor, called on the
 event loop, so it sees consistent state without locks). Latencies are :class:`Histogram`s whose
-``observe_ns`` is a bisect and two additions. Every series carries the ``actor`` label, the
-process collector's too (RSS, CPU, open fds), so a target's series name their actor whatever
-the scrape config says. Label values must come from bounded sets (instruments, strategies,
-codes): never an order id.
+``observe_ns`` is a bisect and two additions. A scrape writes the text exposition (0.0.4)
+itself; prometheus-client only supplies the process series (RSS, CPU, open fds) and is imported
+at the first scrape, so an actor with metrics off never loads it. Every series carries the
+``actor`` label, the process ones too, so a target's series name their actor whatever the scrape
+config says. Label values must come from bounded sets (instruments, strategies, codes): never
+an order id.
 """
 
 from __future__ import annotations
@@ -136,10 +138,7 @@ class _Family:
 
 
 class Snapshot:
-    """What one scrape collects: families by name, each sample labelled with the actor.
-
-    Plain data: prometheus-client is imported only when a scrape turns it into the exposition,
-    so an actor with metrics off never loads it (start-up time)."""
+    """What one scrape collects: families by name, each sample labelled with the actor."""
 
     def __init__(self, actor: str) -> None:
         self.actor = actor
