@@ -96,6 +96,15 @@ def test_an_actor_whose_bus_port_is_in_use(tmp_path: Path, held_port: int) -> No
     _one_error_line(res, f"tcp://127.0.0.1:{held_port}", "in use")
 
 
+def test_an_actor_whose_metrics_port_is_in_use(cfg_file: Path, held_port: int) -> None:
+    data = yaml.safe_load(cfg_file.read_text())
+    data["metrics"] = {"enabled": True, "port": held_port}
+    cfg_file.write_text(yaml.safe_dump(data))
+    res = _okxmm("actor", "risk", "--config", str(cfg_file), timeout=30)
+    assert res.returncode == 2
+    _one_error_line(res, f"metrics port 127.0.0.1:{held_port}", "in use")
+
+
 def test_strategy_run_of_an_unknown_strategy(cfg_file: Path) -> None:
     res = _okxmm(
         "strategy", "run", "--config", str(cfg_file), "--inst", BTC, "--strategy", "nope",
