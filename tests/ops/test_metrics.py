@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -142,18 +143,27 @@ async def test_alerts_exposition_per_sink(tmp_path: Path, bus_config: BusConfig)
     assert subs == {"risk", "ord", "md", "acct"}  # what the alerts actor watches
 
 
-def _write_config(tmp_path: Path, bus: BusConfig) -> Path:
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held while choosing: one port is never handed out twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
+def _write_config(tmp_path: Path, bus: BusConfig, ports: list[int]) -> Path:
     """The shipped config, with its ports and dirs moved aside and metrics on."""
     data: dict[str, Any] = yaml.safe_load((REPO / "config" / "okxmm.yaml").read_text())
     data.update(
-        exchange={"port": _free_port(), "cert_path": str(tmp_path / "cert.pem")},
+        exchange={"port": ports.pop(), "cert_path": str(tmp_path / "cert.pem")},
         bus={"transport": "ipc", "ipc_dir": bus.ipc_dir},
         log_dir=str(tmp_path / "log"),
         var_dir=str(tmp_path / "var"),
     )
     names = [*STABLE, *(s["name"] for s in data["strategies"])]
     # a free port each: the port_base scheme's ten-odd neighbours might not all be free
-    data["metrics"] = {"enabled": True, "ports": {n: _free_port() for n in names}}
+    data["metrics"] = {"enabled": True, "ports": {n: ports.pop() for n in names}}
     path = tmp_path / "okxmm.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -166,13 +176,14 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
         if os.environ.get("CI"):
             pytest.fail("prometheus is not installed (.ci/run installs Debian's package)")
         pytest.skip("no prometheus binary here (apt-get install prometheus)")
-    cfg_path = _write_config(tmp_path, bus_config)
+    ports = _free_ports(len(STABLE) + 10)  # exchange, Prometheus and every actor's metrics
+    prom = f"http://127.0.0.1:{ports.pop()}"
+    cfg_path = _write_config(tmp_path, bus_config, ports)
     cfg = load_config(cfg_path)
     targets = scrape_targets(cfg)
     assert set(targets) == set(STABLE) | {s.name for s in cfg.strategies}
     prom_yml = tmp_path / "prometheus.yml"
     prom_yml.write_text(yaml.safe_dump(prometheus_config(cfg, interval_s=1)))
-    prom = f"http://127.0.0.1:{_free_port()}"
     prom_argv = [
         PROMETHEUS,
         f"--config.file={prom_yml}",
