@@ -3,7 +3,9 @@
 ``run_actor(name, cfg, main)`` gives ``main`` an :class:`Actor`: logging bound to the actor name
 with secrets redacted, uvloop when available, ONE ``zmq.asyncio.Context`` created inside the
 running loop, SIGTERM/SIGINT → graceful stop with a deadline, and a ctl endpoint with built-in
-``ping``, ``status`` and ``stop`` (actors add ``pause``, ``resume``, ``reload``, ...).
+``ping``, ``status`` and ``stop`` (actors add ``pause``, ``resume``, ``reload``, ...), and, when
+the config enables them, Prometheus metrics on ``/metrics`` (``engine.metrics``; actors add their
+series with ``actor.metrics.add``).
 
 Contract for ``main``: start sockets and tasks, then ``await actor.stopping.wait()`` (or return
 earlier), then do its orderly shutdown (e.g. the router cancels everything). ``main`` gets
@@ -32,6 +34,7 @@ from engine.config import BusConfig
 from engine.errors import StartError
 from engine.log import setup_logging
 from engine.messages import CtlReply, CtlRequest
+from engine.metrics import ActorMetrics, MetricsServer
 
 __all__ = ["Actor", "ActorConfig", "StatusValue", "run_actor"]
 
@@ -47,6 +50,10 @@ class ActorConfig(Protocol):
 
     def secret_values(self) -> list[str]:
         """Values to redact from every log line."""
+        ...
+
+    def metrics_endpoint(self, actor: str) -> tuple[str, int] | None:
+        """(host, port) where ``actor`` serves its metrics; None when metrics are off."""
         ...
 
 
@@ -81,6 +88,8 @@ class Actor(Generic[C]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ctl: CtlServer | None = None
         self._pending_ctl: dict[str, CtlHandler] = {}
+        self.metrics = ActorMetrics(name)
+        self.metrics_port = 0  # the bound port once the metrics server listens
 
     def request_stop(self, reason: str) -> None:
         """Ask the actor to stop (idempotent)."""
@@ -108,6 +117,8 @@ class Actor(Generic[C]):
             "uptime_s": round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3),
             "paused": self.paused,
         }
+        if self.metrics_port:
+            out["metrics_port"] = self.metrics_port
         for provider in self._status:
             out.update(provider())
         return out
@@ -188,12 +199,20 @@ async def _amain(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, actor.request_stop, f"signal {signal.Signals(sig).name}")
     _install_builtin_ctl(actor)
+    try:
+        metrics = await _start_metrics(actor, cfg)
+    except StartError:
+        secured.close()
+        ctx.destroy(linger=0)
+        raise
     if ctl_endpoint:
         actor.ctl = CtlServer(ctx, ctl_endpoint, src=name, clock=clock)
         for cmd, handler in actor._pending_ctl.items():
             actor.ctl.register(cmd, handler)
         await actor.ctl.start()
-    actor.log.info("started", pid=os.getpid(), epoch=epoch, ctl=ctl_endpoint or "")
+    actor.log.info(
+        "started", pid=os.getpid(), epoch=epoch, ctl=ctl_endpoint or "", metrics=actor.metrics_port
+    )
     main_task = loop.create_task(main(actor), name=f"{name}-main")
     stop_task = loop.create_task(actor.stopping.wait(), name="stop-wait")
     code = 0
@@ -222,10 +241,26 @@ async def _amain(
         await actor.cancel_tasks()
         if actor.ctl is not None:
             await actor.ctl.close()
+        if metrics is not None:
+            await metrics.close()
         secured.close()
         ctx.destroy(linger=0)
         actor.log.info("stopped", code=code, reason=actor.stop_reason)
     return code
+
+
+async def _start_metrics(actor: Actor[Any], cfg: ActorConfig) -> MetricsServer | None:
+    where = cfg.metrics_endpoint(actor.name)
+    if where is None:
+        return None
+    server = MetricsServer(actor.metrics, *where)
+    try:
+        await server.start()
+    except OSError as exc:
+        # like a ctl endpoint in use: the operator's to fix, said in one line
+        raise StartError(f"metrics port {where[0]}:{where[1]}: {exc.strerror}") from None
+    actor.metrics_port = server.port
+    return server
 
 
 def run_actor(

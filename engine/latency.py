@@ -1,8 +1,11 @@
-"""A window of recent latencies for ``ctl status`` (percentiles over the last N samples)."""
+"""A window of recent latencies for ``ctl status`` (percentiles over the last N samples), and,
+given one, the Prometheus histogram of every latency since start (``engine.metrics``)."""
 
 from __future__ import annotations
 
 from collections import deque
+
+from engine.metrics import Histogram
 
 __all__ = ["LatencyWindow"]
 
@@ -10,11 +13,14 @@ __all__ = ["LatencyWindow"]
 class LatencyWindow:
     """The last ``n`` latencies in µs; bounded by ``n`` however long the actor runs."""
 
-    def __init__(self, n: int = 2000) -> None:
+    def __init__(self, n: int = 2000, histogram: Histogram | None = None) -> None:
         self._v: deque[float] = deque(maxlen=n)
+        self._histogram = histogram
 
     def add(self, ns: int) -> None:
         self._v.append(ns / 1000)
+        if self._histogram is not None:
+            self._histogram.observe_ns(ns)
 
     def __len__(self) -> int:
         return len(self._v)

@@ -27,6 +27,7 @@ from engine.bus.publisher import Publisher
 from engine.clock import Clock
 from engine.errors import OkxmmError
 from engine.messages import BookState, BookStatus, BookTop, CtlReply, CtlRequest
+from engine.metrics import Snapshot
 from gateway.book_sync import CHANGED, NOTHING, BookSync, SyncOutput
 from gateway.okx import codes, convert
 from gateway.okx.convert import inst_type_of
@@ -293,6 +294,39 @@ class MdFeed:
             out[f"{inst}.rest_bootstraps"] = s.rest_bootstraps
         return out
 
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series, read from what ``status`` reads (nothing added on the hot path)."""
+        self.ws.metrics(snap, "public")
+        snap.counter("okxmm_bus_published", "Messages published on the bus.", self.pub.published)
+        snap.counter("okxmm_md_trades", "Public trades received.", self.trades)
+        lags = sorted(self._lags_ms)
+        for q in (0.5, 0.99):
+            lag = lags[min(len(lags) - 1, int(q * len(lags)))] if lags else 0
+            snap.gauge(
+                "okxmm_md_book_lag_seconds",
+                "Venue book timestamp to our publication, over the recent books.",
+                lag / 1000,
+                quantile=str(q),
+            )
+        for inst, s in self.syncs.items():
+            snap.state(
+                "okxmm_book_state",
+                "1 for the book's current state.",
+                str(s.state),
+                BookState,
+                inst=inst,
+            )
+            snap.counter("okxmm_book_updates", "Book updates applied.", s.updates, inst=inst)
+            snap.counter("okxmm_book_resyncs", "Book resyncs.", s.resyncs, inst=inst)
+            snap.counter("okxmm_book_gaps", "Book sequence gaps.", s.gaps, inst=inst)
+            snap.counter(
+                "okxmm_book_checksum_failures",
+                "Book checksum mismatches.",
+                s.checksum_failures,
+                inst=inst,
+            )
+            snap.gauge("okxmm_book_seq_id", "Last applied book seqId.", s.seq_id, inst=inst)
+
     async def ctl_resync(self, req: CtlRequest) -> CtlReply:
         inst = req.args.get("inst", "")
         targets = [inst] if inst else list(self.syncs)
@@ -329,6 +363,7 @@ async def _run(actor: Actor[OkxmmConfig]) -> None:
     feed = MdFeed(cfg, publisher=pub, rest=rest, clock=actor.clock)
     feed.publish_initial_state()
     actor.add_status(feed.status)
+    actor.metrics.add(feed.metrics)
     actor.on_ctl("resync", feed.ctl_resync)
     feed.ws.subscribe(feed.subscriptions())
     actor.spawn(feed.ws.run(), "ws-public")

@@ -33,6 +33,7 @@ from engine.bus.publisher import Publisher
 from engine.clock import Clock
 from engine.errors import AuthError, OkxmmError
 from engine.messages import StreamStatus
+from engine.metrics import Snapshot
 from gateway.okx import convert
 from gateway.okx.codes import SERVICE_UPGRADE, is_auth_code
 from gateway.okx.rest import OkxRestClient
@@ -264,6 +265,26 @@ class PrivateGw:
             "published": self.pub.published,
         }
 
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series, read from what ``status`` reads."""
+        self.ws.metrics(snap, "private")
+        snap.counter("okxmm_bus_published", "Messages published on the bus.", self.pub.published)
+        snap.counter(
+            "okxmm_private_reconciles", "Order reconciliations with the venue.", self.reconciles
+        )
+        snap.gauge("okxmm_private_reconciling", "1 while reconciling.", float(self.reconciling))
+        snap.gauge(
+            "okxmm_private_open_orders",
+            "Open orders the venue reported.",
+            len(self.state.open_orders),
+        )
+        snap.counter(
+            "okxmm_private_fills_published", "Fills published.", self.state.fills_published
+        )
+        snap.counter(
+            "okxmm_private_fills_duplicate", "Duplicate fills dropped.", self.state.fills_duplicate
+        )
+
     async def close(self) -> None:
         self._closed = True
         self._stop_reconcile()
@@ -290,6 +311,7 @@ async def _run(actor: Actor[OkxmmConfig]) -> None:
     gw = PrivateGw(cfg, publisher=pub, rest=rest, clock=actor.clock)
     gw.pub.publish(topics.stream(STREAM), StreamStatus(STREAM, False, "starting"))
     actor.add_status(gw.status)
+    actor.metrics.add(gw.metrics)
     delay = 0.5
     while not actor.stopping.is_set():
         try:

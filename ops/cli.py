@@ -133,6 +133,24 @@ def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to val
     typer.echo(f"{file}: ok (venue {cfg.venue.kind}, {len(cfg.strategies)} strategies)")
 
 
+@config_app.command("prometheus")
+def config_prometheus(
+    config: ConfigOpt = None,
+    interval: Annotated[float, typer.Option(help="Scrape interval in seconds.")] = 5.0,
+) -> None:
+    """Print a prometheus.yml scraping every actor ``okxmm up`` runs with this config."""
+    import yaml
+
+    from ops.monitoring import prometheus_config
+
+    cfg = _load(config)
+    if not cfg.metrics.enabled:
+        typer.echo("note: metrics.enabled is false in this config: the actors serve none", err=True)
+    typer.echo(
+        yaml.safe_dump(prometheus_config(cfg, interval_s=interval), sort_keys=False), nl=False
+    )
+
+
 @app.command()
 def up(
     config: ConfigOpt = None,
@@ -268,7 +286,30 @@ def strategy_run(
     raise typer.Exit(_code(result))
 
 
+def _ping_exchange(cfg: OkxmmConfig, timeout: float) -> int:
+    """The local exchange has no ctl socket: ``ping`` asks its REST server the time."""
+    import httpx
+
+    if cfg.venue.kind != "local":
+        typer.echo(f"exchange: the venue is {cfg.venue.kind}, not the local exchange", err=True)
+        return 2
+    url = cfg.venue.urls(cfg.exchange)[0] + "/api/v5/public/time"
+    try:
+        # the local exchange's --tls certificate is self-signed: liveness, not trust, is asked
+        r = httpx.get(url, timeout=timeout, verify=False)  # noqa: S501
+    except httpx.HTTPError as exc:
+        typer.echo(f"exchange: no answer from {url}: {type(exc).__name__}", err=True)
+        return 3
+    if r.status_code != 200:
+        typer.echo(f"exchange ping: FAILED HTTP {r.status_code}")
+        return 1
+    typer.echo("exchange ping: ok pong")
+    return 0
+
+
 def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout: float) -> int:
+    if target == "exchange" and cmd == "ping":
+        return _ping_exchange(cfg, timeout)
     endpoint = cfg.bus.connect_endpoint(cfg.bus.ctl_name(target))
 
     async def call() -> int:
@@ -306,7 +347,8 @@ def ctl(
     config: ConfigOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 3.0,
 ) -> None:
-    """Send a control command to one actor and print its answer."""
+    """Send a control command to one actor and print its answer (``exchange ping``: the local
+    exchange's REST answers; what the docker compose healthchecks run)."""
     cfg = _load(config)
     args = dict(a.split("=", 1) for a in (arg or []) if "=" in a)
     raise typer.Exit(_ctl(cfg, target, command, args, timeout))

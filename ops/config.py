@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from engine.config import DEMO_CREDENTIALS, BusConfig, Credentials
 from engine.errors import ConfigError
+from engine.metrics import MetricsConfig
 from engine.router.config import RouterConfig
 from gateway.config import MdFeedConfig, PrivateGwConfig
 from ops.alerts.config import AlertsConfig
@@ -40,6 +41,7 @@ __all__ = [
     "DEMO_CREDENTIALS",
     "BusConfig",
     "Credentials",
+    "MetricsConfig",
     "OkxmmConfig",
     "StrategySpec",
     "SupervisorConfig",
@@ -164,6 +166,7 @@ class OkxmmConfig(BaseSettings):
     strategies: list[StrategySpec] = Field(default_factory=_default_strategies)
     supervisor: SupervisorConfig = SupervisorConfig()
     alerts: AlertsConfig = AlertsConfig()
+    metrics: MetricsConfig = MetricsConfig()
     log_level: str = "INFO"
     log_dir: str = "var/log"
     var_dir: str = "var"
@@ -172,6 +175,19 @@ class OkxmmConfig(BaseSettings):
     def live(self) -> bool:
         """Real money: the stricter defaults (risk heartbeat, reference price) apply."""
         return self.venue.kind == "okx-live"
+
+    def metrics_port(self, actor: str) -> int:
+        """The scheme's metrics port of ``actor``: a worker's by its place in ``strategies``."""
+        names = [s.name for s in self.strategies]
+        index = names.index(actor) if actor in names else None
+        return self.metrics.port_for(actor, index)
+
+    def metrics_endpoint(self, actor: str) -> tuple[str, int] | None:
+        """Where this process serves its metrics (``metrics.port`` pins it); None when off."""
+        if not self.metrics.enabled:
+            return None
+        port = self.metrics.port if self.metrics.port is not None else self.metrics_port(actor)
+        return self.metrics.host, port
 
     def secret_values(self) -> list[str]:
         """Every secret value, for log redaction (none when credentials cannot be resolved)."""

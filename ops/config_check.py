@@ -37,6 +37,7 @@ def check_config(cfg: OkxmmConfig, *, env: dict[str, str] | None = None) -> list
         *_router(cfg),
         *_supervisor(cfg),
         *_bus(cfg),
+        *_metrics(cfg),
     ]
 
 
@@ -161,4 +162,28 @@ def _bus(cfg: OkxmmConfig) -> list[Problem]:
         except CurveKeyError as exc:
             setting, _, why = str(exc).partition(": ")
             out.append((setting, why))
+    return out
+
+
+def _metrics(cfg: OkxmmConfig) -> list[Problem]:
+    """With metrics on, every actor needs its own port, clear of the exchange and the bus."""
+    if not cfg.metrics.enabled:
+        return []
+    names = ["supervisor", "exchange", "md-feed", "private-gw", "router", "risk", "alerts"]
+    names += [s.name for s in cfg.strategies]
+    taken: dict[int, str] = {cfg.exchange.port: "the exchange"}
+    if cfg.bus.transport == "tcp":
+        taken.update({cfg.bus.port_base + i: "the bus" for i in range(20)})
+        taken.update(dict.fromkeys(cfg.bus.ports.values(), "the bus"))
+    out: list[Problem] = []
+    for name in names:
+        port = cfg.metrics_port(name)
+        where = f"metrics.ports.{name}" if name in cfg.metrics.ports else "metrics.port_base"
+        if port == 0:
+            continue  # chosen by the system
+        if not 1 <= port <= 65535:
+            out.append((where, f"{name}'s metrics port {port} out of range 1..65535"))
+        elif port in taken:
+            out.append((where, f"{name}'s metrics port {port} is already {taken[port]}'s"))
+        taken[port] = name
     return out

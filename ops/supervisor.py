@@ -32,6 +32,7 @@ from engine.actor import Actor, run_actor
 from engine.bus.command import CommandClient, CommandSendError
 from engine.bus.ctl import ctl_call
 from engine.messages import CancelAll, CtlReply, CtlRequest, Reject
+from engine.metrics import Snapshot
 from engine.runlock import RunLock
 from ops.config import OkxmmConfig, SupervisorConfig
 
@@ -144,6 +145,8 @@ class Supervisor:
         self._log_dir = Path(actor.cfg.log_dir)
         self._log_dir.mkdir(parents=True, exist_ok=True)
         self._router: CommandClient | None = None
+        # layer-4 cancels of dead workers' orders, by how the router answered
+        self.death_cancels: dict[str, int] = {}
 
     async def _spawn(self, child: _Child) -> None:
         out = (self._log_dir / f"{child.spec.name}.out").open("ab")
@@ -284,22 +287,28 @@ class Supervisor:
         if self._router is None:
             return
         cancel = CancelAll(strategy=name, reason=f"supervisor: exited with {code}")
+        result = await self._cancel_dead(name, cancel)
+        self.death_cancels[result] = self.death_cancels.get(result, 0) + 1
+
+    async def _cancel_dead(self, name: str, cancel: CancelAll) -> str:
+        assert self._router is not None
         try:
             with contextlib.suppress(TimeoutError):
                 await self._router.wait_connected(1.0)  # at once when connected
             env = await self._router.request(cancel, timeout_s=1.0)
         except CommandSendError as exc:
             self._actor.log.warning("router not told of worker exit", worker=name, error=str(exc))
-            return
+            return "not_sent"
         except TimeoutError:
             self._actor.log.warning("router did not answer worker-exit cancel", worker=name)
-            return
+            return "timeout"
         if isinstance(env.msg, Reject):
             self._actor.log.warning(
                 "router refused worker-exit cancel", worker=name, reason=env.msg.reason
             )
-        else:
-            self._actor.log.info("router cancelled exited worker's orders", worker=name)
+            return "refused"
+        self._actor.log.info("router cancelled exited worker's orders", worker=name)
+        return "ok"
 
     async def _stop_child(self, child: _Child, timeout_s: float) -> None:
         proc = child.proc
@@ -335,6 +344,29 @@ class Supervisor:
                     await child.watcher
         if self._router is not None:
             await self._router.close()
+
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series: each child's life, and the cancels on a worker's death."""
+        for name, child in self.children.items():
+            running = child.proc is not None and child.proc.returncode is None
+            snap.gauge(
+                "okxmm_child_up", "1 while a child process runs.", float(running), child=name
+            )
+            snap.counter("okxmm_child_restarts", "Restarts of a child.", child.restarts, child=name)
+            gave_up = child.state.startswith("gave up")
+            snap.gauge(
+                "okxmm_child_given_up",
+                "1 once a child is not restarted again.",
+                float(gave_up),
+                child=name,
+            )
+        for result in ("ok", "refused", "timeout", "not_sent"):
+            snap.counter(
+                "okxmm_cancels_on_death",
+                "CancelAll sent to the router for a dead worker, by the router's answer.",
+                self.death_cancels.get(result, 0),
+                result=result,
+            )
 
     def status(self) -> dict[str, str | int | float | bool]:
         out: dict[str, str | int | float | bool] = {}
@@ -392,6 +424,7 @@ def run_supervisor(
     async def main(actor: Actor[OkxmmConfig]) -> None:
         sup = Supervisor(actor, specs)
         actor.add_status(sup.status)
+        actor.metrics.add(sup.metrics)
 
         async def children(req: CtlRequest) -> CtlReply:
             return CtlReply(cmd=req.cmd, ok=True, status=sup.status())

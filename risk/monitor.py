@@ -31,7 +31,15 @@ from engine import topics
 from engine.actor import Actor, StatusValue, exit_with, run_actor
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
-from engine.messages import CtlReply, CtlRequest, PubHeartbeat, RiskSnapshot, RiskState
+from engine.messages import (
+    CtlReply,
+    CtlRequest,
+    PubHeartbeat,
+    RiskSnapshot,
+    RiskState,
+    TradingState,
+)
+from engine.metrics import Snapshot, subscriber_series
 from ops.config import OkxmmConfig, load_config
 from risk.core import RiskCore, Source
 from risk.persist import PersistedState, encode_state, load_state, save_state
@@ -309,6 +317,55 @@ class RiskMonitor:
         out["state_bytes"] = len(self.saved)
         return out
 
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series: risk states, P&L, positions and exposures of the last snapshot."""
+        for (scope, key), st in self.core.states.items():
+            snap.state(
+                "okxmm_risk_state",
+                "1 for the trading state of a risk scope.",
+                st.state.value,
+                TradingState,
+                scope=scope,
+                key=key,
+            )
+        snap.counter("okxmm_risk_state_changes", "Risk state changes.", self.state_changes)
+        snap.counter("okxmm_risk_snapshots", "Risk snapshots published.", self.snapshots_published)
+        snap.gauge(
+            "okxmm_risk_peak_pnl_usd", "Peak P&L since running, USD.", float(self.core.peak_pnl_usd)
+        )
+        last = self.last_published
+        if last is not None:
+            snap.gauge(
+                "okxmm_pnl_usd", "P&L since running, USD.", float(last.pnl_in_usd_since_running)
+            )
+            snap.gauge("okxmm_realized_pnl_usd", "Realized P&L, USD.", float(last.realized_pnl_usd))
+            snap.gauge(
+                "okxmm_unrealized_pnl_usd", "Unrealized P&L, USD.", float(last.unrealized_pnl_usd)
+            )
+            for inst, qty in last.net_filled_qty.items():
+                snap.gauge(
+                    "okxmm_position", "Net filled quantity per instrument.", float(qty), inst=inst
+                )
+            for inst, v in last.exposures_quote.items():
+                snap.gauge(
+                    "okxmm_exposure_quote",
+                    "Exposure per instrument, quote ccy.",
+                    float(v),
+                    inst=inst,
+                )
+            for inst, v in last.pnl_by_inst_usd.items():
+                snap.gauge("okxmm_pnl_by_inst_usd", "P&L per instrument, USD.", float(v), inst=inst)
+            for strategy, v in last.pnl_by_strategy_usd.items():
+                snap.gauge(
+                    "okxmm_pnl_by_strategy_usd",
+                    "P&L per strategy, USD.",
+                    float(v),
+                    strategy=strategy,
+                )
+        now = self.clock.monotonic_ns()
+        for bus, sub in self.subs.items():
+            subscriber_series(snap, bus, sub, now)
+
     # ------------------------------------------------------------------------------- main
     async def run(self) -> None:
         actor = self.actor
@@ -316,6 +373,7 @@ class RiskMonitor:
         actor.on_ctl("resume", self.ctl_resume)
         actor.on_ctl("risk", self.ctl_risk)
         actor.add_status(self.status)
+        actor.metrics.add(self.metrics)
         await self.pub.start()
         # Evaluate before the first publication: with nothing heard yet, the states published
         # first say so (REDUCING: no account / market data) instead of a default ACTIVE.

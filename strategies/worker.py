@@ -52,6 +52,7 @@ from strategies.outbox import Command, Outbox
 from strategies.params import ParamsWatcher, StrategyParams, load_params
 from strategies.registry import make_strategy
 from strategies.worker_core import WorkerCore
+from strategies.worker_metrics import tick_to_order_histogram, worker_series
 from strategies.worker_state import WorkerState
 
 __all__ = ["Worker", "main"]
@@ -92,7 +93,7 @@ class Worker:
         # tick → order: from the first market message that woke a step (or the end of the
         # deliberate requote gap, which is policy, not lag) to the send of its first command
         self.woken_ns = 0
-        self.tick_to_order = LatencyWindow()
+        self.tick_to_order = LatencyWindow(histogram=tick_to_order_histogram(self))
 
     # ------------------------------------------------------------- the core's state, read
     @property
@@ -435,6 +436,7 @@ class Worker:
         self.actor.on_ctl("resume", resume)
         self.actor.on_ctl("reload", reload)
         self.actor.add_status(self.status)
+        self.actor.metrics.add(lambda snap: worker_series(self, snap))
 
 
 def main(

@@ -129,6 +129,7 @@ class WorkerCore:
         self.out = Outbox(inst, self.ctx.orders, log)
         self.counters = {
             "decisions": 0,
+            "acks": 0,
             "rejects": 0,
             "closed_by_reject": 0,
             "refusal_trips": 0,
@@ -139,6 +140,8 @@ class WorkerCore:
         # knew them, or knows them ended): cancelled at the next housekeeping, so each one is
         # either confirmed ended or refused as unknown — which closes it. Subset of the table.
         self._unheld: set[str] = set()
+        # router refusals by (command kind, OKX or router code): a bounded set, for metrics
+        self.reject_codes: dict[tuple[str, str], int] = {}
         # refusal back-off: when each recent refusal came (at most refusals_max: a trip clears
         # them), the trip count that sets the next back-off, and whether its cancel-all is due
         self.refusals: deque[int] = deque()
@@ -226,6 +229,8 @@ class WorkerCore:
         kind, cid = kind_cid
         if isinstance(msg, Reject):
             self.counters["rejects"] += 1
+            key = (kind, msg.code or "-")
+            self.reject_codes[key] = self.reject_codes.get(key, 0) + 1
             ended = terminal_state_in(msg.reason) if kind in ("amend", "cancel") else None
             gone = msg.reason == "unknown clOrdId" and kind in ("amend", "cancel")
             raced = kind in ("amend", "cancel") and msg.code in _RACE_CODES
@@ -258,6 +263,7 @@ class WorkerCore:
             if kind == "place":
                 self.out.place_refused(mono)
             return True
+        self.counters["acks"] += 1
         if kind == "place":
             self.out.place_accepted()
             self.out.apply(cid, T.VENUE_ACCEPT, mono)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,7 @@ from engine.router.core import RouterCore
 from engine.router.effects import Effect, Forget, JournalRecord, Publish, Query, Reply, Send
 from engine.router.events import VenueFailure, VenueOrder
 from engine.router.journal import JournalWriter, compact, replay
+from engine.router.metrics import ack_histograms, router_series
 from engine.router.ports import VenuePort
 from engine.router.pretrade import InstrumentRules
 
@@ -146,7 +148,11 @@ class Router:
         self._caa_ok = False
         self._caa_fail = 0
         self.ack_latency = LatencyWindow()
+        self.ack_by_op = ack_histograms(actor.metrics)  # okxmm_router_ack_latency_seconds{op}
         self.send_errors = 0
+        # per op: requests sent, and the venue's answers by (op, outcome, code); bounded sets
+        self.sent: dict[str, int] = {}
+        self.answers: dict[tuple[str, str, str], int] = {}
 
     # ---------------------------------------------------------------------------- plumbing
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -197,9 +203,14 @@ class Router:
             pending = more
 
     async def _send(self, batch: Batch, transport: str, t0: int) -> None:
+        op = batch.op
+        self.sent[op] = self.sent.get(op, 0) + len(batch.reqs)
         result = await self.venue.send(batch, transport)
         wall, mono = self._now()
+        answers = self.answers
         if isinstance(result, VenueFailure):
+            key = (op, result.outcome.value, result.code)
+            answers[key] = answers.get(key, 0) + len(batch.reqs)
             self.send_errors += 1
             logger.warning(
                 "venue request failed",
@@ -210,6 +221,10 @@ class Router:
             )
         else:
             self.ack_latency.add(mono - t0)
+            self.ack_by_op[op].observe_ns(mono - t0)
+            for ack in result:
+                key = (op, ack.outcome.value, ack.code)
+                answers[key] = answers.get(key, 0) + 1
         self.execute(self.core.on_venue_result(batch, result, wall, mono))
 
     async def _query(self, q: Query) -> None:
@@ -411,6 +426,7 @@ class Router:
                     identity, mono + self.cfg.router.restart_grace_ms * 1_000_000
                 )
         actor.add_status(self.status)
+        actor.metrics.add(functools.partial(router_series, self))
         actor.on_ctl("cancel-all", self._ctl_cancel_all)
         actor.spawn(self.handle_commands(), "router-commands")
         actor.spawn(self.liveness_timer(), "router-liveness")

@@ -60,6 +60,8 @@ class Batcher:
         self._queues: dict[str, deque[VenueReq]] = {op: deque() for op in _ORDER}
         self._paused_until: dict[str, int] = {}
         self.retry_at_ns = 0
+        # times a queue was held for rate limits, per op (our buckets, or the venue's 50011)
+        self.waits: dict[str, int] = dict.fromkeys(_ORDER, 0)
 
     def pause(self, op: Op, until_ns: int) -> None:
         """Hold ``op`` until ``until_ns`` (the venue said 50011: our buckets were optimistic)."""
@@ -97,6 +99,7 @@ class Batcher:
             paused = self._paused_until.get(op, 0)
             if q and paused > now_ns:
                 self.retry_at_ns = max(self.retry_at_ns, paused)
+                self.waits[op] += 1
                 continue
             while q:
                 reqs: list[VenueReq] = []
@@ -107,6 +110,7 @@ class Batcher:
                     reqs.append(r)
                 wait = self._spend(op, reqs, now_ns)  # type: ignore[arg-type]
                 if wait:
+                    self.waits[op] += 1
                     q.extendleft(reversed(reqs))
                     self.retry_at_ns = max(self.retry_at_ns, now_ns + wait)
                     break

@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from engine.clock import Clock
 from engine.config import Credentials
 from engine.errors import AuthError, RateLimitError, VenueError, VenueUnavailableError
+from engine.metrics import Snapshot
 from gateway.okx.codes import REQUESTS_TOO_FREQUENT, SERVICE_UPGRADE, venue_error
 from gateway.okx.results import TradeResult
 from gateway.okx.schemas import PushArg
@@ -142,6 +143,20 @@ class OkxWsClient:
         return self.state is WsState.OPEN
 
     # ------------------------------------------------------------------------- subscriptions
+    def metrics(self, snap: Snapshot, stream: str) -> None:
+        """The connection's Prometheus series, labelled with ``stream`` (public, private...)."""
+        snap.state(
+            "okxmm_ws_state",
+            "1 for the venue WS's current state.",
+            str(self.state),
+            WsState,
+            stream=stream,
+        )
+        snap.counter("okxmm_ws_reconnects", "Venue WS reconnects.", self.reconnects, stream=stream)
+        snap.counter(
+            "okxmm_ws_bad_frames", "Venue WS frames not understood.", self.bad_frames, stream=stream
+        )
+
     def subscribe(self, args: Sequence[PushArg]) -> None:
         """Remember ``args`` (resubscribed on every reconnect) and subscribe now if open."""
         new = [a for a in args if a not in self._subs]

@@ -18,6 +18,7 @@ from engine.bus.ctl import ctl_call
 from engine.bus.subscriber import Subscriber
 from engine.log import add_secrets
 from engine.messages import CtlRequest
+from engine.metrics import Snapshot, subscriber_series
 from ops.alerts.dispatch import Dispatcher
 from ops.alerts.rules import Alert, AlertRules
 from ops.alerts.sinks import build_sinks
@@ -68,6 +69,7 @@ class AlertsActor:
         ]
         self.supervisor_unreachable = False
         actor.add_status(self.status)
+        actor.metrics.add(self.metrics)
 
     def _raise(self, alerts: list[Alert]) -> None:
         for a in alerts:
@@ -114,6 +116,31 @@ class AlertsActor:
         out: dict[str, StatusValue] = dict(self.dispatcher.status())
         out["supervisor_reachable"] = not self.supervisor_unreachable
         return out
+
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series: alerts per sink, as ``status`` counts them."""
+        d = self.dispatcher
+        snap.counter(
+            "okxmm_alerts_deduplicated", "Alerts folded into an earlier one.", d.deduplicated
+        )
+        for lane in d.lanes:
+            sink = lane.sink.name
+            snap.counter("okxmm_alerts_sent", "Alerts delivered.", lane.sent, sink=sink)
+            snap.counter(
+                "okxmm_alerts_failed", "Alerts not delivered after retries.", lane.failed, sink=sink
+            )
+            snap.counter(
+                "okxmm_alerts_dropped", "Alerts dropped (queue full).", lane.dropped, sink=sink
+            )
+            snap.gauge("okxmm_alerts_queued", "Alerts waiting to go.", len(lane.queue), sink=sink)
+        snap.gauge(
+            "okxmm_alerts_supervisor_reachable",
+            "1 while the supervisor answers.",
+            float(not self.supervisor_unreachable),
+        )
+        now = self.actor.clock.monotonic_ns()
+        for sub in self.subs:
+            subscriber_series(snap, sub.name.removeprefix("alerts-"), sub, now)
 
     async def run(self) -> None:
         self.dispatcher.start()

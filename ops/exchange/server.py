@@ -23,6 +23,7 @@ from loguru import logger
 from engine.clock import Clock, SystemClock
 from engine.errors import BindError, ConfigError, StartError
 from engine.log import setup_logging
+from engine.metrics import ActorMetrics, MetricsServer
 from ops.config import OkxmmConfig, resolve_credentials
 from ops.exchange.admin import AdminApi
 from ops.exchange.config import AccountSpec, ExchangeConfig
@@ -125,6 +126,26 @@ async def serve(
         logger.info("exchange stopped")
 
 
+async def _start_metrics(cfg: OkxmmConfig, venue: Venue) -> MetricsServer | None:
+    """The exchange's /metrics when ``metrics.enabled`` (process series, WS connections)."""
+    where = cfg.metrics_endpoint("exchange")
+    if where is None:
+        return None
+    metrics = ActorMetrics("exchange")
+    metrics.add(
+        lambda snap: snap.gauge(
+            "okxmm_exchange_ws_connections", "Open WS connections.", len(venue.hub.conns)
+        )
+    )
+    server = MetricsServer(metrics, *where)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise BindError(f"{where[0]}:{where[1]}", os.strerror(exc.errno or 0).lower()) from None
+    logger.info("exchange metrics", port=server.port)
+    return server
+
+
 def _run(coro: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
@@ -205,7 +226,12 @@ def main(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         venue = Venue(ex_cfg, clock or SystemClock(), specs)
-        await serve(venue, host=ex_cfg.host, port=ex_cfg.port, ssl_cert=ssl_cert, stop=stop)
+        metrics = await _start_metrics(cfg, venue)
+        try:
+            await serve(venue, host=ex_cfg.host, port=ex_cfg.port, ssl_cert=ssl_cert, stop=stop)
+        finally:
+            if metrics is not None:
+                await metrics.close()
 
     try:
         _run(run())

@@ -96,6 +96,15 @@ def test_an_actor_whose_bus_port_is_in_use(tmp_path: Path, held_port: int) -> No
     _one_error_line(res, f"tcp://127.0.0.1:{held_port}", "in use")
 
 
+def test_an_actor_whose_metrics_port_is_in_use(cfg_file: Path, held_port: int) -> None:
+    data = yaml.safe_load(cfg_file.read_text())
+    data["metrics"] = {"enabled": True, "port": held_port}
+    cfg_file.write_text(yaml.safe_dump(data))
+    res = _okxmm("actor", "risk", "--config", str(cfg_file), timeout=30)
+    assert res.returncode == 2
+    _one_error_line(res, f"metrics port 127.0.0.1:{held_port}", "in use")
+
+
 def test_strategy_run_of_an_unknown_strategy(cfg_file: Path) -> None:
     res = _okxmm(
         "strategy", "run", "--config", str(cfg_file), "--inst", BTC, "--strategy", "nope",
@@ -190,3 +199,19 @@ def test_strategy_run_refuses_a_bad_name_or_an_instrument_nobody_serves(
     )  # fmt: skip
     assert res.returncode == 2
     _one_error_line(res, option, words)
+
+
+def test_exchange_ping_without_an_exchange_says_so(tmp_path: Path, cfg_file: Path) -> None:
+    """The healthcheck of the compose exchange service: nothing listening → exit 3, one line."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: a connect is refused
+        data = yaml.safe_load(cfg_file.read_text())
+        data["exchange"] = {"port": port}
+        cfg_file.write_text(yaml.safe_dump(data))
+        res = _okxmm("ctl", "exchange", "ping", "--config", str(cfg_file), "--timeout", "2")
+    assert res.returncode == 3, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    assert res.stderr.strip() == (
+        f"exchange: no answer from http://127.0.0.1:{port}/api/v5/public/time: ConnectError"
+    )

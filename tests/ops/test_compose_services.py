@@ -35,14 +35,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _services() -> dict[str, dict[str, Any]]:
+    """The okxmm services (the monitoring profile's Prometheus and Grafana are images)."""
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    out: dict[str, dict[str, Any]] = doc["services"]
-    return out
+    return {n: s for n, s in doc["services"].items() if "profiles" not in s}
 
 
-def _free_block(n: int) -> int:
+def _free_block(n: int, start: int = 21000) -> int:
     """A base port with ``n`` consecutive free ports after it."""
-    for base in range(21000, 60000, 97):
+    for base in range(start, 60000, 97):
         socks = []
         try:
             for p in range(base, base + n):
@@ -58,7 +58,9 @@ def _free_block(n: int) -> int:
     raise RuntimeError("no free port block")
 
 
-def _env(tmp: Path, ex_port: int, port_base: int, ipc_dir: str) -> dict[str, str]:
+def _env(
+    tmp: Path, ex_port: int, port_base: int, metrics_base: int, ipc_dir: str
+) -> dict[str, str]:
     cfg = yaml.safe_load((ROOT / "deploy" / "okxmm.docker.yaml").read_text())
     hosts = dict.fromkeys(cfg["bus"]["hosts"], "127.0.0.1")
     base = f"127.0.0.1:{ex_port}"
@@ -76,6 +78,8 @@ def _env(tmp: Path, ex_port: int, port_base: int, ipc_dir: str) -> dict[str, str
             "OKXMM_BUS__PORT_BASE": str(port_base),
             "OKXMM_BUS__HOSTS": json.dumps(hosts),
             "OKXMM_BUS__IPC_DIR": ipc_dir,
+            "OKXMM_METRICS__HOST": "127.0.0.1",
+            "OKXMM_METRICS__PORT_BASE": str(metrics_base),
             "OKXMM_LOG_DIR": str(tmp / "var" / "log"),
             "OKXMM_VAR_DIR": str(tmp / "var"),
         }
@@ -92,7 +96,9 @@ async def test_every_compose_service_command_runs_outside_docker(
     tmp_path: Path, free_port: int, bus_config: BusConfig
 ) -> None:
     services = _services()
-    env = _env(tmp_path, free_port, _free_block(20), bus_config.ipc_dir)
+    bus_base = _free_block(20)
+    metrics_base = _free_block(20, start=bus_base + 20)
+    env = _env(tmp_path, free_port, bus_base, metrics_base, bus_config.ipc_dir)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     outs = []
     client = httpx.AsyncClient()
@@ -129,6 +135,34 @@ async def test_every_compose_service_command_runs_outside_docker(
             assert time.monotonic() < deadline, f"not quoting on both instruments: {quoting}"
             quoting = {o["instId"] for o in await live_orders() if decode(o["clOrdId"])}
             await asyncio.sleep(0.2)
+
+        # what docker runs to tell each service healthy passes here too, and each actor
+        # service serves its metrics at the port deploy/prometheus.yml scrapes
+        for name, svc in services.items():
+            argv = svc["healthcheck"]["test"][1:]
+            assert argv[0] == "okxmm"
+            health = await asyncio.to_thread(
+                subprocess.run,
+                [*_okxmm(), *argv[1:]],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert health.returncode == 0, (name, health.stdout, health.stderr)
+            assert "ping: ok" in health.stdout, (name, health.stdout)
+        prom = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+        docker_base = yaml.safe_load((ROOT / "deploy" / "okxmm.docker.yaml").read_text())[
+            "metrics"
+        ].get("port_base", 9400)
+        for entry in prom["scrape_configs"][0]["static_configs"]:
+            (target,) = entry["targets"]
+            offset = int(target.rpartition(":")[2]) - docker_base
+            r = await client.get(f"http://127.0.0.1:{metrics_base + offset}/metrics")
+            assert r.status_code == 200, target
+            assert f'process_resident_memory_bytes{{actor="{entry["labels"]["actor"]}"}}' in r.text
 
         # docker compose down: SIGTERM to every service; the workers and router first so the
         # router is still connected to the exchange when it cancels everything

@@ -152,3 +152,15 @@ def test_a_params_order_above_the_local_instrument_max_size_is_refused(tmp_path:
     assert check_config(cfg, env={}) == [
         ("strategies.0.params", f"params: order size 50 above {BTC}'s maxLmtSz 10")
     ]
+
+
+def test_metrics_ports_must_be_distinct_and_clear_of_the_bus() -> None:
+    off = _cfg(metrics={"enabled": False, "ports": {"router": 7104}})
+    assert _paths(off) == []  # metrics off: their ports do not matter
+    clash = _cfg(metrics={"enabled": True, "ports": {"router": 7104, "risk": 9402}})
+    problems = dict(check_config(clash, env={}))
+    assert "already the bus's" in problems["metrics.ports.router"]
+    assert "already md-feed's" in problems["metrics.ports.risk"]
+    high = _cfg(metrics={"enabled": True, "port_base": 65530})  # alerts at +6, workers +10
+    assert "out of range" in dict(check_config(high, env={}))["metrics.port_base"]
+    assert _paths(_cfg(metrics={"enabled": True})) == []
