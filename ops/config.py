@@ -35,6 +35,7 @@ from gateway.config import MdFeedConfig, PrivateGwConfig
 from ops.alerts.config import AlertsConfig
 from ops.exchange.config import ExchangeConfig
 from risk.config import RiskConfig
+from risk.margin.config import MarginConfig
 
 __all__ = [
     "DEMO_CREDENTIALS",
@@ -161,6 +162,7 @@ class OkxmmConfig(BaseSettings):
     private_gw: PrivateGwConfig = PrivateGwConfig()
     router: RouterConfig = RouterConfig()
     risk: RiskConfig = RiskConfig()
+    margin: MarginConfig = MarginConfig()
     strategies: list[StrategySpec] = Field(default_factory=_default_strategies)
     supervisor: SupervisorConfig = SupervisorConfig()
     alerts: AlertsConfig = AlertsConfig()

@@ -34,3 +34,5 @@ class MarginState(Msg, frozen=True):
     liq_move_pct: Decimal | None = None
     ts_ms: int = 0
     reason: str = ""
+    # what risk must do: "" (nothing), "reduce" (at danger), "halt" (close to liquidation)
+    action: str = ""
