@@ -171,6 +171,14 @@ class OkxmmConfig(BaseSettings):
     var_dir: str = "var"
 
     @property
+    def margin_on(self) -> bool:
+        """The margin actor runs: when asked to, or (``margin.enabled`` unset) when the local
+        exchange's accounts are in multi-currency (3) or portfolio (4) margin mode."""
+        if self.margin.enabled is not None:
+            return self.margin.enabled
+        return self.venue.kind == "local" and self.exchange.acct_lv in (3, 4)
+
+    @property
     def live(self) -> bool:
         """Real money: the stricter defaults (risk heartbeat, reference price) apply."""
         return self.venue.kind == "okx-live"

@@ -72,16 +72,6 @@ class RestartPolicy:
         return float(min(self._cfg.backoff_initial_s * (2**restarts), self._cfg.backoff_max_s))
 
 
-def margin_enabled(cfg: OkxmmConfig) -> bool:
-    """The margin actor runs when asked to, or (``margin.enabled`` unset) when the local
-    exchange's account is in multi-currency (3) or portfolio (4) margin mode."""
-    if cfg.margin.enabled is not None:
-        return cfg.margin.enabled
-    if cfg.venue.kind != "local":
-        return False
-    return cfg.exchange.acct_lv in (3, 4)
-
-
 def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
     """The children of ``okxmm up`` in start order."""
     py = sys.executable
@@ -95,7 +85,7 @@ def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
         ChildSpec("router", [py, "-m", "ops.router", *conf], "actor", "ctl.router"),
         ChildSpec("risk", [py, "-m", "risk.monitor", *conf], "actor", "ctl.risk"),
     ]
-    if margin_enabled(cfg):
+    if cfg.margin_on:
         specs.append(
             ChildSpec("margin", [py, "-m", "risk.margin.monitor", *conf], "actor", "ctl.margin")
         )
