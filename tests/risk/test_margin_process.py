@@ -26,15 +26,16 @@ from engine import topics
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import AnyMsg, MarginState, PubHeartbeat
+from engine.messages import AnyMsg, MarginState, PubHeartbeat, RiskState, TradingState
 from ops.exchange.testing import RunningExchange, rest_headers, running_exchange
 
-from .test_monitor_process import okxmm_cli, stop
+from .tap import RiskTap
+from .test_monitor_process import okxmm_cli, state_is, stop
 
 pytestmark = pytest.mark.slow
 D = Decimal
 BTC = "BTC-USDT-SWAP"
-ACTORS = ["gateway.md_feed", "gateway.private_gw", "risk.margin.monitor"]
+ACTORS = ["gateway.md_feed", "gateway.private_gw", "risk.margin.monitor", "risk.monitor"]
 EXCHANGE: dict[str, Any] = {
     "acct_lv": 3,
     "realtime": False,  # prices move only by the test's shocks: REST and bus see one market
@@ -88,6 +89,7 @@ def _config(tmp_path: Path, bus: BusConfig, port: int) -> Path:
                 "instruments": [BTC],
                 "strategies": [],
                 "margin": MARGIN,
+                "risk": {"state_path": str(tmp_path / "risk.state")},
             }
         )
     )
@@ -148,9 +150,11 @@ async def test_margin_state_matches_the_venue_and_crashes_raise_the_status(
         assert placed["data"][0]["sCode"] == "0", placed
         cfg_path = _config(tmp_path, bus_config, free_port)
         tap = MarginTap(ctx, bus_config)
+        risk = RiskTap(ctx, bus_config)
         try:
             with _actors(cfg_path, tmp_path):
                 await tap.sub.start()
+                await risk.start()
                 bal = await _balance(ex)
                 st = await tap.expect(
                     lambda m: _same(m.mgn_ratio, bal["mgnRatio"]), "the venue's margin ratio"
@@ -178,11 +182,37 @@ async def test_margin_state_matches_the_venue_and_crashes_raise_the_status(
                     lambda m: _same(m.mgn_ratio, bal["mgnRatio"]), "the ratio after −1 % more"
                 )
                 assert (danger.status, danger.action) == ("danger", "reduce"), danger
+                red = await risk.expect(
+                    lambda m: (
+                        state_is("account", "*", TradingState.REDUCING)(m)
+                        and isinstance(m, RiskState)
+                        and m.reason.startswith("margin: margin ratio")
+                    ),
+                    "risk REDUCING for the margin (not a start-up reason)",
+                    20.0,
+                )
+                assert isinstance(red, RiskState)
+                assert "danger at 300 %" in red.reason
                 assert danger.liq_px is not None
                 assert danger.price is not None
                 assert danger.liq_px < danger.price
+
+                await ex.admin("/admin/faults", {"shock_pct": -0.4})  # ratio ≈ 1.3: halt at 1.5
+                bal = await _balance(ex)
+                near = await tap.expect(
+                    lambda m: _same(m.mgn_ratio, bal["mgnRatio"]), "the ratio after −0.4 % more"
+                )
+                assert near.action == "halt", near
+                assert near.mgn_ratio is not None
+                assert near.mgn_ratio > 1  # not yet the venue's liquidation level
+                halt = await risk.expect(
+                    state_is("account", "*", TradingState.HALTED), "risk HALTED", 20.0
+                )
+                assert isinstance(halt, RiskState)
+                assert "halt at 150 %" in halt.reason, halt
                 positions = (await _rest(ex, "GET", "/api/v5/account/positions"))["data"]
                 assert [p["pos"] for p in positions] == ["100"]  # the venue liquidated nothing
         finally:
+            await risk.close()
             await tap.sub.close()
             ctx.destroy(linger=0)
