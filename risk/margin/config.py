@@ -36,7 +36,7 @@ class MarginConfig(BaseModel):
     # |ours − venue's| / venue's above this: logged as a disagreement
     disagreement_rel: Decimal = Field(Decimal("0.01"), ge=0)
     heartbeat_ms: int = Field(100, gt=0)
-    eval_interval_ms: int = Field(100, gt=0)
+    eval_interval_ms: int = Field(250, gt=0)  # at most this often
     republish_ms: int = Field(1000, gt=0)
     md_silence_ms: int = Field(1000, gt=0)
     private_silence_ms: int = Field(3000, gt=0)

@@ -102,16 +102,24 @@ class MarginMonitor:
 
     async def handle_timer(self) -> None:
         while True:
-            await asyncio.sleep(self.mc.eval_interval_ms / 1000)
+            await asyncio.sleep(self.mc.eval_interval_ms / 1000)  # the evaluation period
             self.step()
 
     def step(self) -> None:
+        """Recompute when something was heard (the stress scan is not free), republish when
+        due."""
+        mono = self.clock.monotonic_ns()
+        due = mono - self.last_republish_ns >= self.mc.republish_ms * _NS_PER_MS
+        if not self.changed.is_set():
+            if due and self.last is not None:
+                self.pub.publish(topics.MARGIN, self.last)
+                self.last_republish_ns = mono
+            return
+        self.changed.clear()
         rep = self.core.report(self._wall_ms())
         if rep is None:
             return
         st = rep.state
-        mono = self.clock.monotonic_ns()
-        due = mono - self.last_republish_ns >= self.mc.republish_ms * _NS_PER_MS
         if self.last is None or _numbers(st) != _numbers(self.last) or due:
             if self.last is not None and st.status != self.last.status:
                 self.log.warning(

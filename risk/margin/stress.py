@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _ONE = Decimal(1)
-_BISECT_STEPS = 60  # 2⁻⁶⁰ of the bracket: far below any price tick
+_BISECT_STEPS = 40  # 2⁻⁴⁰ of a 1 % bracket: far below any price tick
 
 
 class MarginStatus(StrEnum):
@@ -140,7 +140,7 @@ def liquidation_price(
     *,
     down: bool = True,
     scan_pct: Decimal = Decimal(1),
-    max_up: Decimal = Decimal(10),
+    max_up: Decimal = Decimal(3),
 ) -> LiquidationPoint | None:
     """The nearest price of ``uly`` (below when ``down``, else above up to ``max_up`` × now) at
     which the projected margin ratio reaches ``level``; ``None`` if there is none in range.
