@@ -26,16 +26,32 @@ from engine import topics
 from engine.bus.subscriber import Subscriber
 from engine.clock import SystemClock
 from engine.config import BusConfig
-from engine.messages import AnyMsg, MarginState, PubHeartbeat, RiskState, TradingState
+from engine.messages import (
+    Ack,
+    AnyMsg,
+    MarginState,
+    OrdType,
+    PubHeartbeat,
+    RiskState,
+    Side,
+    TradingState,
+)
 from ops.exchange.testing import RunningExchange, rest_headers, running_exchange
 
 from .tap import RiskTap
+from .test_exchange_integration import Strategy, poll_until
 from .test_monitor_process import okxmm_cli, state_is, stop
 
 pytestmark = pytest.mark.slow
 D = Decimal
 BTC = "BTC-USDT-SWAP"
-ACTORS = ["gateway.md_feed", "gateway.private_gw", "risk.margin.monitor", "risk.monitor"]
+ACTORS = [
+    "gateway.md_feed",
+    "gateway.private_gw",
+    "ops.router",
+    "risk.margin.monitor",
+    "risk.monitor",
+]
 EXCHANGE: dict[str, Any] = {
     "acct_lv": 3,
     "realtime": False,  # prices move only by the test's shocks: REST and bus see one market
@@ -90,6 +106,7 @@ def _config(tmp_path: Path, bus: BusConfig, port: int) -> Path:
                 "strategies": [],
                 "margin": MARGIN,
                 "risk": {"state_path": str(tmp_path / "risk.state")},
+                "router": {"journal_path": str(tmp_path / "router.journal")},
             }
         )
     )
@@ -131,6 +148,10 @@ async def _balance(ex: RunningExchange) -> dict[str, Any]:
     return dict((await _rest(ex, "GET", "/api/v5/account/balance"))["data"][0])
 
 
+async def _count(ex: RunningExchange, n: int) -> bool:
+    return len(await ex.live_orders()) == n
+
+
 def _same(a: Decimal | None, b: str, rel: str = "1e-4") -> bool:
     """Equal within rounding: the bus carries OKX's ``avgPx`` rounded to the tick (0.1), so
     the recomputed equity may differ by up to 0.05 USD per BTC from the venue's exact one."""
@@ -151,6 +172,7 @@ async def test_margin_state_matches_the_venue_and_crashes_raise_the_status(
         cfg_path = _config(tmp_path, bus_config, free_port)
         tap = MarginTap(ctx, bus_config)
         risk = RiskTap(ctx, bus_config)
+        strat = Strategy(ctx, bus_config, BTC)
         try:
             with _actors(cfg_path, tmp_path):
                 await tap.sub.start()
@@ -163,6 +185,17 @@ async def test_margin_state_matches_the_venue_and_crashes_raise_the_status(
                 assert _same(st.mmr, bal["mmr"], "0")
                 assert _same(st.venue_mgn_ratio, bal["mgnRatio"], "0")  # via private-gw
                 assert (st.status, st.action, st.acct_lv) == ("healthy", "", 3)
+                for scope, key in (("account", "*"), ("inst", BTC)):
+                    await risk.expect(
+                        state_is(scope, key, TradingState.ACTIVE), f"{scope} ACTIVE", 30.0
+                    )
+                # a resting sell through the router (it reduces the long: allowed when REDUCING)
+                await strat.start()
+                got = await strat.order(BTC, Side.SELL, OrdType.LIMIT, "10", px * D("1.02"))
+                assert isinstance(got, Ack), got
+                await poll_until(
+                    lambda: _count(ex, 1), 10.0, "the sell resting on the venue", period_s=0.05
+                )
                 code, out = await okxmm_cli(cfg_path, "margin", "--once", "--json")
                 assert code == 0, out
                 report = json.loads(out[out.index("{") :])
@@ -210,9 +243,13 @@ async def test_margin_state_matches_the_venue_and_crashes_raise_the_status(
                 )
                 assert isinstance(halt, RiskState)
                 assert "halt at 150 %" in halt.reason, halt
+                await poll_until(
+                    lambda: _count(ex, 0), 10.0, "the router cancels on HALTED", period_s=0.05
+                )
                 positions = (await _rest(ex, "GET", "/api/v5/account/positions"))["data"]
                 assert [p["pos"] for p in positions] == ["100"]  # the venue liquidated nothing
         finally:
+            await strat.close()
             await risk.close()
             await tap.sub.close()
             ctx.destroy(linger=0)
