@@ -62,6 +62,9 @@ _PORTS: dict[str, int] = {
     "ctl.supervisor": 7114,
     "ctl.recorder": 7115,
     "ctl.alerts": 7116,
+    "margin.pub": 7117,
+    "margin.snap": 7118,
+    "ctl.margin": 7119,
 }
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "FILLS",
     "HEARTBEAT",
     "INSTRUMENTS",
+    "MARGIN",
     "MARKS",
     "ORDERS",
     "ORDER_EVENTS",
@@ -46,6 +47,7 @@ HEARTBEAT = "hb|"
 ACCOUNT = "acct|"
 ACCOUNT_CONFIG = "acctcfg|"  # the account's mode (acctLv, posMode); not under ``acct|``
 RISK = "risk|"
+MARGIN = "margin|"  # MarginState, retained (the margin actor)
 
 # family prefixes, for subscribers that want every topic of a kind
 BOOKS = "book|"

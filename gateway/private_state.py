@@ -76,6 +76,7 @@ class PrivateState:
         self.open_orders: dict[str, OrderData] = {}  # ordId → latest non-terminal state
         self._balances: dict[str, BalanceDetail] = {}
         self._total_eq: Decimal | None = None
+        self._venue_margin: AccountUpdate | None = None  # the latest full push's margin numbers
         self._u_time_ms = 0
         self._positions: dict[str, Position] = {}  # topic → position
         self.fills_published = 0
@@ -186,6 +187,15 @@ class PrivateState:
             details=[self._balances[c] for c in sorted(self._balances)],
             snapshot=True,
         )
+        if (v := self._venue_margin) is not None:
+            msg = msgspec.structs.replace(
+                msg,
+                adj_eq=v.adj_eq,
+                imr=v.imr,
+                mmr=v.mmr,
+                mgn_ratio=v.mgn_ratio,
+                notional_usd=v.notional_usd,
+            )
         return Publish(topics.ACCOUNT, msg)
 
     def on_account(self, items: list[Balance], *, snapshot: bool) -> list[Publish]:
@@ -200,6 +210,7 @@ class PrivateState:
                 self._balances[d.ccy] = d
             if upd.total_eq is not None:
                 self._total_eq = upd.total_eq
+                self._venue_margin = upd
             self._u_time_ms = max(self._u_time_ms, upd.u_time_ms)
         return [self._account_msg()]
 

@@ -28,7 +28,7 @@ from engine.bus.ctl import ctl_call
 from engine.bus.curve import secure
 from engine.clock import SystemClock
 from engine.errors import ConfigError, OkxmmError, StartError
-from engine.messages import CtlRequest
+from engine.messages import CtlReply, CtlRequest
 from ops.config import OkxmmConfig, load_config
 from ops.exchange.profile import describe as describe_switches
 
@@ -59,6 +59,7 @@ ACTORS = (
     "private-gw",
     "router",
     "risk",
+    "margin",
     "alerts",
     "strategy",
     "recorder",
@@ -206,6 +207,10 @@ def _run_actor(name: str, cfg: OkxmmConfig) -> int:
         from risk.monitor import main as risk_main
 
         return _code(risk_main(cfg))
+    if name == "margin":
+        from risk.margin.monitor import main as margin_main
+
+        return _code(margin_main(cfg))
     if name == "exchange":
         from ops.exchange.server import main as ex_main
 
@@ -307,16 +312,17 @@ def _ping_exchange(cfg: OkxmmConfig, timeout: float) -> int:
     return 0
 
 
-def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout: float) -> int:
-    if target == "exchange" and cmd == "ping":
-        return _ping_exchange(cfg, timeout)
+def _ask(
+    cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout: float
+) -> CtlReply | None:
+    """One ctl request; ``None`` (and a line on stderr) when the actor does not answer."""
     endpoint = cfg.bus.connect_endpoint(cfg.bus.ctl_name(target))
 
-    async def call() -> int:
+    async def call() -> CtlReply | None:
         ctx = zmq.asyncio.Context()
         secured = secure(ctx, cfg.bus)
         try:
-            reply = await ctl_call(
+            return await ctl_call(
                 ctx,
                 endpoint,
                 CtlRequest(cmd=cmd, args=args),
@@ -325,18 +331,26 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
             )
         except TimeoutError:
             typer.echo(f"{target}: no answer on {endpoint} within {timeout} s", err=True)
-            return 3
+            return None
         finally:
             secured.close()
             ctx.destroy(linger=0)
-        state = "ok" if reply.ok else "FAILED"
-        typer.echo(f"{target} {cmd}: {state} {reply.detail}".rstrip())
-        for key, value in sorted(reply.status.items()):
-            typer.echo(f"  {key}: {value}")
-        return 0 if reply.ok else 1
 
+    return asyncio.run(call())
+
+
+def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout: float) -> int:
+    if target == "exchange" and cmd == "ping":
+        return _ping_exchange(cfg, timeout)
     with _operator_errors():  # e.g. a CURVE key that cannot be read: one line, exit 2
-        return asyncio.run(call())
+        reply = _ask(cfg, target, cmd, args, timeout)
+    if reply is None:
+        return 3
+    state = "ok" if reply.ok else "FAILED"
+    typer.echo(f"{target} {cmd}: {state} {reply.detail}".rstrip())
+    for key, value in sorted(reply.status.items()):
+        typer.echo(f"  {key}: {value}")
+    return 0 if reply.ok else 1
 
 
 @app.command()
@@ -369,6 +383,35 @@ def resume(config: ConfigOpt = None) -> None:
     """Lift the kill switch."""
     cfg = _load(config)
     raise typer.Exit(_ctl(cfg, "risk", "resume", {}, 3.0))
+
+
+@app.command()
+def margin(
+    once: Annotated[bool, typer.Option("--once", help="Print one report and exit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between reports.")] = 5.0,
+    config: ConfigOpt = None,
+) -> None:
+    """The margin report (account mode, summary, collateral, positions, stress test,
+    liquidation analysis, discount tiers), from the running margin actor: the numbers it
+    publishes on the bus."""
+    import json as _json
+
+    from risk.margin.report import render_text
+
+    cfg = _load(config)
+    while True:
+        reply = _ask(cfg, "margin", "margin", {}, 3.0)
+        if reply is None:
+            raise typer.Exit(3)
+        if not reply.ok:
+            typer.echo(f"margin: {reply.detail}", err=True)
+            raise typer.Exit(1)
+        report = _json.loads(reply.detail)
+        typer.echo(_json.dumps(report, indent=2) if as_json else render_text(report))
+        if once:
+            raise typer.Exit(0)
+        asyncio.run(asyncio.sleep(interval))  # a refresh period for a person reading
 
 
 @app.command()

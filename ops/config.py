@@ -36,6 +36,7 @@ from gateway.config import MdFeedConfig, PrivateGwConfig
 from ops.alerts.config import AlertsConfig
 from ops.exchange.config import ExchangeConfig
 from risk.config import RiskConfig
+from risk.margin.config import MarginConfig
 
 __all__ = [
     "DEMO_CREDENTIALS",
@@ -163,6 +164,7 @@ class OkxmmConfig(BaseSettings):
     private_gw: PrivateGwConfig = PrivateGwConfig()
     router: RouterConfig = RouterConfig()
     risk: RiskConfig = RiskConfig()
+    margin: MarginConfig = MarginConfig()
     strategies: list[StrategySpec] = Field(default_factory=_default_strategies)
     supervisor: SupervisorConfig = SupervisorConfig()
     alerts: AlertsConfig = AlertsConfig()
@@ -170,6 +172,14 @@ class OkxmmConfig(BaseSettings):
     log_level: str = "INFO"
     log_dir: str = "var/log"
     var_dir: str = "var"
+
+    @property
+    def margin_on(self) -> bool:
+        """The margin actor runs: when asked to, or (``margin.enabled`` unset) when the local
+        exchange's accounts are in multi-currency (3) or portfolio (4) margin mode."""
+        if self.margin.enabled is not None:
+            return self.margin.enabled
+        return self.venue.kind == "local" and self.exchange.acct_lv in (3, 4)
 
     @property
     def live(self) -> bool:

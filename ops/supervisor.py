@@ -86,6 +86,10 @@ def build_specs(cfg: OkxmmConfig, config_path: Path | None) -> list[ChildSpec]:
         ChildSpec("router", [py, "-m", "ops.router", *conf], "actor", "ctl.router"),
         ChildSpec("risk", [py, "-m", "risk.monitor", *conf], "actor", "ctl.risk"),
     ]
+    if cfg.margin_on:
+        specs.append(
+            ChildSpec("margin", [py, "-m", "risk.margin.monitor", *conf], "actor", "ctl.margin")
+        )
     if cfg.alerts.sinks:
         specs.append(ChildSpec("alerts", [py, "-m", "ops.alerts", *conf], "actor", "ctl.alerts"))
     for s in cfg.strategies:

@@ -43,6 +43,7 @@ from engine.messages import (
     BookTop,
     Fill,
     InstrumentInfo,
+    MarginState,
     MarkPrice,
     OrderEvent,
     OrderState,
@@ -122,6 +123,8 @@ class RiskCore:
         self.private_reason = ""
         self.private_silent = False
         self.md_silent = False
+        self.margin: MarginState | None = None  # the margin actor's latest (acctLv 3 / 4)
+        self.margin_silent = False
         self._md_seen_ns: dict[str, int] = {}
         self._book_state: dict[str, BookState] = {}
         self._first_data_ns: int | None = None
@@ -190,6 +193,8 @@ class RiskCore:
             self._on_order_event(msg, mono_ns, from_snapshot)
         elif isinstance(msg, StrategyStatus):
             self.ledger.claim_epoch(msg.epoch, msg.strategy)
+        elif isinstance(msg, MarginState):
+            self.margin = msg
         elif isinstance(msg, StreamStatus):
             if source == "acct":
                 self.private_up = msg.up
@@ -409,6 +414,9 @@ class RiskCore:
             strategy_pnl={s: (p, self.strategy_peaks.get(s, ZERO)) for s, p in net.items()},
             insts=[self._inst_view(i, mono_ns) for i in self.instruments],
             order_rates={s: self.order_rate.rate(s, mono_ns) for s in self.order_rate.strategies},
+            margin_action=self.margin.action if self.margin else "",
+            margin_reason=self.margin.reason if self.margin else "",
+            margin_silent=self.margin_silent,
         )
         breaches = evaluate(inputs, self.cfg)
         reduce: dict[tuple[str, str], list[str]] = {}

@@ -13,6 +13,8 @@
   md-feed silent for ``md_silence_ms`` | inst | REDUCE |
 | ``private_silence_ms``: private stream silent or reported down; no account data yet | account
   ``*`` | REDUCE |
+| margin actor (``MarginState.action``): ``reduce`` at the danger level / ``halt`` close to
+  liquidation; its publisher silent | account ``*`` | REDUCE / HALT / REDUCE |
 
 A HALT breach latches (see :mod:`risk.state`); REDUCE breaches clear by themselves.
 """
@@ -65,6 +67,9 @@ class LimitInputs:
     strategy_pnl: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # pnl, peak
     insts: list[InstView] = field(default_factory=list)
     order_rates: dict[str, int] = field(default_factory=dict)
+    margin_action: str = ""  # the margin actor's verdict: "", "reduce", "halt"
+    margin_reason: str = ""
+    margin_silent: bool = False
 
 
 def _fmt(x: Decimal) -> str:
@@ -102,6 +107,12 @@ def evaluate(inp: LimitInputs, cfg: RiskConfig) -> list[Breach]:
                         f"peak {_fmt(peak)} (limit {cfg.strategy_loss_limit_usd})",
                     )
                 )
+    if inp.margin_action == "halt":
+        out.append(Breach(*acct, Severity.HALT, f"margin: {inp.margin_reason}"))
+    elif inp.margin_action == "reduce":
+        out.append(Breach(*acct, Severity.REDUCE, f"margin: {inp.margin_reason}"))
+    if inp.margin_silent:
+        out.append(Breach(*acct, Severity.REDUCE, "margin monitor silent"))
     for name, rate in sorted(inp.order_rates.items()):
         if cfg.max_order_rate_per_s is not None and rate > cfg.max_order_rate_per_s:
             out.append(

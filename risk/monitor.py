@@ -5,6 +5,8 @@ Inbox:
 - acct.pub / acct.snap: ``acct|``, ``pos|``, ``order|``, ``fill|``, ``stream|``,
   ``recentfills|`` (private-gw; the ring of recent fills heals fills missed while risk was down);
 - ord.pub / ord.snap: ``ord|<strategy>|`` order lifecycle, ``strat|`` status (router);
+- margin.pub / margin.snap: ``margin|`` ``MarginState`` (the margin actor, when it runs:
+  REDUCING at its ``reduce``, HALTED at its ``halt``, REDUCING while it is silent);
 - ctl.risk: ``halt [reason, scope, key]``, ``resume [scope, key]``, ``risk`` (numbers), plus the
   runtime's ping/status/stop.
 Outbox (risk.pub / risk.snap, Clone, heartbeats from the Publisher):
@@ -124,6 +126,16 @@ class RiskMonitor:
                 clock=self.clock,
             ),
         }
+        if cfg.margin_on:
+            self.subs["margin"] = Subscriber(
+                actor.ctx,
+                bus.connect_endpoint("margin.pub"),
+                snap_endpoint=bus.connect_endpoint("margin.snap"),
+                prefixes=[topics.MARGIN],
+                name="risk.margin",
+                clock=self.clock,
+                silence_ms=cfg.margin.private_silence_ms,
+            )
         self.changed = asyncio.Event()
         self.pending: RiskSnapshot | None = None
         self.last_published: RiskSnapshot | None = None
@@ -214,6 +226,8 @@ class RiskMonitor:
         mono = self.clock.monotonic_ns()
         self.core.private_silent = self.subs["acct"].silent()
         self.core.md_silent = self.subs["md"].silent()
+        if "margin" in self.subs:
+            self.core.margin_silent = self.subs["margin"].silent()
         report = self.core.evaluate(mono, self._wall_ms())
         self._on_changes(report.changes)
         for lim in report.limits:

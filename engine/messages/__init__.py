@@ -11,8 +11,8 @@ Prices and sizes are ``Decimal`` (encoded as strings): exact wherever they are c
 Empty optional values are ``None``; a Decimal field that OKX sends as ``""`` becomes ``None``.
 
 The messages live by concept in ``base`` (enums, ``Msg``), ``md``, ``account``, ``commands``,
-``risk`` and ``control``; this module re-exports every name and holds the one tagged union
-(``AnyMsg``) and the ``Envelope``. Tags are the class names, so moving a class between
+``risk``, ``margin`` and ``control``; this module re-exports every name and holds the one tagged
+union (``AnyMsg``) and the ``Envelope``. Tags are the class names, so moving a class between
 modules changes nothing on the wire.
 """
 
@@ -64,6 +64,7 @@ from engine.messages.control import (
     GetSnapshot,
     SnapshotEnd,
 )
+from engine.messages.margin import MarginState
 from engine.messages.md import (
     BookStatus,
     BookTop,
@@ -105,6 +106,7 @@ __all__ = [
     "Hello",
     "InstrumentInfo",
     "Level",
+    "MarginState",
     "MarkPrice",
     "Msg",
     "NewOrder",
@@ -169,6 +171,7 @@ AnyMsg = (
     | ActorStatus
     | RecentFills
     | AccountConfig
+    | MarginState
 )
 
 

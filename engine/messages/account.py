@@ -33,6 +33,9 @@ class BalanceDetail(Msg, frozen=True):
     eq_usd: Decimal | None = None
     u_time_ms: int = 0
     upl: Decimal | None = None
+    # multi-currency / portfolio margin (acctLv 3, 4): the haircut equity and the liability
+    dis_eq: Decimal | None = None
+    liab: Decimal | None = None
 
 
 class AccountUpdate(Msg, frozen=True):
@@ -42,6 +45,12 @@ class AccountUpdate(Msg, frozen=True):
     u_time_ms: int
     details: list[BalanceDetail]
     snapshot: bool = False  # True: details is the whole account
+    # the venue's margin numbers (OKX adjEq, imr, mmr, mgnRatio, notionalUsd); None: not sent
+    adj_eq: Decimal | None = None
+    imr: Decimal | None = None
+    mmr: Decimal | None = None
+    mgn_ratio: Decimal | None = None
+    notional_usd: Decimal | None = None
 
 
 class AccountConfig(Msg, frozen=True):

@@ -177,6 +177,8 @@ def _detail(d: BalanceDetailData) -> BalanceDetail:
         eq_usd=dec_or_none(d.eqUsd),
         u_time_ms=ms(d.uTime),
         upl=dec_or_none(d.upl),
+        dis_eq=dec_or_none(d.disEq),
+        liab=dec_or_none(d.liab),
     )
 
 
@@ -187,6 +189,11 @@ def account_update(d: Balance, *, snapshot: bool) -> AccountUpdate:
         u_time_ms=ms(d.uTime),
         details=[_detail(x) for x in d.details],
         snapshot=snapshot,
+        adj_eq=dec_or_none(d.adjEq),
+        imr=dec_or_none(d.imr),
+        mmr=dec_or_none(d.mmr),
+        mgn_ratio=dec_or_none(d.mgnRatio),
+        notional_usd=dec_or_none(d.notionalUsd),
     )
 
 

@@ -162,6 +162,8 @@ class BalanceDetailData(_Dto, frozen=True, kw_only=True):
     eqUsd: str = ""
     upl: str = ""
     uTime: str = ""
+    disEq: str = ""
+    liab: str = ""
 
 
 class Balance(_Dto, frozen=True, kw_only=True):
@@ -176,6 +178,7 @@ class Balance(_Dto, frozen=True, kw_only=True):
     upl: str = ""
     uTime: str = ""
     details: list[BalanceDetailData] = []
+    notionalUsd: str = ""
 
 
 class PositionData(_Dto, frozen=True, kw_only=True):

@@ -1,8 +1,9 @@
 """The alerts actor (``okxmm actor alerts`` / ``python -m ops.alerts --config F``).
 
 Inbox: ``riskstate|`` (risk.pub), ``strat|`` (ord.pub), ``bookstate|`` (md.pub), ``stream|``
-(acct.pub), each with its Clone snapshot so a state that holds when we start is told too; the
-supervisor's ``children`` over its ctl socket every ``alerts.children_poll_s`` (restarts, deaths).
+(acct.pub), ``margin|`` (margin.pub, when the margin actor runs), each with its Clone snapshot
+so a state that holds when we start is told too; the supervisor's ``children`` over its ctl
+socket every ``alerts.children_poll_s`` (restarts, deaths).
 Outbox: the configured webhooks (:mod:`ops.alerts.dispatch`). A separate process, so an alert
 never blocks the actor whose state raised it, and a slow receiver never slows the engine.
 """
@@ -67,6 +68,8 @@ class AlertsActor:
             sub("md", topics.BOOK_STATES),
             sub("acct", topics.STREAMS),
         ]
+        if cfg.margin_on:
+            self.subs.append(sub("margin", topics.MARGIN))
         self.supervisor_unreachable = False
         actor.add_status(self.status)
         actor.metrics.add(self.metrics)

@@ -9,6 +9,7 @@ on a steady state, and says when the condition is over (``resolved``):
 | ``strat|`` | a worker fenced by the router, stopped, or backing off refusals | warning |
 | ``bookstate|`` | a book not VALID for ``book_invalid_s`` | warning |
 | ``stream|`` | the private stream's venue login refused | critical |
+| ``margin|`` | margin ratio at the warning / danger (or liquidation) level | warning / critical |
 | supervisor | an actor restarted / died and is not restarted again | warning / critical |
 
 A loss-limit halt is named as such (the reason risk gives starts with "loss limit").
@@ -23,6 +24,7 @@ from engine.messages import (
     AnyMsg,
     BookState,
     BookStatus,
+    MarginState,
     RiskState,
     StrategyStatus,
     StreamStatus,
@@ -59,6 +61,7 @@ class AlertRules:
         self._book_alerted: set[str] = set()
         self._login_refused = False
         self._children: dict[str, tuple[str, int]] = {}  # name → (state, restarts)
+        self._margin = "healthy"
 
     # ------------------------------------------------------------------------------ bus
     def on_message(self, msg: AnyMsg, mono_ns: int) -> list[Alert]:
@@ -70,6 +73,8 @@ class AlertRules:
             return self._on_book(msg, mono_ns)
         if isinstance(msg, StreamStatus):
             return self._on_stream(msg)
+        if isinstance(msg, MarginState):
+            return self._on_margin(msg)
         return []
 
     def _on_risk(self, msg: RiskState) -> list[Alert]:
@@ -123,6 +128,17 @@ class AlertRules:
             self._login_refused = False
             return [Alert(key, "info", f"venue login accepted ({msg.stream})", "", True)]
         return []
+
+    def _on_margin(self, msg: MarginState) -> list[Alert]:
+        before, self._margin = self._margin, msg.status
+        if msg.status == before:
+            return []
+        ratio = "n/a" if msg.mgn_ratio is None else f"{msg.mgn_ratio * 100:.0f} %"
+        text = f"margin ratio {ratio}" + (f": {msg.reason}" if msg.reason else "")
+        if msg.status == "healthy":
+            return [Alert("margin", "info", "margin healthy again", f"was {before}", True)]
+        severity: Severity = "warning" if msg.status == "warning" else "critical"
+        return [Alert("margin", severity, f"margin {msg.status.upper()}", text)]
 
     # ---------------------------------------------------------------------------- timer
     def on_timer(self, mono_ns: int) -> list[Alert]:

@@ -29,7 +29,8 @@
 ``POST /admin/step``                      ``{"n": N}``: advance the synthetic market N steps now
 ``POST /admin/reset-limits``              forget every rate-limit window
 ``GET  /admin/events?since=S&kind=K``     the venue's event log after seq S (optional, repeatable
-                                          ``kind``: shock, book, request, order; ``limit``
+                                          ``kind``: shock, book, request, order,
+                                          liquidation; ``limit``
                                           [10000]): ``{"events": [...], "seq", "dropped",
                                           "nowMonoNs"}`` on the exchange's monotonic clock
 ========================================  =====================================================

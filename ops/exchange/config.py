@@ -10,6 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from risk.margin.portfolio import PortfolioParams
+from risk.margin.tiers import TierTable
+
 # OKX account modes (``account/config`` acctLv): 1 spot, 2 futures (single-currency margin),
 # 3 multi-currency margin, 4 portfolio margin
 AcctLv = Literal[1, 2, 3, 4]
@@ -161,6 +164,11 @@ class ExchangeConfig(BaseModel):
     swap_taker_fee: str = "-0.0005"
     leverage: str = "10"
     mmr_rate: str = "0.004"
+    # acctLv 3 / 4 accounts: discount and position tiers (shared with the margin actor's
+    # config), the simplified portfolio-margin stress parameters, the liquidation level
+    margin_tiers: TierTable = TierTable()
+    portfolio: PortfolioParams = PortfolioParams()
+    liquidation_level: str = "1"
     price_limit_pct: str = "0.05"  # derivative price band around mark
     step_ms: int = Field(100, gt=0)  # simulated time per market step
     realtime: bool = True  # False: the market moves only through POST /admin/step

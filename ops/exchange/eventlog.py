@@ -20,7 +20,7 @@ __all__ = ["Event", "EventLog", "inst_ids"]
 class Event:
     seq: int
     mono_ns: int
-    kind: str  # shock | book | request | order
+    kind: str  # shock | book | request | order | liquidation
     inst: str = ""
     account: str = ""  # account uid
     conn: str = ""  # connection id, "rest" for REST

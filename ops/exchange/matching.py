@@ -101,6 +101,10 @@ class Exchange:
             d.insts.add(inst_id)
         return d
 
+    def touch(self, acct: Account, ccy: str = "", inst_id: str = "") -> None:
+        """Mark an account's currency / instrument changed (pushed on the next flush)."""
+        self._touch(acct, ccy, inst_id)
+
     def drain(self) -> tuple[list[OrderPush | TradePrint], dict[str, Dirty]]:
         events, dirty = self.events, self.dirty
         self.events, self.dirty = [], {}

@@ -43,6 +43,9 @@ RULES: dict[str, Rule] = {
         Rule("mark-price", 10, 2000),
         Rule("price-limit", 20, 2000),
         Rule("time", 10, 2000),
+        Rule("discount-rate", 2, 2000),
+        Rule("position-tiers", 10, 2000),
+        Rule("risk-state", 10, 2000),
         Rule("status", 1, 5000),
     )
 }

@@ -19,6 +19,13 @@ from loguru import logger
 
 from ops.exchange.accounts import Account
 from ops.exchange.codes import http_status, msg
+from ops.exchange.margin import (
+    account_margin,
+    discount_rows,
+    is_margin_account,
+    margin_ratio,
+    position_tier_rows,
+)
 from ops.exchange.modes import POS_MODES
 from ops.exchange.ratelimit import RULES
 from ops.exchange.trading import OpKind, OpResult
@@ -47,7 +54,11 @@ _ENDPOINTS: dict[str, _Endpoint] = {
     "market/tickers": _Endpoint("GET", False, "ticker", "ip"),
     "public/mark-price": _Endpoint("GET", False, "mark-price", "ip+instId"),
     "public/price-limit": _Endpoint("GET", False, "price-limit", "ip+instId"),
+    "public/discount-rate-interest-free-quota": _Endpoint("GET", False, "discount-rate", "ip"),
+    "public/position-tiers": _Endpoint("GET", False, "position-tiers", "ip"),
     "account/config": _Endpoint("GET", True, "config", "user"),
+    "account/position-tiers": _Endpoint("GET", True, "position-tiers", "user"),
+    "account/risk-state": _Endpoint("GET", True, "risk-state", "user"),
     "account/balance": _Endpoint("GET", True, "balance", "user"),
     "account/positions": _Endpoint("GET", True, "positions", "user"),
     "account/trade-fee": _Endpoint("GET", True, "config", "user"),
@@ -98,7 +109,11 @@ class RestApi:
             "market/tickers": self._tickers,
             "public/mark-price": self._mark_price,
             "public/price-limit": self._price_limit,
+            "public/discount-rate-interest-free-quota": self._discount_rate,
+            "public/position-tiers": self._position_tiers,
             "account/config": self._config,
+            "account/position-tiers": self._position_tiers,
+            "account/risk-state": self._risk_state,
             "account/balance": self._balance,
             "account/positions": self._positions,
             "account/trade-fee": self._trade_fee,
@@ -387,6 +402,30 @@ class RestApi:
                 }
             ]
         )
+
+    # -- margin (acctLv 3 / 4; ops/exchange/margin.py) ----------------------------------------
+    def _discount_rate(self, request: web.Request, acct: Account | None) -> web.Response:
+        return _ok(discount_rows(self.v.ex, request.query.get("ccy", "")))
+
+    def _position_tiers(self, request: web.Request, acct: Account | None) -> web.Response:
+        q = request.query
+        inst_type = q.get("instType", "")
+        uly = q.get("instFamily", "") or q.get("uly", "")
+        if not inst_type:
+            raise _ParamError("50014", msg("50014", "instType"))
+        if not uly:
+            raise _ParamError("50014", msg("50014", "instFamily"))
+        return _ok(position_tier_rows(self.v.ex, uly.split(",")[0], inst_type))
+
+    def _risk_state(self, request: web.Request, acct: Account | None) -> web.Response:
+        assert acct is not None
+        ex = self.v.ex
+        ratio = (
+            margin_ratio(ex, acct, account_margin(ex, acct)) if is_margin_account(acct) else None
+        )
+        at_risk = ratio is not None and ratio <= Decimal(ex.cfg.liquidation_level)
+        row = {"atRisk": at_risk, "atRiskIdx": [], "atRiskMgn": [], "ts": str(self.v.now_ms())}
+        return _ok([row])
 
     def _balance(self, request: web.Request, acct: Account | None) -> web.Response:
         assert acct is not None

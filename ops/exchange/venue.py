@@ -20,6 +20,7 @@ from ops.exchange.eventlog import EventLog, inst_ids
 from ops.exchange.faults import Faults
 from ops.exchange.feed import BookFeed
 from ops.exchange.hub import Conn, Hub, PrivateSub
+from ops.exchange.margin import is_margin_account, liquidate_if_needed
 from ops.exchange.market import Market
 from ops.exchange.matching import Exchange, OrderPush, TradePrint
 from ops.exchange.profile import resolve
@@ -103,6 +104,7 @@ class Venue:
             now = self.now_ms()
             self.market.step(self.cfg.step_ms, now, frozen=self.faults.freeze)
             self.ex.fire_timers(now)
+            self.check_margin(now)
             self.publish()
             self.flush()
 
@@ -121,8 +123,19 @@ class Venue:
             if inst_id in (None, "", k):
                 m.requote(now)
                 self.ex.marks[k] = m.inst.px(round(m.fair))
+        self.check_margin(now)
         self.publish()
         self.flush()
+
+    def check_margin(self, now_ms: int) -> None:
+        """Liquidate the multi-currency / portfolio accounts at the liquidation level."""
+        for acct in self.ex.accounts.values():
+            if (
+                not acct.synthetic
+                and is_margin_account(acct)
+                and liquidate_if_needed(self.ex, acct, now_ms)
+            ):
+                self.events.add("liquidation", account=acct.uid, detail="margin ratio")
 
     def note_request(self, op: str, acct: Account, args: object, conn: str) -> None:
         """A trade op received (event log), before any injected ack delay."""

@@ -9,8 +9,16 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from ops.exchange.accounts import Account, Position
 from ops.exchange.instruments import canonical
+from ops.exchange.margin import (
+    account_margin,
+    account_mmr,
+    is_margin_account,
+    margin_ratio,
+    position_liq_px,
+)
 from ops.exchange.matching import Exchange
 from ops.exchange.orders import Fill, Order
+from risk.margin.tiers import position_tier
 
 __all__ = ["balance_and_position", "balance_obj", "fill_obj", "position_obj", "ticker_obj"]
 
@@ -85,7 +93,7 @@ def balance_obj(
         d.update(_DETAIL_FIXED)
         details.append(d)
     mmr = imr_total * Decimal(ex.cfg.mmr_rate) * ex.lever
-    return {
+    out: dict[str, object] = {
         "adjEq": canonical(total),
         "availEq": canonical(total - imr_total - frozen_total),
         "borrowFroz": "0",
@@ -108,6 +116,38 @@ def balance_obj(
         "uTime": str(now_ms),
         "upl": canonical(upl_total),
     }
+    if is_margin_account(acct):
+        _multi_currency(ex, acct, out, details)
+    return out
+
+
+def _multi_currency(
+    ex: Exchange, acct: Account, out: dict[str, object], details: list[dict[str, object]]
+) -> None:
+    """acctLv 3 / 4: the account and per-currency margin fields from :mod:`risk.margin`."""
+    m = account_margin(ex, acct)
+    ratio = margin_ratio(ex, acct, m)
+    out.update(
+        adjEq=canonical(m.adj_eq),
+        totalEq=canonical(m.total_eq),
+        imr=canonical(m.imr),
+        mmr=canonical(account_mmr(ex, acct, m)),
+        mgnRatio="" if ratio is None else canonical(ratio),
+        notionalUsd=canonical(m.notional_usd),
+        notionalUsdForSwap=canonical(m.notional_usd),
+    )
+    for d in details:
+        c = m.ccys.get(str(d["ccy"]))
+        if c is None:
+            continue
+        d.update(
+            eq=canonical(c.eq),
+            eqUsd=canonical(c.eq_usd),
+            disEq=canonical(c.dis_eq),
+            liab=canonical(c.liab),
+            crossLiab=canonical(c.liab),
+            interest=canonical(c.interest),
+        )
 
 
 def _usd_px(ex: Exchange, ccy: str) -> Decimal:
@@ -157,7 +197,7 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
     leg = p.pos_side != "net"
     # a leg's availPos is what closing orders have not yet claimed (net mode: all of it)
     avail = abs(p.lots) - (acct.closing_lots(inst.inst_id, p.pos_side) if leg else 0)
-    return {
+    out: dict[str, object] = {
         "adl": "1",
         "availPos": inst.sz_str(avail) if p.lots else "0",
         "avgPx": _avg_px(p),
@@ -213,6 +253,15 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
         "settledPnl": "",
         **dict.fromkeys(_POSITION_EMPTY, ""),
     }
+    if is_margin_account(acct):
+        tier = position_tier(qty, ex.cfg.margin_tiers.position_tiers(inst.base_ccy))
+        out.update(
+            imr=canonical(notional * tier.imr),
+            mmr=canonical(notional * tier.mmr),
+            liqPx=position_liq_px(ex, acct, inst.base_ccy, p.lots > 0),
+            liqPenalty="0",
+        )
+    return out
 
 
 def balance_and_position(

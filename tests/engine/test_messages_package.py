@@ -16,9 +16,9 @@ TAGS = [
     "StrategyLimits", "Hello", "Welcome", "Heartbeat", "NewOrder", "Amend", "Cancel", "CancelAll",
     "Bye", "Ack", "Reject", "Fenced", "OrderEvent", "StrategyStatus", "RiskState", "RiskLimits",
     "RiskSnapshot", "GetSnapshot", "SnapshotEnd", "CtlRequest", "CtlReply", "ActorStatus",
-    "RecentFills", "AccountConfig",
+    "RecentFills", "AccountConfig", "MarginState",
 ]  # fmt: skip
-MODULES = ["base", "md", "account", "commands", "risk", "control"]
+MODULES = ["base", "md", "account", "commands", "risk", "margin", "control"]
 
 
 def test_one_union_with_the_tags_unchanged() -> None:

@@ -45,6 +45,18 @@ def test_children_start_in_order_and_name_themselves(tmp_path: Path) -> None:
     assert "exchange" not in [s.name for s in build_specs(live, None)]
 
 
+def test_the_margin_actor_starts_for_a_multi_currency_account(tmp_path: Path) -> None:
+    cfg = load_config(None)
+    assert "margin" not in [s.name for s in build_specs(cfg, None)]  # acctLv 2
+    mc = cfg.model_copy(update={"exchange": cfg.exchange.model_copy(update={"acct_lv": 3})})
+    names = [s.name for s in build_specs(mc, None)]
+    assert names[4:6] == ["risk", "margin"]
+    spec = next(s for s in build_specs(mc, None) if s.name == "margin")
+    assert "risk.margin.monitor" in spec.argv
+    off = mc.model_copy(update={"margin": mc.margin.model_copy(update={"enabled": False})})
+    assert "margin" not in [s.name for s in build_specs(off, None)]
+
+
 def test_restart_window_forgets_old_restarts() -> None:
     window = RestartWindow(window_s=60, limit=3)
     for t in (0, 10, 20):

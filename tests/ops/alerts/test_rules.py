@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from engine.messages import (
     BookState,
     BookStatus,
+    MarginState,
     RiskState,
     StrategyStatus,
     StreamStatus,
@@ -92,3 +95,24 @@ def test_actor_restarts_and_deaths_from_the_supervisor() -> None:
     assert (
         r.on_children({"router": ("running", 1), "mm": ("gave up: 5 restarts in 600 s", 5)}) == []
     )
+
+
+def _margin(status: str, ratio: str | None) -> MarginState:
+    z = Decimal(0)
+    r = None if ratio is None else Decimal(ratio)
+    return MarginState(3, status, r, r, z, z, z, z, z)
+
+
+def test_margin_warning_then_danger_then_healthy() -> None:
+    r = AlertRules()
+    assert r.on_message(_margin("healthy", None), 0) == []
+    (w,) = r.on_message(_margin("warning", "2.5"), 0)
+    assert (w.key, w.severity, w.resolved) == ("margin", "warning", False)
+    assert "250 %" in w.text
+    assert r.on_message(_margin("warning", "2.4"), 0) == []  # steady state: no news
+    (d,) = r.on_message(_margin("danger", "1.6"), 0)
+    assert d.severity == "critical"
+    assert "DANGER" in d.title
+    (ok,) = r.on_message(_margin("healthy", "9"), 0)
+    assert ok.resolved
+    assert "danger" in ok.text
