@@ -61,8 +61,11 @@ CLOCK = SystemClock()
 T = TypeVar("T")
 
 
-async def until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float) -> T:
-    """Poll ``probe`` until it returns something not None; AssertionError after ``timeout_s``."""
+async def until(
+    what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float, every_s: float = 0.1
+) -> T:
+    """Poll ``probe`` every ``every_s`` until it returns something not None; AssertionError
+    naming ``what`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         got = await probe()
@@ -70,7 +73,15 @@ async def until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: 
             return got
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(every_s)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for a child ``okxmm``: no inherited OKX_API_/OKXMM_ settings, the repo
+    on the import path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKX_API_", "OKXMM_"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
 
 
 def free_port() -> int:

@@ -20,8 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +30,7 @@ import yaml
 import zmq.asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.system import clean_env, until
 from engine.config import BusConfig
 from ops.config import load_config
 from ops.monitoring import prometheus_config, scrape_targets
@@ -50,29 +50,12 @@ def _okxmm() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "ops.cli"]
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKX_API_", "OKXMM_"))}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-async def _until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = await probe()
-        if got is not None:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @contextlib.asynccontextmanager
 async def _process(argv: list[str], out: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """A child process, SIGTERMed (then killed) on the way out."""
     with out.open("wb") as f:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=REPO, env=_env(), stdin=subprocess.DEVNULL, stdout=f, stderr=f
+            *argv, cwd=REPO, env=clean_env(), stdin=subprocess.DEVNULL, stdout=f, stderr=f
         )
     try:
         yield proc
@@ -107,7 +90,7 @@ async def _scrape_one(tmp_path: Path, bus: BusConfig, actor: str, extra: dict[st
                     return int(reply.status["metrics_port"])
                 return None
 
-            p = await _until(f"{actor}'s ctl status", port, 30)
+            p = await until(f"{actor}'s ctl status", port, 30)
             async with httpx.AsyncClient() as client:
                 text = (await client.get(f"http://127.0.0.1:{p}/metrics")).text
     finally:
@@ -214,7 +197,7 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             healthy = [t for t in active if t["health"] == "up"]
             return active if len(healthy) == len(targets) else None
 
-        active = await _until("every target up", all_up, 90)
+        active = await until("every target up", all_up, 90)
         assert {t["labels"]["actor"] for t in active} == set(targets)
 
         async def query(q: str, want: int) -> list[dict[str, Any]] | None:
@@ -223,27 +206,27 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             return result if len(result) >= want else None
 
         workers = {s.name for s in cfg.strategies}
-        acked = await _until(
+        acked = await until(
             "orders acked by each worker", lambda: query("okxmm_strategy_acks_total > 0", 2), 90
         )
         assert {r["metric"]["actor"] for r in acked} == workers
         assert {r["metric"]["inst"] for r in acked} == set(cfg.instruments)
-        books = await _until(
+        books = await until(
             "every book VALID", lambda: query('okxmm_book_state{state="VALID"} == 1', 2), 60
         )
         assert {r["metric"]["inst"] for r in books} == set(cfg.instruments)
-        rss = await _until(
+        rss = await until(
             "RSS of every actor", lambda: query("process_resident_memory_bytes", len(targets)), 30
         )
         assert {r["metric"]["actor"] for r in rss} == set(targets)
         assert all(float(r["value"][1]) > 10_000_000 for r in rss)
-        placed = await _until(
+        placed = await until(
             "places acknowledged by OKX code 0",
             lambda: query('okxmm_orders_answered_total{op="place",outcome="ok",code="0"} > 0', 1),
             30,
         )
         assert placed[0]["metric"]["actor"] == "router"
-        p99 = await _until(
+        p99 = await until(
             "tick-to-order p99 of each worker",
             lambda: query(
                 "histogram_quantile(0.99, sum by (actor, le) (okxmm_tick_to_order_seconds_bucket))"
@@ -253,11 +236,11 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             30,
         )
         assert {r["metric"]["actor"] for r in p99} == workers
-        risk = await _until(
+        risk = await until(
             "account risk state", lambda: query('okxmm_risk_state{scope="account"} == 1', 1), 30
         )
         assert risk[0]["metric"]["state"] in ("ACTIVE", "REDUCING")
-        gaps = await _until("bus subscriptions", lambda: query("okxmm_bus_gaps_total", 4), 30)
+        gaps = await until("bus subscriptions", lambda: query("okxmm_bus_gaps_total", 4), 30)
         # one name per publisher whatever the subscriber, so a panel can sum over actors
         assert {r["metric"]["bus"] for r in gaps} == {"md", "acct", "ord", "risk"}
         assert {r["metric"]["actor"] for r in gaps} >= {"router", "risk", *workers}
@@ -270,12 +253,12 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             ctx.destroy(linger=0)
         pid = int(str(reply.status["mm-btc"]).split("pid=")[1].split()[0])
         os.kill(pid, signal.SIGKILL)
-        await _until(
+        await until(
             "the cancel on mm-btc's death",
             lambda: query('okxmm_cancels_on_death_total{result="ok"} > 0', 1),
             30,
         )
-        await _until(
+        await until(
             "mm-btc's restart",
             lambda: query('okxmm_child_restarts_total{child="mm-btc"} > 0', 1),
             30,
@@ -290,7 +273,7 @@ async def test_prometheus_scrapes_every_actor_of_okxmm_up(
             if any(m in expr for m in may_be_empty):
                 assert await get("/api/v1/query", query=expr) is not None, expr
                 continue
-            await _until(f"dashboard query {expr}", lambda e=expr: query(e, 1), 30)
+            await until(f"dashboard query {expr}", lambda e=expr: query(e, 1), 30)
 
 
 def test_config_prometheus_prints_a_scrape_config_of_every_target(tmp_path: Path) -> None:

@@ -13,12 +13,12 @@ router and risk, binding every bus socket as a CURVE server with an allowlist. H
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,10 +27,13 @@ import pytest
 import yaml
 import zmq.auth
 
+from bench.system import clean_env, until
 from engine.bus.curve import generate_keypair
 from engine.orders.clordid import decode
 from ops.exchange.testing import DEMO_ACCOUNT, RunningExchange
 from tests.ops.netns import Hosts, cannot_make_namespaces
+
+_until = functools.partial(until, every_s=0.005)  # this module's poll period
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -52,24 +55,6 @@ def hosts() -> Iterator[Hosts]:
         yield h
     finally:
         h.close()
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKX_API_", "OKXMM_"))}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-async def _until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float) -> T:
-    """Poll ``probe`` until it returns something; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = await probe()
-        if got is not None:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def _owners(orders: list[dict[str, Any]]) -> set[tuple[str, int]]:
@@ -152,7 +137,7 @@ def _start(hosts: Hosts, ns: str, argv: list[str], out: Path) -> subprocess.Pope
         return subprocess.Popen(
             [*hosts.exec_prefix(ns), sys.executable, "-m", "ops.cli", *argv],
             cwd=REPO,
-            env=_env(),
+            env=clean_env(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -229,7 +214,9 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
             async def bad_side_logged() -> bool | None:
                 return True if _grep(tmp_path / "logs-b-bad", "bus handshake refused") else None
 
-            await _until("the refused worker logging the refusal", bad_side_logged, 10)
+            await _until(
+                "the refused worker logging the refusal", bad_side_logged, 10, every_s=0.005
+            )
             assert await owners() == {owner}, "only the allowlisted worker has orders"
             assert bad.poll() is None or bad.returncode != 0
             _stop(bad)
@@ -241,7 +228,9 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
             async def gone(o: tuple[str, int]) -> bool | None:
                 return True if o not in await owners() else None
 
-            await _until("the killed worker's orders cancelled", lambda: gone(owner), 5)
+            await _until(
+                "the killed worker's orders cancelled", lambda: gone(owner), 5, every_s=0.005
+            )
             kill_ms = (time.monotonic_ns() - t0) / 1e6
             assert kill_ms <= KILL_LIMIT_MS, kill_ms
             w1.wait(5)
@@ -250,7 +239,9 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
             w1 = _worker(hosts, cfg_w1, "w1", tmp_path / "w1.out")
             w2 = _worker(hosts, cfg_w2, "w2", tmp_path / "w2.out", eth=True)
             procs += [w1, w2]
-            before = await _until("both remote workers quoting", lambda: both_quoting({owner}), 60)
+            before = await _until(
+                "both remote workers quoting", lambda: both_quoting({owner}), 60, every_s=0.005
+            )
             hosts.link(up=False)
             t0 = time.monotonic_ns()
 
@@ -266,7 +257,9 @@ async def test_workers_on_another_host_quote_are_refused_fenced_and_rejoin(
             assert _grep(logs_a, "peer disconnected"), "the router saw the remote workers go"
             # ... and join again (new epochs: the old ones are fenced) once the link is back
             hosts.link(up=True)
-            back = await _until("both quoting after the cut", lambda: both_quoting(before), 60)
+            back = await _until(
+                "both quoting after the cut", lambda: both_quoting(before), 60, every_s=0.005
+            )
             assert {o[0] for o in back} == {o[0] for o in before}, (back, before)
             assert w1.poll() is None
             assert w2.poll() is None

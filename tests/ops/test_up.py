@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -18,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,10 +26,13 @@ import pytest
 import yaml
 import zmq.asyncio
 
+from bench.system import until
 from engine.config import BusConfig
 from engine.orders.clordid import decode
 from ops.exchange.testing import running_exchange
 from tests.gateway.harness import ctl
+
+_until = functools.partial(until, every_s=0.05)  # this module's poll period
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -52,18 +55,6 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra or {})
     return env
-
-
-async def _until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float) -> T:
-    """Poll ``probe`` until it returns something; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = await probe()
-        if got is not None:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _by_inst(orders: list[dict[str, Any]]) -> dict[str, set[tuple[str, int]]]:
@@ -198,7 +189,9 @@ async def test_up_kill_one_worker_cancels_only_its_orders(
                 live = _by_inst(await ex.live_orders(ACCOUNT[0])).get(ETH, set())
                 return True if live == {eth_owner} else None
 
-            await _until("the bystander quoting under its first epoch", eth_quoting, 30)
+            await _until(
+                "the bystander quoting under its first epoch", eth_quoting, 30, every_s=0.05
+            )
             status = await _children(ctx, bus_config)
             assert "restarts=1" in status["mm-btc"], status
             assert "restarts=0" in status["skew-eth"], status
