@@ -140,8 +140,9 @@ def at_latest_mark(
 
     Beyond the original: OKX pushes positions on account events (and only every few seconds
     otherwise), so the pushed ``upl`` and ``markPx`` go stale while the mark moves; the original
-    used them as pushed. For SWAP/FUTURES (the formula OKX uses for upl):
-    linear ``pos × mult × (m − avgPx)``, inverse ``pos × mult × (1/avgPx − 1/m)``."""
+    used them as pushed. For SWAP/FUTURES the pushed upl moves with the mark (OKX's formula:
+    linear ``pos × mult × (m − avgPx)``, inverse ``pos × mult × (1/avgPx − 1/m)``), taken as
+    a difference from the pushed ``markPx`` so the rounded ``avgPx`` does not enter."""
     kind = row.inst_type or (spec.inst_type if spec is not None else "")
     if (
         mark is None
@@ -152,7 +153,16 @@ def at_latest_mark(
     ):
         return row
     pos = row.signed_pos
-    if spec.inverse:
+    m0 = row.mark_px
+    if m0:
+        # move the venue's own upl by the mark's move: exact whatever the avgPx precision
+        # (OKX shows avgPx rounded to the tick, so recomputing from it drifts by up to half a
+        # tick per contract value)
+        if spec.inverse:
+            upl = row.upl + pos * spec.multiplier * (1 / m0 - 1 / mark)
+        else:
+            upl = row.upl + pos * spec.multiplier * (mark - m0)
+    elif spec.inverse:
         upl = pos * spec.multiplier * (1 / row.avg_px - 1 / mark)
     else:
         upl = pos * spec.multiplier * (mark - row.avg_px)
