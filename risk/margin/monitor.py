@@ -25,6 +25,7 @@ from engine.actor import Actor, StatusValue, exit_with, run_actor
 from engine.bus.publisher import Publisher
 from engine.bus.subscriber import Subscriber
 from engine.messages import CtlReply, CtlRequest, MarginState, PubHeartbeat
+from engine.metrics import Snapshot
 from ops.config import OkxmmConfig, load_config
 from risk.margin.core import MarginCore
 from risk.margin.report import report_json
@@ -158,10 +159,33 @@ class MarginMonitor:
             out[f"sub.{name}.delivered"] = sub.delivered
         return out
 
+    def metrics(self, snap: Snapshot) -> None:
+        """Prometheus series (read at scrape time): the margin ratio, ours and the venue's, the
+        status, equity and margins, and the distance to liquidation."""
+        snap.counter("okxmm_margin_states_published", "MarginState messages published",
+                     self.published)  # fmt: skip
+        st = self.last
+        if st is None:
+            return
+        snap.state("okxmm_margin_status", "Margin status against the thresholds", st.status,
+                   ("healthy", "warning", "danger", "liquidation"))  # fmt: skip
+        for source, ratio in (("okxmm", st.mgn_ratio), ("venue", st.venue_mgn_ratio)):
+            if ratio is not None:
+                snap.gauge("okxmm_margin_ratio", "Margin ratio (1 = 100 %)", float(ratio),
+                           source=source)  # fmt: skip
+        snap.gauge("okxmm_margin_adjusted_equity_usd", "Adjusted equity, USD", float(st.adj_eq))
+        snap.gauge("okxmm_margin_maintenance_usd", "Maintenance margin, USD", float(st.mmr))
+        snap.gauge("okxmm_margin_initial_usd", "Initial margin, USD", float(st.imr))
+        if st.liq_move_pct is not None:
+            snap.gauge("okxmm_margin_liquidation_move_pct",
+                       "Move of the main underlying to liquidation, %", float(st.liq_move_pct),
+                       uly=st.uly)  # fmt: skip
+
     async def run(self) -> None:
         actor = self.actor
         actor.on_ctl("margin", self.ctl_margin)
         actor.add_status(self.status)
+        actor.metrics.add(self.metrics)
         await self.pub.start()
         try:
             await asyncio.gather(*(sub.start() for sub in self.subs.values()))
