@@ -74,6 +74,7 @@ def venue_proc(
                 [
                     {
                         "instId": INST,
+                        "instIdCode": 10001,  # today's OKX: WS order ops name it by code
                         "instType": "SWAP",
                         "tickSz": "0.1",
                         "lotSz": "1",
@@ -85,6 +86,8 @@ def venue_proc(
                     }
                 ]
             )
+        if path == "account/config":
+            return ok([{"acctLv": "2", "posMode": "net_mode", "kycLv": "3", "uid": "1"}])
         if path == "trade/cancel-all-after":
             return ok([{"triggerTime": "0", "tag": "", "ts": "0"}])
         if path == "trade/order":
@@ -151,7 +154,7 @@ def venue_proc(
                         got[cid] = t
                         pushes.append(
                             {
-                                "instId": a["instId"],
+                                "instId": a.get("instId") or INST,
                                 "instType": "SWAP",
                                 "ordId": str(ord_n),
                                 "clOrdId": cid,
