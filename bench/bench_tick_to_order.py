@@ -62,7 +62,7 @@ def venue_proc(
     mono = time.monotonic_ns
     ord_n = 0
 
-    def ok(data: list[dict[str, str]]) -> web.Response:
+    def ok(data: list[dict[str, object]]) -> web.Response:
         return web.json_response({"code": "0", "msg": "", "data": data})
 
     async def rest(request: web.Request) -> web.Response:
