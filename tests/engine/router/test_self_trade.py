@@ -38,6 +38,7 @@ from engine.messages import (
 from engine.orders.clordid import ClOrdIdSequence
 from ops.exchange.testing import RunningExchange, running_exchange
 from tests.engine.router.procs import INST, start_router, write_config
+from tests.gateway.harness import Tap
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -93,44 +94,39 @@ class Strategy:
 
 
 class Events:
-    """Every OrderEvent the router publishes, by clOrdId."""
+    """Every OrderEvent the router publishes (the gateway tests' Tap), by clOrdId."""
 
     def __init__(self, ctx: zmq.asyncio.Context, bus: BusConfig) -> None:
-        self.sub = Subscriber(
-            ctx,
-            bus.connect_endpoint("ord.pub"),
-            snap_endpoint=bus.connect_endpoint("ord.snap"),
-            prefixes=["ord|"],
-            name="stp-test",
-            clock=CLOCK,
+        self.tap = Tap(
+            Subscriber(
+                ctx,
+                bus.connect_endpoint("ord.pub"),
+                snap_endpoint=bus.connect_endpoint("ord.snap"),
+                prefixes=["ord|"],
+                name="stp-test",
+                clock=CLOCK,
+            )
         )
-        self.last: dict[str, OrderEvent] = {}
-        self._task: asyncio.Task[None] | None = None
+
+    def _last(self, cid: str) -> OrderEvent | None:
+        evs = [m for m in self.tap.msgs(OrderEvent) if m.cl_ord_id == cid]
+        return evs[-1] if evs else None
 
     async def start(self) -> None:
-        await self.sub.start()
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            d = await self.sub.recv(1.0)
-            if d is not None and isinstance(d.env.msg, OrderEvent):
-                self.last[d.env.msg.cl_ord_id] = d.env.msg
+        await self.tap.start()
 
     async def state(self, cid: str, want: OrderState, timeout_s: float = 10.0) -> OrderEvent:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                ev = self.last.get(cid)
-                if ev is not None and ev.state is want:
-                    return ev
-                await asyncio.sleep(0.02)
+        def reached() -> bool:
+            ev = self._last(cid)
+            return ev is not None and ev.state is want
+
+        await self.tap.until(reached, timeout_s, f"{cid} {want.value}")
+        ev = self._last(cid)
+        assert ev is not None
+        return ev
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.sub.close()
+        await self.tap.close()
 
 
 @contextlib.asynccontextmanager
