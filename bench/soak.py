@@ -126,17 +126,44 @@ async def sample(system: System, t0: float) -> tuple[dict[str, float], dict[str,
     return row, rss
 
 
+async def memory(system: System, actors: list[str], *, trace: bool) -> None:
+    """Print each actor's memory report (``trace`` starts tracemalloc there first)."""
+    for name in actors:
+        try:
+            reply = await system.ctl(
+                name, "memory", args={"trace": "1"} if trace else {}, attempt_s=10.0
+            )
+        except TimeoutError:
+            print(f"memory {name}: no answer", flush=True)
+            continue
+        print(f"memory {name}:", flush=True)
+        for k, v in reply.status.items():
+            print(f"    {k}: {v}", flush=True)
+
+
 async def soak(
-    root: Path, *, minutes: float, workers: int, sample_s: float, port: int, bus: BusConfig
+    root: Path,
+    *,
+    minutes: float,
+    workers: int,
+    sample_s: float,
+    port: int,
+    bus: BusConfig,
+    memprofile: list[str] | None = None,
 ) -> SoakResult:
-    """Run the system for ``minutes`` and judge every gauge."""
+    """Run the system for ``minutes`` and judge every gauge; ``memprofile`` names actors whose
+    allocations are traced from the first sample on and reported at each sample."""
     result = SoakResult(minutes=minutes, workers=workers)
     async with running_system(root, port=port, bus=bus, workers=workers) as system:
         t0 = time.monotonic()
         end = t0 + minutes * 60
         first_rss: dict[str, int] = {}
         last_rss: dict[str, int] = {}
+        if memprofile:
+            await memory(system, memprofile, trace=True)
         while True:
+            if memprofile and result.samples:
+                await memory(system, memprofile, trace=False)
             row, rss = await sample(system, t0)
             result.samples.append(row)
             for k, v in rss.items():
@@ -181,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=10)
     ap.add_argument("--sample-s", type=float, default=30.0)
     ap.add_argument("--report", action="store_true", help="write docs/reliability.md")
+    ap.add_argument(
+        "--memprofile",
+        default="",
+        help="comma-separated actors to trace (tracemalloc) and report at every sample",
+    )
     args = ap.parse_args(argv)
     if args.minutes <= 0 or args.workers <= 0 or args.sample_s <= 0:
         print("error: --minutes, --workers and --sample-s must be positive", file=sys.stderr)
@@ -196,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 sample_s=args.sample_s,
                 port=free_port(),
                 bus=bus,
+                memprofile=[a for a in args.memprofile.split(",") if a],
             )
         )
     finally:

@@ -161,14 +161,26 @@ class System:
         self.stopped: set[str] = set()  # SIGSTOPped children, continued on close
 
     # ------------------------------------------------------------------------------- ctl
-    async def ctl(self, actor: str, cmd: str = "status", timeout_s: float = 10.0) -> Any:
-        """One ctl request to ``actor``, retried until it answers within ``timeout_s``."""
+    async def ctl(
+        self,
+        actor: str,
+        cmd: str = "status",
+        timeout_s: float = 10.0,
+        args: dict[str, str] | None = None,
+        attempt_s: float = 0.5,
+    ) -> Any:
+        """One ctl request to ``actor``, retried until it answers within ``timeout_s``
+        (each attempt waits ``attempt_s``)."""
         endpoint = self.bus.connect_endpoint(self.bus.ctl_name(actor))
         deadline = time.monotonic() + timeout_s
         while True:
             try:
                 return await ctl_call(
-                    self.ctx, endpoint, CtlRequest(cmd=cmd), clock=CLOCK, timeout_s=0.5
+                    self.ctx,
+                    endpoint,
+                    CtlRequest(cmd=cmd, args=args or {}),
+                    clock=CLOCK,
+                    timeout_s=attempt_s,
                 )
             except TimeoutError:
                 if time.monotonic() > deadline:

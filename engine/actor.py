@@ -33,6 +33,7 @@ from engine.clock import Clock, SystemClock
 from engine.config import BusConfig
 from engine.errors import StartError
 from engine.log import setup_logging
+from engine.memory import MemoryReport
 from engine.messages import CtlReply, CtlRequest
 from engine.metrics import ActorMetrics, MetricsServer
 
@@ -170,8 +171,17 @@ def _install_builtin_ctl(actor: Actor[Any]) -> None:
         actor.log.info("resumed", by="ctl")
         return CtlReply(cmd=req.cmd, ok=True, detail="resumed")
 
+    memory_report = MemoryReport()
+
+    async def memory(req: CtlRequest) -> CtlReply:
+        # Walking the heap blocks the loop for a moment: only on request (soak --memprofile).
+        return CtlReply(
+            cmd=req.cmd, ok=True, status=memory_report.take(trace=req.args.get("trace") == "1")
+        )
+
     actor.on_ctl("ping", ping)
     actor.on_ctl("status", status)
+    actor.on_ctl("memory", memory)
     actor.on_ctl("stop", stop)
     # Defaults: the flag is what actors without their own handler honour; workers override.
     actor.on_ctl("pause", pause)

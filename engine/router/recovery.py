@@ -52,7 +52,6 @@ class Recovery:
             ss.sessions[identity] = sess
             ss.current[name] = sess
             ss.liveness.on_message(identity, mono_ns + grace_ns)
-        self.updates.trade_ids |= state.trade_ids
         for jo in state.orders.values():
             if jo.state in _FINAL:
                 continue
@@ -66,6 +65,7 @@ class Recovery:
                 acc_fill_sz=jo.acc_fill_sz,
                 since_ns=mono_ns,
                 venue_seen=bool(jo.ord_id),
+                trade_ids={f.trade_id for f in state.fills.get(j.cl_ord_id, ())},
             )
             if order.state is OrderState.PENDING and jo.sent:
                 order.state = OrderState.SENT  # the request went out; its answer was lost

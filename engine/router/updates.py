@@ -31,7 +31,14 @@ class Updates:
 
     def __init__(self, desk: OrderDesk) -> None:
         self.desk = desk
-        self.trade_ids: set[tuple[str, str]] = set()
+
+    @property
+    def trade_ids(self) -> set[tuple[str, str]]:
+        """``(inst, tradeId)`` of every fill of the orders the desk holds. A fill is de-duplicated
+        against its own order's trade ids: an order is held while open and for the terminal
+        window, and a fill of an order no longer held is not ours to book, so nothing here
+        outlives its order (a router-wide set grew by every fill ever made: issue 13)."""
+        return {(o.inst, t) for o in self.desk.own.all() for t in o.trade_ids}
 
     def on_order(self, out: list[Effect], d: VenueOrder, wall_ns: int, mono_ns: int) -> None:
         """One venue order object pushed on the WS ``orders`` channel (or REST)."""
@@ -58,7 +65,7 @@ class Updates:
         acc = d.acc_fill_sz
         sz = d.sz or order.sz
         fill_kw: dict[str, object] = {}
-        if d.trade_id and d.fill_sz > 0 and (d.inst, d.trade_id) not in self.trade_ids:
+        if d.trade_id and d.fill_sz > 0 and d.trade_id not in order.trade_ids:
             self._record_fill(out, order, d, wall_ns)
             fill_kw = {
                 "fill_px": d.fill_px,
@@ -105,7 +112,6 @@ class Updates:
     def _record_fill(
         self, out: list[Effect], order: OwnedOrder, d: VenueOrder, wall_ns: int
     ) -> None:
-        self.trade_ids.add((d.inst, d.trade_id))
         order.trade_ids.add(d.trade_id)
         rec = JFill(
             ts_ns=wall_ns,
@@ -124,12 +130,9 @@ class Updates:
 
     def on_fill(self, out: list[Effect], f: VenueFill, wall_ns: int) -> None:
         """A fill from the venue's fill list (reconciliation): journal it once if it is ours."""
-        if (f.inst, f.trade_id) in self.trade_ids:
-            return
         order = self.desk.own.get(f.cl_ord_id)
-        if order is None:
+        if order is None or f.trade_id in order.trade_ids:
             return
-        self.trade_ids.add((f.inst, f.trade_id))
         order.trade_ids.add(f.trade_id)
         rec = JFill(
             ts_ns=wall_ns,
