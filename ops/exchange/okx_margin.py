@@ -25,7 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["CcyFields", "CrossPosition", "OkxMargin", "PositionFields", "okx_margin"]
+__all__ = [
+    "CcyFields",
+    "CrossPosition",
+    "OkxMargin",
+    "PositionFields",
+    "okx_margin",
+    "rate",
+    "tier_row",
+]
 
 _ZERO = Decimal(0)
 Rows = list[dict[str, object]]
@@ -73,7 +81,8 @@ class OkxMargin:
     mgn_ratio: Decimal | None
 
 
-def _dec(row: Mapping[str, object], key: str) -> Decimal | None:
+def rate(row: Mapping[str, object], key: str) -> Decimal | None:
+    """A number field of a published row (``None`` when empty)."""
     v = str(row.get(key, ""))
     return Decimal(v) if v else None
 
@@ -83,18 +92,19 @@ def _dis_eq(eq: Decimal, usd: Decimal, rows: Rows) -> Decimal:
         return eq * usd  # a debt is owed in full, whatever the haircut
     coins = _ZERO
     for row in rows:
-        low = _dec(row, "minAmt") or _ZERO
-        high = _dec(row, "maxAmt")
+        low = rate(row, "minAmt") or _ZERO
+        high = rate(row, "maxAmt")
         top = eq if high is None else min(eq, high)
         if top > low:
-            coins += (top - low) * (_dec(row, "discountRate") or _ZERO)
+            coins += (top - low) * (rate(row, "discountRate") or _ZERO)
     return coins * usd
 
 
-def _tier(size: Decimal, rows: Rows) -> Mapping[str, object]:
+def tier_row(size: Decimal, rows: Rows) -> Mapping[str, object]:
+    """The position-tier row whose (minSz, maxSz] holds ``size`` (the last beyond them all)."""
     for row in rows:
-        low = _dec(row, "minSz") or _ZERO
-        high = _dec(row, "maxSz")
+        low = rate(row, "minSz") or _ZERO
+        high = rate(row, "maxSz")
         if (size > low or low == 0) and (high is None or size <= high):
             return row
     return rows[-1]
@@ -127,12 +137,12 @@ def okx_margin(
     fields: list[PositionFields] = []
     for p in positions:
         notional = abs(p.size) * p.mark_px * usd.get(p.settle, _ZERO)
-        row = _tier(abs(p.size), position_rows(p.uly))
+        row = tier_row(abs(p.size), position_rows(p.uly))
         fields.append(
             PositionFields(
                 notional_usd=notional,
-                mmr=notional * (_dec(row, "mmr") or _ZERO),
-                imr=notional * (_dec(row, "imr") or _ZERO),
+                mmr=notional * (rate(row, "mmr") or _ZERO),
+                imr=notional * (rate(row, "imr") or _ZERO),
                 liq_fee=notional * liq_fee_rate,
             )
         )
