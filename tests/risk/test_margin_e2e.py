@@ -194,6 +194,12 @@ async def _matches_rest(tap: MarginTap, ex: RunningExchange, what: str) -> Margi
     return st
 
 
+async def _venue_ratio_pushed(tap: MarginTap, ex: RunningExchange, what: str) -> None:
+    """The venue's own ratio reached the bus (its account push, through private-gw)."""
+    bal = await _balance(ex)
+    await tap.expect(lambda m: _same(m.venue_mgn_ratio, bal["mgnRatio"], "1e-4"), what, 10.0)
+
+
 @pytest.mark.parametrize("acct_lv", [3, 4], ids=["multi-currency", "portfolio"])
 async def test_a_crash_reduces_then_halts_and_the_venue_never_liquidates(
     tmp_path: Path, free_port: int, bus_config: BusConfig, acct_lv: int
@@ -240,6 +246,7 @@ async def test_a_crash_reduces_then_halts_and_the_venue_never_liquidates(
                 shock = _shock_for(await _balance(ex), D(target))
                 await ex.admin("/admin/faults", {"shock_pct": float(shock)})
                 st = await _matches_rest(tap, ex, f"the venue's numbers after {shock} %")
+                await _venue_ratio_pushed(tap, ex, f"the venue's pushed ratio after {shock} %")
                 assert (st.status, st.action) == (status, action), (target, st)
                 assert st.mgn_ratio is not None
                 assert abs(st.mgn_ratio - D(target)) < D("0.05"), (target, st)
