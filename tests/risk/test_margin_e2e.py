@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,13 @@ def _worker_orders(orders: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def _async(f: Callable[[], bool | None]) -> Callable[[], Awaitable[bool | None]]:
+    async def probe() -> bool | None:
+        return f()
+
+    return probe
+
+
 def _shock_for(bal: dict[str, Any], target: Decimal) -> Decimal:
     """The move (in %) of every price that brings the account's ratio to ``target``.
 
@@ -228,8 +236,7 @@ async def test_a_crash_reduces_then_halts_and_the_venue_never_liquidates(
             await until("both workers quoting", both_quoting, 60, every_s=0.05)
             st = await _matches_rest(tap, ex, "the venue's numbers before the crash")
             assert (st.acct_lv, st.status, st.action) == (acct_lv, "healthy", ""), st
-            # the venue's own ratio via private-gw (as fresh as its last account push: the
-            # venue pushes on events, not when only a price moved)
+            # the venue's own ratio, pushed on its account channel, through private-gw
             assert _same(st.venue_mgn_ratio, str(st.mgn_ratio), "1e-4"), st
             assert st.mgn_ratio is not None
             assert 5 < st.mgn_ratio < 7, st  # as START_USDT was chosen
@@ -238,6 +245,7 @@ async def test_a_crash_reduces_then_halts_and_the_venue_never_liquidates(
             rate = {3: D("0.015"), 4: D("0.045")}[acct_lv]
             assert abs(st.mmr - rate * st.notional_usd) < D("0.01"), st
 
+            before: list[str] = []  # the orders live when the last shock comes
             for target, status, action in STEPS:
                 if action == "halt":
                     live = _worker_orders(await ex.live_orders(ACCOUNT[0]))
@@ -268,6 +276,13 @@ async def test_a_crash_reduces_then_halts_and_the_venue_never_liquidates(
                 return True if not await ex.live_orders(ACCOUNT[0]) else None
 
             await until("no live order at the venue", none_live, 10, every_s=0.05)
+
+            def router_halt_logged() -> bool | None:
+                log = (tmp_path / "logs" / "router.jsonl").read_text()
+                hits = [ln for ln in log.splitlines() if "risk halt: cancelling" in ln]
+                return True if any("margin: margin ratio" in ln for ln in hits) else None
+
+            await until("the router's cancel on the margin halt", _async(router_halt_logged), 5)
             for ord_id in before:
                 got = await _rest(ex, "GET", f"/api/v5/trade/order?instId={BTC}&ordId={ord_id}")
                 if not got["data"]:
