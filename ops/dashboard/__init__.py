@@ -3,8 +3,9 @@
 Reads only the bus: heartbeats (``hb|``) of every publisher (md-feed, private-gw, router, risk)
 for liveness and lag, ``strat|`` (worker status relayed by the router), ``ord|`` (order
 lifecycle), ``risk|`` / ``riskstate|`` (risk), ``bookstate|`` / ``book|`` (md-feed) and
-``stream|`` (private-gw), plus the supervisor's view of its child processes. On a terminal it
-draws rich tables; otherwise it logs a one-line summary every few seconds.
+``stream|`` (private-gw), ``margin|`` (the margin actor, on a margin account), plus the
+supervisor's view of its child processes. On a terminal it draws rich tables; otherwise it logs
+a one-line summary every few seconds.
 
 ``state`` is the pure core (deliveries and times in, rows out), ``render`` the rich tables,
 ``feed`` the subscribers and the view loop.

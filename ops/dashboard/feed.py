@@ -58,6 +58,12 @@ class DashboardFeed:
                 snap_endpoint=bus.connect_endpoint("risk.snap"),
                 prefixes=[topics.RISK, topics.RISK_STATES, hb], name="dash-risk", clock=clock,
             ),
+            # margin accounts only; no snapshot (nobody answers on other accounts): the margin
+            # actor republishes its state every second
+            Subscriber(
+                ctx, bus.connect_endpoint("margin.pub"), prefixes=[topics.MARGIN, hb],
+                name="dash-margin", clock=clock,
+            ),
         ]  # fmt: skip
         self._tasks: list[asyncio.Task[None]] = []
 

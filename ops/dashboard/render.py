@@ -9,12 +9,13 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.actor import StatusValue
-from ops.dashboard.state import DashboardState, WorkerRow, fmt_decimal, fmt_ms
+from ops.dashboard.state import DashboardState, WorkerRow, fmt_decimal, fmt_ms, fmt_ratio
 
 __all__ = ["render"]
 
 _NS_PER_MS = 1_000_000
 _GOOD, _WARN, _BAD = "green", "yellow", "bold red"
+_MARGIN_STYLE = {"healthy": _GOOD, "warning": _WARN}  # danger and liquidation: _BAD
 
 
 def _worker_style(w: WorkerRow) -> str:
@@ -27,7 +28,7 @@ def _worker_style(w: WorkerRow) -> str:
 def render(
     state: DashboardState, children: Mapping[str, StatusValue], *, now_ns: int, mono_ns: int
 ) -> Group:
-    """The tables: actors, books, workers, risk."""
+    """The tables: actors, books, workers, risk (with the margin, on a margin account)."""
     at = Table(title="actors", expand=True)
     for col in ("actor", "process", "pid", "restarts", "bus", "last heard", "lag", "max lag"):
         at.add_column(col)
@@ -97,4 +98,20 @@ def render(
             rt.add_row(f"exposure {inst}", str(expo))
     for key, text in sorted(state.risk_states.items()):
         rt.add_row(key, Text(text, style=_GOOD if text.startswith("ACTIVE") else _BAD))
+    if state.margin is not None:
+        m = state.margin
+        style = _MARGIN_STYLE.get(m.status, _BAD)
+        rt.add_row(
+            "margin status", Text(m.status + (f" ({m.action})" if m.action else ""), style=style)
+        )
+        rt.add_row(
+            "margin ratio (ours / venue's)",
+            Text(f"{fmt_ratio(m.mgn_ratio)} / {fmt_ratio(m.venue_mgn_ratio)}", style=style),
+        )
+        rt.add_row("adj. equity / MMR / IMR (USD)", f"{m.adj_eq:.2f} / {m.mmr:.2f} / {m.imr:.2f}")
+        if m.uly:
+            liq = "-" if m.liq_px is None else f"{m.liq_px:.2f}"
+            move = "" if m.liq_move_pct is None else f" ({m.liq_move_pct:+.1f}%)"
+            rt.add_row(f"{m.uly} price / liquidation", f"{fmt_decimal(m.price)} / {liq}{move}")
+        rt.add_row("margin reason", m.reason)
     return Group(at, bt, wt, rt)

@@ -20,6 +20,7 @@ from engine.messages import (
     BookStatus,
     BookTop,
     Envelope,
+    MarginState,
     OrderEvent,
     OrderState,
     PubHeartbeat,
@@ -40,6 +41,7 @@ __all__ = [
     "WorkerView",
     "fmt_decimal",
     "fmt_ms",
+    "fmt_ratio",
     "parse_child",
 ]
 
@@ -174,6 +176,7 @@ class DashboardState:
     streams: dict[str, dict[str, StreamStatus]] = field(default_factory=dict)
     risk: RiskSnapshot | None = None
     risk_states: dict[str, str] = field(default_factory=dict)
+    margin: MarginState | None = None  # the margin actor's (margin accounts only)
     # called after every delivery: lets a waiter wake on a change instead of polling
     on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
@@ -228,6 +231,8 @@ class DashboardState:
             self.risk = msg
         elif isinstance(msg, RiskState):
             self.risk_states[f"{msg.scope}:{msg.key}"] = f"{msg.state.value} {msg.reason}".strip()
+        elif isinstance(msg, MarginState):
+            self.margin = msg
 
     def _on_order(self, ev: OrderEvent, from_snapshot: bool) -> None:
         w = self.workers.setdefault(ev.strategy, WorkerView())
@@ -392,6 +397,12 @@ class DashboardState:
             parts.append(text)
         if self.risk is not None:
             parts.append(f"pnl={self.risk.pnl_in_usd_since_running:.2f}USD")
+        if self.margin is not None:
+            m = self.margin
+            parts.append(
+                f"margin={fmt_ratio(m.mgn_ratio)} {m.status}"
+                + (f" ({m.action})" if m.action else "")
+            )
         # only what restricts trading: an ACTIVE scope is the normal case
         parts += [f"{k}={v}" for k, v in sorted(self.risk_states.items()) if v != "ACTIVE"]
         return " | ".join(parts)
@@ -409,6 +420,11 @@ def fmt_decimal(value: Decimal | None, places: int | None = None) -> str:
     if value is None:
         return "-"
     return f"{value:.{places}f}" if places is not None else f"{value.normalize():f}"
+
+
+def fmt_ratio(value: Decimal | None) -> str:
+    """A margin ratio (1 = 100 %) in percent; ``-`` when nothing needs margin."""
+    return "-" if value is None else f"{value * 100:.1f}%"
 
 
 def fmt_ms(value: float | None) -> str:

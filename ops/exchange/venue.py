@@ -124,8 +124,20 @@ class Venue:
                 m.requote(now)
                 self.ex.marks[k] = m.inst.px(round(m.fair))
         self.check_margin(now)
+        self.touch_margin_accounts()
         self.publish()
         self.flush()
+
+    def touch_margin_accounts(self) -> None:
+        """Push ``account`` / ``positions`` to margin accounts holding positions, with their
+        margin fields at the new marks: OKX pushes both at a regular interval too, not only on
+        order events, so a crash shows in the pushes soon after it shows in REST."""
+        for acct in self.ex.accounts.values():
+            if acct.synthetic or not is_margin_account(acct):
+                continue
+            for p in acct.positions.values():
+                if p.lots:
+                    self.ex.touch(acct, p.inst.settle_ccy, p.inst.inst_id)
 
     def check_margin(self, now_ms: int) -> None:
         """Liquidate the multi-currency / portfolio accounts at the liquidation level."""

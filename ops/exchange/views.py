@@ -15,10 +15,11 @@ from ops.exchange.margin import (
     is_margin_account,
     margin_ratio,
     position_liq_px,
+    position_tier_rows_of,
 )
 from ops.exchange.matching import Exchange
+from ops.exchange.okx_margin import rate, tier_row
 from ops.exchange.orders import Fill, Order
-from risk.margin.tiers import position_tier
 
 __all__ = ["balance_and_position", "balance_obj", "fill_obj", "position_obj", "ticker_obj"]
 
@@ -254,10 +255,10 @@ def position_obj(ex: Exchange, acct: Account, p: Position, now_ms: int) -> dict[
         **dict.fromkeys(_POSITION_EMPTY, ""),
     }
     if is_margin_account(acct):
-        tier = position_tier(qty, ex.cfg.margin_tiers.position_tiers(inst.base_ccy))
+        tier = tier_row(qty, position_tier_rows_of(ex.cfg.margin_tiers, inst.base_ccy, "SWAP"))
         out.update(
-            imr=canonical(notional * tier.imr),
-            mmr=canonical(notional * tier.mmr),
+            imr=canonical(notional * (rate(tier, "imr") or 0)),
+            mmr=canonical(notional * (rate(tier, "mmr") or 0)),
             liqPx=position_liq_px(ex, acct, inst.base_ccy, p.lots > 0),
             liqPenalty="0",
         )

@@ -26,6 +26,7 @@ from engine.messages import (
     BookState,
     BookTop,
     Envelope,
+    MarginState,
     OrderEvent,
     OrderState,
     PubHeartbeat,
@@ -432,6 +433,65 @@ def test_render_draws_every_table_with_its_values() -> None:
     assert "0.02" in line(f"exposure {BTC}")
 
 
+def margin_state(**kw: Any) -> MarginState:
+    base: dict[str, Any] = {
+        "acct_lv": 3,
+        "status": "danger",
+        "mgn_ratio": D("1.25"),
+        "venue_mgn_ratio": D("1.2497"),
+        "adj_eq": D("1613.39"),
+        "total_eq": D("1613.39"),
+        "imr": D("2581.2"),
+        "mmr": D("1290.6"),
+        "notional_usd": D("86040"),
+        "uly": "BTC",
+        "price": D("55100.5"),
+        "liq_px": D("54321.5"),
+        "liq_move_pct": D("-1.41"),
+        "reason": "margin ratio 125.0 % danger (halt at 150 %)",
+        "action": "halt",
+    }
+    base.update(kw)
+    return MarginState(**base)
+
+
+def test_margin_ratio_status_and_risk_margin_reason_are_shown() -> None:
+    bus = Bus()
+    reason = "margin: margin ratio 125.0 % danger (halt at 150 %)"
+    bus.send("risk", RiskState("account", "*", TradingState.HALTED, reason))
+    assert bus.state.margin is None
+    bus.send("margin", margin_state())
+    assert bus.state.margin is not None
+
+    console = Console(record=True, width=220, file=io.StringIO())
+    console.print(render(bus.state, RUNNING, **bus.now()))
+    text = console.export_text()
+    lines = text.splitlines()
+
+    def line(*words: str) -> str:
+        hits = [ln for ln in lines if all(w in ln for w in words)]
+        assert hits, f"no line with {words} in:\n{text}"
+        return hits[0]
+
+    assert "danger (halt)" in line("margin status")
+    assert "125.0% / 125.0%" in line("margin ratio (ours / venue's)")
+    assert "1613.39 / 1290.60 / 2581.20" in line("adj. equity / MMR / IMR")
+    assert "55100.5 / 54321.50 (-1.4%)" in line("BTC price / liquidation")
+    assert "HALTED margin: margin ratio 125.0 % danger" in line("account:*")
+    summary = bus.state.summary(RUNNING, **bus.now())
+    assert "margin=125.0% danger (halt)" in summary
+    assert "account:*=HALTED margin: margin ratio" in summary
+
+    # healthy again, nothing needing margin: shown as such
+    bus.send("margin", margin_state(status="healthy", mgn_ratio=None, action="", reason="ok"))
+    console = Console(record=True, width=220, file=io.StringIO())
+    console.print(render(bus.state, RUNNING, **bus.now()))
+    healthy = console.export_text()
+    assert "healthy" in next(ln for ln in healthy.splitlines() if "margin status" in ln)
+    assert "- / 125.0%" in healthy
+    assert "margin=- healthy" in bus.state.summary(RUNNING, **bus.now())
+
+
 # --------------------------------------------------------------------------- real bus (ipc)
 @pytest.fixture
 async def ctx() -> AsyncIterator[zmq.asyncio.Context]:
@@ -608,3 +668,31 @@ async def test_run_dashboard_logs_a_summary_at_once_when_a_worker_dies(
                 await view
     finally:
         logger.remove(sink_id)
+
+
+async def test_feed_shows_the_margin_actors_state_from_a_real_publisher(
+    ctx: zmq.asyncio.Context, bus_config: BusConfig
+) -> None:
+    clock = SystemClock()
+    state = DashboardState()
+    pub = Publisher(
+        ctx, bus_config.bind_endpoint("margin.pub"), src="margin", epoch=1, clock=clock,
+        snap_endpoint=bus_config.bind_endpoint("margin.snap"), heartbeat_ms=50,
+    )  # fmt: skip
+    await pub.start()
+    try:
+        async with DashboardFeed(ctx, bus_config, clock, state):
+            await until(
+                state,
+                "the margin actor's heartbeat",
+                lambda: "margin" in state.actors and state.actors["margin"].heartbeats > 0,
+            )
+            pub.publish(topics.MARGIN, margin_state(status="warning", mgn_ratio=D("4"), action=""))
+            await until(state, "the MarginState", lambda: state.margin is not None)
+            assert state.margin is not None
+            assert (state.margin.status, state.margin.mgn_ratio) == ("warning", D("4"))
+            assert "margin=400.0% warning" in state.summary(
+                {}, now_ns=clock.now_ns(), mono_ns=clock.monotonic_ns()
+            )
+    finally:
+        await pub.close()

@@ -77,9 +77,11 @@ class MarginTap:
         )
         self.last: MarginState | None = None
 
-    async def expect(self, pred: Callable[[MarginState], bool], what: str) -> MarginState:
+    async def expect(
+        self, pred: Callable[[MarginState], bool], what: str, timeout_s: float = 30.0
+    ) -> MarginState:
         try:
-            async with asyncio.timeout(30.0):
+            async with asyncio.timeout(timeout_s):
                 while True:
                     d = await self.sub.recv(0.05)
                     m: AnyMsg | None = None if d is None else d.env.msg
