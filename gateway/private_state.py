@@ -23,7 +23,6 @@ pending is dropped at the next reconciliation).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -31,6 +30,7 @@ import msgspec
 
 from engine import topics
 from engine.messages import AccountUpdate, AnyMsg, BalanceDetail, Fill, Position, RecentFills
+from engine.recent import RecentMap
 from gateway.okx import convert
 from gateway.okx.schemas import (
     Balance,
@@ -61,18 +61,24 @@ class PrivateState:
     """Account, positions, open orders and seen fills of one account."""
 
     def __init__(
-        self, fill_dedup_size: int = 100_000, ring_slots: int = 10, slot_size: int = 100
+        self,
+        fill_dedup_size: int = 50_000,
+        ring_slots: int = 10,
+        slot_size: int = 100,
+        dedup_age_s: float = 600.0,
     ) -> None:
         self._ring: list[list[Fill]] = [[] for _ in range(ring_slots)]
         self._slot = 0
         self._slot_size = slot_size
         self._ring_dirty: set[int] = set()
-        self._seen_fills: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._fill_dedup_size = fill_dedup_size
+        # Bounded by age and count (engine.recent): a repeat or a reconnect's REST replay comes
+        # within minutes; older duplicates are dropped downstream (router per order, risk by
+        # its fill watermark).
+        self._seen_fills: RecentMap[tuple[str, str], None] = RecentMap(dedup_age_s, fill_dedup_size)
         # ordId → (uTime, hash of what the last published update said): OKX repeats updates
         # with a new uTime (okx-v5.md §14); a repeat that says nothing new is not published
-        # again. A hash, not the fields: 100k remembered orders must stay a few MB.
-        self._order_utime: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        # again. A hash, not the fields; bounded like the fills.
+        self._order_utime: RecentMap[str, tuple[int, int]] = RecentMap(dedup_age_s, fill_dedup_size)
         self.open_orders: dict[str, OrderData] = {}  # ordId → latest non-terminal state
         self._balances: dict[str, BalanceDetail] = {}
         self._total_eq: Decimal | None = None
@@ -90,9 +96,7 @@ class PrivateState:
         if key in self._seen_fills:
             self.fills_duplicate += 1
             return False
-        self._seen_fills[key] = None
-        if len(self._seen_fills) > self._fill_dedup_size:
-            self._seen_fills.popitem(last=False)
+        self._seen_fills.put(key, None)
         self.fills_published += 1
         return True
 
@@ -162,14 +166,10 @@ class PrivateState:
             if known is not None and u < known[0]:
                 self.orders_stale += 1
                 continue
+            self._order_utime.put(o.ordId, (u, said))
             if known is not None and known[1] == said:
                 self.orders_repeated += 1
-                self._order_utime[o.ordId] = (u, said)
                 continue
-            self._order_utime[o.ordId] = (u, said)
-            self._order_utime.move_to_end(o.ordId)
-            if len(self._order_utime) > self._fill_dedup_size:
-                self._order_utime.popitem(last=False)
             topic = topics.order(o.instId)
             if o.state in TERMINAL_STATES:
                 self.open_orders.pop(o.ordId, None)

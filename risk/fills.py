@@ -69,7 +69,7 @@ class FillCounters:
     Bounded: at most ``max_open`` open orders (beyond, the oldest is folded as if terminal: its
     terminal update was missed) and ``closed_window`` closed ones."""
 
-    def __init__(self, closed_window: int = 20_000, max_open: int = 20_000) -> None:
+    def __init__(self, closed_window: int = 5_000, max_open: int = 20_000) -> None:
         self.orders: dict[str, OrderFillState] = {}
         self.closed: OrderedDict[str, OrderFillState] = OrderedDict()
         self.base: dict[tuple[str, str], FillTotals] = {}

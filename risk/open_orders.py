@@ -9,10 +9,11 @@ Remaining size = ``sz − accFillSz`` in order-size units.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.recent import RecentMap
 from risk.inputs import ZERO
 
 __all__ = ["OpenOrder", "OpenOrders", "OrderRate"]
@@ -34,12 +35,14 @@ class OpenOrders:
     """Orders that can still fill.
 
     Bounded: at most ``max_open`` open orders (beyond, the oldest is dropped: an order whose
-    terminal state was never seen must not stay forever) and ``max_closed`` closed keys."""
+    terminal state was never seen must not stay forever) and the closed keys of the last
+    ``closed_age_s`` (at most ``max_closed``): a late update comes within seconds."""
 
-    def __init__(self, max_closed: int = 100_000, max_open: int = 20_000) -> None:
+    def __init__(
+        self, max_closed: int = 50_000, max_open: int = 20_000, closed_age_s: float = 300.0
+    ) -> None:
         self._open: dict[str, OpenOrder] = {}
-        self._closed: dict[str, None] = {}  # insertion-ordered set, bounded
-        self._max_closed = max_closed
+        self._closed: RecentMap[str, None] = RecentMap(closed_age_s, max_closed)
         self._max_open = max_open
 
     def on_order(
@@ -56,9 +59,7 @@ class OpenOrders:
             return
         if state in TERMINAL:
             self._open.pop(key, None)
-            self._closed[key] = None
-            if len(self._closed) > self._max_closed:
-                del self._closed[next(iter(self._closed))]
+            self._closed.put(key, None)
             return
         if key in self._closed:
             return
@@ -90,23 +91,23 @@ class OpenOrders:
 class OrderRate:
     """New orders per strategy in a sliding window (times from the caller).
 
-    Bounded: the window's times per strategy (pruned at every ``rate``) and the last
-    ``remember`` order keys."""
+    Bounded: the window's times per strategy (pruned at every ``rate``) and the keys of the
+    orders heard of in the last ``remember_s`` (at most ``remember``; every event refreshes
+    its order, so only an order silent that long is counted again)."""
 
-    def __init__(self, window_ns: int = 1_000_000_000, remember: int = 100_000) -> None:
+    def __init__(
+        self, window_ns: int = 1_000_000_000, remember: int = 50_000, remember_s: float = 300.0
+    ) -> None:
         self._window_ns = window_ns
         self._times: dict[str, deque[int]] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._remember = remember
+        self._seen: RecentMap[str, None] = RecentMap(remember_s, remember)
 
     def on_order(self, strategy: str, key: str, now_ns: int) -> None:
         """Any event of an order; the first one seen of each order counts as a new order."""
-        if key in self._seen:
-            return
-        self._seen[key] = None
-        if len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
-        self.on_new_order(strategy, now_ns)
+        new = key not in self._seen
+        self._seen.put(key, None, now_ns)
+        if new:
+            self.on_new_order(strategy, now_ns)
 
     def on_new_order(self, strategy: str, now_ns: int) -> None:
         self._times.setdefault(strategy, deque()).append(now_ns)

@@ -115,11 +115,16 @@ class PnlLedger:
     half is folded into base books and the newest folded ``(ts, tradeId)`` becomes that
     instrument's floor (watermark): a fill at or below it is accounted already and is dropped
     (``late_dropped``), so a replay of recent fills after a restart never double counts.
-    De-duplication remembers the last ``dedup_window`` trade ids, claims the last
-    ``dedup_window`` clOrdIds, and strategy epochs the last ``max_epochs``."""
+    De-duplication remembers the trade ids of the unfolded fills (at most ``dedup_window``),
+    claims the last ``max_claims`` clOrdIds (beyond, a fill is attributed by its clOrdId's
+    epoch), and strategy epochs the last ``max_epochs``."""
 
     def __init__(
-        self, keep_fills: int = 2_000, dedup_window: int = 50_000, max_epochs: int = 1_000
+        self,
+        keep_fills: int = 2_000,
+        dedup_window: int = 50_000,
+        max_epochs: int = 1_000,
+        max_claims: int = 10_000,
     ) -> None:
         self._fills: dict[str, list[FillRecord]] = {}  # by inst, sorted
         self._seen: OrderedDict[tuple[str, str], tuple[bool, FillRecord | None]] = OrderedDict()
@@ -130,6 +135,7 @@ class PnlLedger:
         self.floors: dict[str, tuple[int, str]] = {}  # inst → newest folded (ts, tradeId)
         self._keep = keep_fills
         self._dedup_window = dedup_window
+        self._max_claims = max_claims
         self._max_epochs = max_epochs
         self.late_dropped = 0
 
@@ -168,6 +174,11 @@ class PnlLedger:
             self._books = None
 
     @property
+    def dedup_entries(self) -> int:
+        """Trade ids remembered for de-duplication (the unfolded fills)."""
+        return len(self._seen)
+
+    @property
     def epoch_owners(self) -> dict[int, str]:
         return dict(self._epoch_owner)
 
@@ -183,7 +194,7 @@ class PnlLedger:
         """Attribute the fills of ``cl_ord_id`` (past and future) to ``strategy``."""
         if cl_ord_id and strategy and self._strategy_of.get(cl_ord_id) != strategy:
             self._strategy_of[cl_ord_id] = strategy
-            if len(self._strategy_of) > self._dedup_window:
+            if len(self._strategy_of) > self._max_claims:
                 self._strategy_of.popitem(last=False)
             self._books = None
 
@@ -237,8 +248,9 @@ class PnlLedger:
         n = len(fills) - self._keep // 2
         for f in fills[:n]:
             self._book_for(self._base, f, spec_of).apply(f)
-            if (f.inst, f.trade_id) in self._seen:
-                self._seen[(f.inst, f.trade_id)] = (True, None)
+            # at or below the floor from now on: the floor check drops its repeats, so the
+            # de-duplication map holds only the unfolded fills (bounded by keep_fills)
+            self._seen.pop((f.inst, f.trade_id), None)
         if n > 0:
             last = fills[n - 1]
             self.floors[inst] = max(self.floors.get(inst, (-1, "")), (last.ts_ms, last.trade_id))

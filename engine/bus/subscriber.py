@@ -187,8 +187,10 @@ class Subscriber:
         topic = self._topic_names.get(raw_topic)
         if topic is None:
             topic = raw_topic.decode(errors="replace")
-            if len(self._topic_names) < 100_000:  # bounded: topics are per instrument/order
-                self._topic_names[raw_topic] = topic
+            if len(self._topic_names) >= 4096:
+                # bounded: per-order topics come and go, a cache of them would only grow
+                self._topic_names.clear()
+            self._topic_names[raw_topic] = topic
         env = self._codec.decode(frames[1], origin=topic)
         if env is None:
             return None
