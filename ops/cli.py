@@ -356,7 +356,9 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
 @app.command()
 def ctl(
     target: Annotated[str, typer.Argument(help="Actor or worker (md-feed, router, mm-btc...).")],
-    command: Annotated[str, typer.Argument(help="ping | status | pause | resume | reload | stop")],
+    command: Annotated[
+        str, typer.Argument(help="ping | status | memory | pause | resume | reload | stop")
+    ],
     arg: Annotated[list[str] | None, typer.Option(help="key=value (repeatable).")] = None,
     config: ConfigOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 3.0,

@@ -96,6 +96,12 @@ async def test_actor_answers_ctl_records_and_stops_gracefully_on_sigterm(
                     break
                 await asyncio.sleep(0.05)
         assert status.status["actor"] == "recorder"
+        mem = await ctl_call(
+            ctx, ctl, CtlRequest(cmd="memory", args={"trace": "1"}), clock=clock, timeout_s=10
+        )
+        assert mem.ok
+        assert mem.status["tracing"] is True
+        assert any(k.startswith("type.") for k in mem.status)
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 10)
         assert code == 0
