@@ -65,7 +65,7 @@ class PrivateState:
         fill_dedup_size: int = 50_000,
         ring_slots: int = 10,
         slot_size: int = 100,
-        dedup_age_s: float = 600.0,
+        dedup_age_s: float = 300.0,
     ) -> None:
         self._ring: list[list[Fill]] = [[] for _ in range(ring_slots)]
         self._slot = 0
