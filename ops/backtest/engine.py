@@ -82,6 +82,9 @@ class BacktestConfig:
     sample_ns: int = 1 * _S  # equity / inventory / quote-uptime samples
     start_cash: Decimal = Decimal(100_000)
     router: RouterConfig = field(default_factory=RouterConfig)
+    # record our best resting quotes and position as each frame arrives (``frame_states``),
+    # for the parity test against the exchange's replay mode
+    trace_frames: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Backtest:
         self._seq = 0
         self._decide_at: int | None = None
         self._last_step_ns = 0
+        self.frame_states: list[tuple[int, str | None, str | None, str]] = []
 
     # ------------------------------------------------------------------------------- setup
     def _schedule(self, t: int, kind: str, payload: Any) -> None:
@@ -232,6 +236,12 @@ class Backtest:
         self.events += 1
 
     def _on_frame(self, f: RawFrame) -> None:
+        if self.cfg.trace_frames:
+            live = [o for o in self.venue.orders.values() if o.open]
+            bid = max((o.px for o in live if o.side is Side.BUY), default=None)
+            ask = min((o.px for o in live if o.side is Side.SELL), default=None)
+            self.frame_states.append((f.recv_ns, None if bid is None else str(bid),
+                                      None if ask is None else str(ask), str(self.position)))  # fmt: skip
         inst = self.books.on_frame(f)
         now = f.recv_ns
         if inst == self.cfg.inst:
