@@ -240,8 +240,8 @@ class Backtest:
             live = [o for o in self.venue.orders.values() if o.open]
             bid = max((o.px for o in live if o.side is Side.BUY), default=None)
             ask = min((o.px for o in live if o.side is Side.SELL), default=None)
-            self.frame_states.append((f.recv_ns, None if bid is None else str(bid),
-                                      None if ask is None else str(ask), str(self.position)))  # fmt: skip
+            quote = (None if bid is None else str(bid), None if ask is None else str(ask))
+            self.frame_states.append((f.recv_ns, *quote, str(self.position)))
         inst = self.books.on_frame(f)
         now = f.recv_ns
         if inst == self.cfg.inst:

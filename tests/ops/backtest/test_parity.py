@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
+from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +28,7 @@ from engine.config import BusConfig
 from ops.backtest.data import frames_of, instrument_info
 from ops.backtest.engine import Backtest, BacktestConfig
 from ops.exchange.testing import running_exchange
+from ops.marketdata.rawfile import RawFrame
 from strategies.params import StrategyParams
 from tests.gateway.harness import ctl
 
@@ -45,6 +48,18 @@ PARAMS: dict[str, Any] = {
     "orderbook_max_delay_sec": 5,
 }
 CT_VAL = Decimal("0.01")
+# the book's path (exchange → md-feed → worker) has fewer hops than an order's round trip
+# (worker → router → exchange → private-gw → worker); docs/backtest.md says why it matters
+MD_LATENCY_NS = 500_000
+
+
+def _quoting_before_the_replay(frames: list[RawFrame]) -> list[RawFrame]:
+    """The live worker quotes on the first recorded book for as long as the engine takes to
+    start, before the replay pushes the next frame: the backtest gets the same head start (the
+    frames up to the first book snapshot move 1 s earlier)."""
+    k = next(i for i, f in enumerate(frames) if f.stream.startswith("rest:books:"))
+    early = [RawFrame(f.recv_ns - 1_000_000_000, f.stream, f.text) for f in frames[: k + 1]]
+    return early + frames[k + 1 :]
 
 
 def _start_up(root: Path, port: int, bus: BusConfig) -> subprocess.Popen[bytes]:
@@ -119,13 +134,16 @@ async def test_live_engine_and_backtest_agree_on_a_replayed_market(
 
     # the backtest: same file, params and (measured) latencies
     logger.remove()
-    frames = list(frames_of([DATA]))
+    logger.add(sys.stderr, level="WARNING")
+    frames = _quoting_before_the_replay(list(frames_of([DATA])))
     one_way = int(ack_p50_us * 1000 / 2)
     cfg = BacktestConfig(
         INST, "sample_mm", StrategyParams.model_validate(PARAMS), instrument_info(INST, frames),
         trace_frames=True,
     )  # fmt: skip
-    cfg = replace(cfg, order_latency_ns=one_way, response_latency_ns=one_way)
+    cfg = replace(
+        cfg, order_latency_ns=one_way, response_latency_ns=one_way, md_latency_ns=MD_LATENCY_NS
+    )
     bt = Backtest(cfg)
     bt.run(frames)
 
@@ -140,14 +158,19 @@ async def test_live_engine_and_backtest_agree_on_a_replayed_market(
     mid = bt.mid()
     assert mid is not None
     pnl_live, pnl_bt = _pnl(live_fills, mid), _pnl(bt_fills, mid)
-    print(
+    same_fills = (Counter(live_fills) & Counter(bt_fills)).total()
+    logger.warning(
         f"parity: quotes equal at {share:.1%} of {len(bt_states)} frames ({quoted} quoted), "
         f"fills live {len(live_fills)} backtest {len(bt_fills)}, "
-        f"pnl live {pnl_live:.4f} backtest {pnl_bt:.4f}, ack p50 {ack_p50_us:.0f} us"
+        f"same fills {same_fills}, pnl live {pnl_live:.4f} backtest {pnl_bt:.4f}, "
+        f"ack p50 {ack_p50_us:.0f} us"
     )
     assert quoted > 0.8 * len(live_states)  # the live engine quoted through the replay
-    assert share >= 0.85
-    assert len(bt_fills) > 5
-    assert abs(len(live_fills) - len(bt_fills)) <= max(3, len(bt_fills) // 5)
-    volume = sum(sz for _, _, sz in bt_fills) * CT_VAL * mid
-    assert abs(pnl_live - pnl_bt) <= Decimal("0.0005") * volume
+    assert share >= 0.9
+    assert len(bt_fills) > 50
+    assert abs(len(live_fills) - len(bt_fills)) <= max(3, len(bt_fills) // 20)
+    # the same fills (side, price, size), up to a few: as multisets, since two fills caused by
+    # one frame may come in either order
+    assert same_fills >= 0.95 * len(bt_fills)
+    notional = sum(sz for _, _, sz in bt_fills) * CT_VAL * mid
+    assert abs(pnl_live - pnl_bt) <= Decimal("0.00001") * notional  # 0.1 bp of what was traded
