@@ -497,6 +497,10 @@ def backtest(
         typer.Option(help="NAME=V1,V2 (repeatable): run every combination, one process each."),
     ] = None,
     sort: Annotated[str, typer.Option(help="With --grid: the metric to sort by.")] = "pnl",
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="With --grid: a Dask scheduler (tcp://host:8786) or 'local'."),
+    ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Start, UTC ISO time (e.g. 2026-12-03T10:00).")
     ] = None,
@@ -545,7 +549,7 @@ def backtest(
 
             from ops.backtest.sweep import parse_grid, run_sweep
 
-            rows = run_sweep(data, cfg, parse_grid(grid), sort=sort)
+            rows = run_sweep(data, cfg, parse_grid(grid), sort=sort, cluster=cluster)
             out.mkdir(parents=True, exist_ok=True)
             (out / "sweep.json").write_text(_json.dumps(rows, indent=2, sort_keys=True) + "\n")
             for r in rows:

@@ -159,3 +159,17 @@ def test_a_grid_sweep_runs_every_combination_and_sorts_them(
     assert (one["fills"], one["pnl"]) == (alone["fills"], alone["pnl"])
     with pytest.raises(Exception, match="not a strategy parameter"):
         parse_grid(["no_such=1"])
+
+
+def test_a_sweep_on_a_dask_cluster_gives_the_process_pool_s_table(
+    frames: list[RawFrame],
+) -> None:
+    pytest.importorskip("distributed")  # a dev dependency: installed by make venv
+    from ops.backtest.sweep import parse_grid, run_sweep
+
+    grid = parse_grid(["step_pct=0.00002,0.0001", "num_orders_per_side=1,2"])
+    pool = run_sweep([DATA], _cfg(frames), grid, sort="fills", workers=2)
+    dask = run_sweep([DATA], _cfg(frames), grid, sort="fills", workers=2, cluster="local")
+    assert len(dask) == 4
+    assert json.dumps(dask, sort_keys=True) == json.dumps(pool, sort_keys=True)
+    assert len({r["fills"] for r in dask}) > 1  # the grid changed something
