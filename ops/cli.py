@@ -497,6 +497,10 @@ def backtest(
         typer.Option(help="NAME=V1,V2 (repeatable): run every combination, one process each."),
     ] = None,
     sort: Annotated[str, typer.Option(help="With --grid: the metric to sort by.")] = "pnl",
+    risk_config: Annotated[
+        Path | None,
+        typer.Option(help="An okxmm config whose `risk` limits the backtest applies."),
+    ] = None,
     cluster: Annotated[
         str | None,
         typer.Option(help="With --grid: a Dask scheduler (tcp://host:8786) or 'local'."),
@@ -543,6 +547,7 @@ def backtest(
             order_latency_ns=int(latency_ms * 1e6),
             response_latency_ns=int(latency_ms * 1e6),
             md_latency_ns=int(md_latency_ms * 1e6),
+            risk=_load(risk_config).risk if risk_config is not None else None,
         )
         if grid:
             import json as _json

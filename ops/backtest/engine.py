@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -39,9 +39,11 @@ from engine.messages import (
     OrderState,
     Position,
     Reject,
+    RiskState,
     Side,
     StrategyLimits,
     Trade,
+    TradingState,
     Welcome,
 )
 from engine.router.config import RouterConfig
@@ -49,6 +51,9 @@ from engine.router.pretrade import OrderLimits, check_amend, check_new_order
 from gateway.book_replay import BookReplay
 from ops.backtest.venue import Fill, QueueModel, SimOrder, SimVenue
 from ops.marketdata.rawfile import RawFrame
+from risk.config import RiskConfig
+from risk.limits import InstView, LimitInputs, Severity, evaluate
+from risk.state import ScopeState, StateEvent
 from strategies.outbox import Command
 from strategies.params import StrategyParams
 from strategies.registry import make_strategy
@@ -85,6 +90,9 @@ class BacktestConfig:
     # record our best resting quotes and position as each frame arrives (``frame_states``),
     # for the parity test against the exchange's replay mode
     trace_frames: bool = False
+    # the risk actor's limits (risk.limits.evaluate + risk.state), checked after every fill and
+    # sample; None: not simulated
+    risk: RiskConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,10 @@ class Backtest:
         self._decide_at: int | None = None
         self._last_step_ns = 0
         self.frame_states: list[tuple[int, str | None, str | None, str]] = []
+        self._scopes: dict[tuple[str, str], ScopeState] = {}
+        self._peak_pnl = Decimal(0)
+        self._new_orders: list[int] = []  # when each new order was sent (order-rate limit)
+        self.risk_changes: list[tuple[int, str, str, str, str]] = []  # ts, scope, key, state, why
 
     # ------------------------------------------------------------------------------- setup
     def _schedule(self, t: int, kind: str, payload: Any) -> None:
@@ -301,9 +313,15 @@ class Backtest:
             self._schedule(now + self.cfg.tick_ns, "tick", None)
         elif kind == "sample":
             self._sample(now)
+            self._check_risk(now)
             self._schedule(now + self.cfg.sample_ns, "sample", None)
         elif kind == "venue":
             self._at_venue(payload, now)
+        elif kind == "kill":
+            o = self.venue.orders.get(payload)
+            if o is not None and not self.venue.cancel(payload):
+                self._event(o, now + self.cfg.response_latency_ns)
+                self.venue.forget_closed()
 
     def _deliver(self, msg: AnyMsg) -> bool:
         assert self.core is not None
@@ -339,6 +357,7 @@ class Backtest:
         why: str | None = None
         ref = self.venue.best_bid()
         if isinstance(msg, NewOrder):
+            self._new_orders.append(now)
             open_n = sum(1 for o in self.venue.orders.values() if o.open)
             why = check_new_order(
                 msg, self.rules, self.limits, open_n, ref, require_reference=False
@@ -426,6 +445,64 @@ class Backtest:
             if o is not None:
                 self._event(o, back, f)
         self._schedule(back, "worker", self._position_msg())
+        self._check_risk(now)
+
+    # ------------------------------------------------------------------------------- risk
+    def _check_risk(self, now: int) -> None:
+        """The risk actor's evaluation on what the backtest knows; a state change reaches the
+        router's checks at once (same process) and the worker after ``md_latency``; HALTED
+        cancels every open order, as the router does."""
+        rc = self.cfg.risk
+        if rc is None:
+            return
+        mid = self.mid()
+        pnl = self.equity(mid) - self.cfg.start_cash if mid is not None else None
+        if pnl is not None:
+            self._peak_pnl = max(self._peak_pnl, pnl)
+        live = [o for o in self.venue.orders.values() if o.open]
+        ct = self.ct_val
+        view = InstView(
+            inst=self.cfg.inst,
+            position_base=self.position * ct,
+            price_usd=mid or Decimal(0),
+            open_buy_base=sum((o.remaining for o in live if o.side is Side.BUY), Decimal(0)) * ct,
+            open_sell_base=sum((o.remaining for o in live if o.side is Side.SELL), Decimal(0)) * ct,
+            md_age_ms=0,
+            book_resyncing=not self.books.valid(self.cfg.inst),
+        )
+        self._new_orders = [t for t in self._new_orders if now - t < _S]
+        inp = LimitInputs(
+            account_ready=True, private_ok=True, pnl_usd=pnl, peak_pnl_usd=self._peak_pnl,
+            strategy_pnl={"bt": (pnl, self._peak_pnl)} if pnl is not None else {},
+            insts=[view], order_rates={"bt": len(self._new_orders)},
+        )  # fmt: skip
+        breaches = evaluate(inp, rc)
+        keys = {("account", "*"), ("inst", self.cfg.inst), ("strategy", "bt")}
+        keys |= {(b.scope, b.key) for b in breaches}
+        worst = TradingState.ACTIVE
+        for scope, key in sorted(keys):
+            st = self._scopes.setdefault((scope, key), ScopeState(scope, key))
+            mine = [b for b in breaches if (b.scope, b.key) == (scope, key)]
+            halt = [b for b in mine if b.severity is Severity.HALT]
+            if halt:
+                change = st.fire(StateEvent.HALT, halt[0].reason)
+            elif mine:
+                change = st.fire(StateEvent.BREACH, mine[0].reason)
+            else:
+                change = st.fire(StateEvent.CLEAR, "")
+            if change is not None:
+                self.risk_changes.append((now, scope, key, change.new.value, change.reason))
+                msg = RiskState(scope, key, change.new, change.reason)
+                self._schedule(now + self.cfg.md_latency_ns, "worker", msg)
+            if st.state is TradingState.HALTED:
+                worst = TradingState.HALTED
+            elif st.state is TradingState.REDUCING and worst is TradingState.ACTIVE:
+                worst = TradingState.REDUCING
+        if worst is not self.limits.trading_state:
+            self.limits = replace(self.limits, trading_state=worst)
+            if worst is TradingState.HALTED:
+                for o in live:  # the router's kill: cancel everything at the venue
+                    self._schedule(now + self.cfg.order_latency_ns, "kill", o.cl_ord_id)
 
     # ---------------------------------------------------------------------------- samples
     def mid(self) -> Decimal | None:

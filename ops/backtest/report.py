@@ -99,6 +99,11 @@ def summarize(bt: Backtest) -> dict[str, Any]:
             for r in bt.books.reports.values()
             for g in r.gaps
         ],
+        # the risk actor's state changes (with --risk-config): when, scope, key, state, why
+        "risk_changes": [
+            {"at_ns": t, "scope": sc, "key": k, "state": st, "reason": why}
+            for t, sc, k, st, why in bt.risk_changes
+        ],
         "settings": {
             "queue": bt.cfg.queue,
             "maker_fee": str(bt.cfg.maker_fee),

@@ -173,3 +173,36 @@ def test_a_sweep_on_a_dask_cluster_gives_the_process_pool_s_table(
     assert len(dask) == 4
     assert json.dumps(dask, sort_keys=True) == json.dumps(pool, sort_keys=True)
     assert len({r["fills"] for r in dask}) > 1  # the grid changed something
+
+
+def test_the_risk_actor_s_loss_limit_halts_the_run(frames: list[RawFrame]) -> None:
+    from risk.config import RiskConfig
+
+    free = _run(frames)
+    assert min(s["equity"] for s in free.samples) < free.cfg.start_cash  # a drawdown to trip on
+    bt = _run(frames, risk=RiskConfig(loss_limit_usd=0.01))
+    halts = [c for c in bt.risk_changes if c[3] == "HALTED"]
+    assert halts, bt.risk_changes
+    at = halts[0][0]
+    assert "loss limit" in halts[0][4]
+    # after the router's cancels landed nothing rests and nothing fills; new orders are refused
+    settled = at + bt.cfg.order_latency_ns
+    assert not any(f.ts_ns > settled for f in bt.fills)
+    assert not any(x["bid_up"] or x["ask_up"] for x in bt.samples if x["ts_ns"] > settled)
+    assert all(o.placed_ns <= at or o.state == "refused" for o in bt.orders.values())
+    assert len(bt.fills) < len(free.fills)
+
+
+def test_the_risk_actor_s_position_limit_reduces(frames: list[RawFrame]) -> None:
+    from risk.config import RiskConfig
+
+    free = _run(frames)
+    limit = Decimal("0.002")  # base: two fills of 0.1 contract x 0.01
+    bt = _run(frames, risk=RiskConfig(max_position_base={INST: limit}))
+    states = [c[3] for c in bt.risk_changes if c[1] == "inst"]
+    assert "REDUCING" in states
+    assert "ACTIVE" in states  # a REDUCE breach clears by itself once back under the limit
+    worst_free = max(abs(x["position"]) for x in free.samples)
+    worst = max(abs(x["position"]) for x in bt.samples)
+    assert worst * Decimal("0.01") > limit  # resting orders may still fill over it ...
+    assert worst < worst_free  # ... but it no longer builds up as it did
