@@ -497,6 +497,11 @@ def backtest(
         typer.Option(help="NAME=V1,V2 (repeatable): run every combination, one process each."),
     ] = None,
     sort: Annotated[str, typer.Option(help="With --grid: the metric to sort by.")] = "pnl",
+    latency_file: Annotated[
+        Path | None,
+        typer.Option(help="Order round trips recorded live, ms, one a line (not --latency-ms)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the latency draws.")] = 0,
     risk_config: Annotated[
         Path | None,
         typer.Option(help="An okxmm config whose `risk` limits the backtest applies."),
@@ -515,7 +520,7 @@ def backtest(
 
     from loguru import logger
 
-    from ops.backtest.data import frames_of, instrument_info
+    from ops.backtest.data import frames_of, instrument_info, latency_samples
     from ops.backtest.engine import Backtest, BacktestConfig
     from ops.backtest.report import write_report
     from strategies.params import StrategyParams, load_params
@@ -548,6 +553,8 @@ def backtest(
             response_latency_ns=int(latency_ms * 1e6),
             md_latency_ns=int(md_latency_ms * 1e6),
             risk=_load(risk_config).risk if risk_config is not None else None,
+            latency_samples_ns=latency_samples(latency_file) if latency_file else (),
+            seed=seed,
         )
         if grid:
             import json as _json

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -93,6 +94,12 @@ class BacktestConfig:
     # the risk actor's limits (risk.limits.evaluate + risk.state), checked after every fill and
     # sample; None: not simulated
     risk: RiskConfig | None = None
+    # order round trips recorded live (ns; e.g. the router's ack latencies): each command goes
+    # out in half a drawn sample and its answers come back in the other half, in order (one
+    # connection: nothing overtakes); drawn with ``seed``, so runs stay reproducible.
+    # Empty: the constant latencies above
+    latency_samples_ns: tuple[int, ...] = ()
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,10 @@ class Backtest:
         self._last_step_ns = 0
         self.frame_states: list[tuple[int, str | None, str | None, str]] = []
         self._scopes: dict[tuple[str, str], ScopeState] = {}
+        self._rng = random.Random(cfg.seed)  # noqa: S311 - a simulation's draws, not crypto
+        self._out_at = 0  # the last command's arrival at the venue
+        self._back_at = 0  # the last answer's arrival at the worker
+        self._half = 0  # this command's one-way latency (drawn when it is sent)
         self._peak_pnl = Decimal(0)
         self._new_orders: list[int] = []  # when each new order was sent (order-rate limit)
         self.risk_changes: list[tuple[int, str, str, str, str]] = []  # ts, scope, key, state, why
@@ -320,7 +331,7 @@ class Backtest:
         elif kind == "kill":
             o = self.venue.orders.get(payload)
             if o is not None and not self.venue.cancel(payload):
-                self._event(o, now + self.cfg.response_latency_ns)
+                self._event(o, self._back(now))
                 self.venue.forget_closed()
 
     def _deliver(self, msg: AnyMsg) -> bool:
@@ -377,12 +388,32 @@ class Backtest:
                 self.orders[msg.cl_ord_id].state = "refused"
             self._schedule(now, "worker", Reject(seq, why, cmd.cl_ord_id))
             return
-        self._schedule(now + self.cfg.order_latency_ns, "venue", (seq, msg))
+        self._schedule(self._out(now), "venue", (seq, msg))
+
+    def _out(self, now: int) -> int:
+        """When a command sent now reaches the venue."""
+        samples = self.cfg.latency_samples_ns
+        if not samples:
+            return now + self.cfg.order_latency_ns
+        self._half = samples[self._rng.randrange(len(samples))] // 2
+        self._out_at = max(now + self._half, self._out_at)
+        return self._out_at
+
+    def _back(self, now: int, *, draw: bool = False) -> int:
+        """When an answer the venue sends now reaches the worker (``draw``: a push no command
+        caused, e.g. a fill, draws its own latency)."""
+        samples = self.cfg.latency_samples_ns
+        if not samples:
+            return now + self.cfg.response_latency_ns
+        if draw:
+            self._half = samples[self._rng.randrange(len(samples))] // 2
+        self._back_at = max(now + self._half, self._back_at)
+        return self._back_at
 
     # -------------------------------------------------------------------------- the venue
     def _at_venue(self, payload: tuple[int, AnyMsg], now: int) -> None:
         seq, msg = payload
-        back = now + self.cfg.response_latency_ns
+        back = self._back(now)
         if isinstance(msg, NewOrder):
             o = SimOrder(msg.cl_ord_id, msg.side, msg.px or Decimal(0), msg.sz, msg.ord_type)
             fills = self.venue.place(o)
@@ -431,7 +462,7 @@ class Backtest:
             return
         assert self.clock is not None
         now = self.clock.now_ns()
-        back = now + self.cfg.response_latency_ns
+        back = self._back(now, draw=True)
         for f in fills:
             signed = f.sz if f.side is Side.BUY else -f.sz
             self.position += signed
@@ -502,7 +533,7 @@ class Backtest:
             self.limits = replace(self.limits, trading_state=worst)
             if worst is TradingState.HALTED:
                 for o in live:  # the router's kill: cancel everything at the venue
-                    self._schedule(now + self.cfg.order_latency_ns, "kill", o.cl_ord_id)
+                    self._schedule(self._out(now), "kill", o.cl_ord_id)
 
     # ---------------------------------------------------------------------------- samples
     def mid(self) -> Decimal | None:

@@ -206,3 +206,24 @@ def test_the_risk_actor_s_position_limit_reduces(frames: list[RawFrame]) -> None
     worst = max(abs(x["position"]) for x in bt.samples)
     assert worst * Decimal("0.01") > limit  # resting orders may still fill over it ...
     assert worst < worst_free  # ... but it no longer builds up as it did
+
+
+def test_latency_drawn_from_recorded_samples(frames: list[RawFrame], tmp_path: Path) -> None:
+    from ops.backtest.data import latency_samples
+
+    f = tmp_path / "rtt.txt"
+    f.write_text("# router ack latencies, ms\n1.5\n2.5\n400\n")
+    samples = latency_samples(f)
+    assert samples == (1_500_000, 2_500_000, 400_000_000)
+    a = summarize(_run(frames, latency_samples_ns=samples, seed=1))
+    b = summarize(_run(frames, latency_samples_ns=samples, seed=1))
+    c = summarize(_run(frames, latency_samples_ns=samples, seed=2))
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # same seed, same run
+    assert (a["fills"], a["pnl"]) != (c["fills"], c["pnl"])  # the draws matter
+    fast = summarize(_run(frames, latency_samples_ns=(2_000_000,)))
+    const = summarize(_run(frames, order_latency_ns=1_000_000, response_latency_ns=1_000_000))
+    assert (fast["fills"], fast["pnl"]) == (const["fills"], const["pnl"])  # one sample: constant
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1.0\nfast\n")
+    with pytest.raises(Exception, match=r"bad.txt:2"):
+        latency_samples(bad)
