@@ -499,6 +499,19 @@ def backtest(
         typer.Option(help="NAME=V1,V2 (repeatable): run every combination, one process each."),
     ] = None,
     sort: Annotated[str, typer.Option(help="With --grid: the metric to sort by.")] = "pnl",
+    latency_file: Annotated[
+        Path | None,
+        typer.Option(help="Order round trips recorded live, ms, one a line (not --latency-ms)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the latency draws.")] = 0,
+    risk_config: Annotated[
+        Path | None,
+        typer.Option(help="An okxmm config whose `risk` limits the backtest applies."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="With --grid: a Dask scheduler (tcp://host:8786) or 'local'."),
+    ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Start, UTC ISO time (e.g. 2026-12-03T10:00).")
     ] = None,
@@ -509,7 +522,7 @@ def backtest(
 
     from loguru import logger
 
-    from ops.backtest.data import frames_of, instrument_info
+    from ops.backtest.data import frames_of, instrument_info, latency_samples
     from ops.backtest.engine import Backtest, BacktestConfig
     from ops.backtest.report import write_report
     from strategies.params import StrategyParams, load_params
@@ -541,13 +554,16 @@ def backtest(
             order_latency_ns=int(latency_ms * 1e6),
             response_latency_ns=int(latency_ms * 1e6),
             md_latency_ns=int(md_latency_ms * 1e6),
+            risk=_load(risk_config).risk if risk_config is not None else None,
+            latency_samples_ns=latency_samples(latency_file) if latency_file else (),
+            seed=seed,
         )
         if grid:
             import json as _json
 
             from ops.backtest.sweep import parse_grid, run_sweep
 
-            rows = run_sweep(data, cfg, parse_grid(grid), sort=sort)
+            rows = run_sweep(data, cfg, parse_grid(grid), sort=sort, cluster=cluster)
             out.mkdir(parents=True, exist_ok=True)
             (out / "sweep.json").write_text(_json.dumps(rows, indent=2, sort_keys=True) + "\n")
             for r in rows:

@@ -16,7 +16,7 @@ from ops.exchange.config import ExchangeConfig
 from ops.marketdata.rawfile import RawFrame, read_raw
 from ops.marketdata.tardis import read_tardis_book, read_tardis_trades
 
-__all__ = ["frames_of", "instrument_info"]
+__all__ = ["frames_of", "instrument_info", "latency_samples"]
 
 
 def _one(path: Path) -> Iterator[RawFrame]:
@@ -87,3 +87,25 @@ def instrument_info(inst: str, frames: list[RawFrame]) -> InstrumentInfo:
                 settle_ccy="USDT" if inst.endswith("USDT-SWAP") else "",
             )
     raise ConfigError([("--inst", f"no rules for {inst}: record public/instruments with the data")])
+
+
+def latency_samples(path: Path) -> tuple[int, ...]:
+    """Order round trips recorded live, one per line in milliseconds (``#`` starts a comment),
+    as ns; ConfigError naming the line of a bad one."""
+    if not path.exists():
+        raise ConfigError([("--latency-file", f"{path} does not exist")])
+    out: list[int] = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            ms = float(text)
+        except ValueError:
+            ms = -1.0
+        if not 0 <= ms < 60_000:
+            raise ConfigError([("--latency-file", f"{path}:{n}: {text!r} is not a latency in ms")])
+        out.append(int(ms * 1_000_000))
+    if not out:
+        raise ConfigError([("--latency-file", f"{path}: no samples")])
+    return tuple(out)

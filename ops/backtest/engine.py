@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import heapq
 import json
+import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -39,9 +40,11 @@ from engine.messages import (
     OrderState,
     Position,
     Reject,
+    RiskState,
     Side,
     StrategyLimits,
     Trade,
+    TradingState,
     Welcome,
 )
 from engine.router.config import RouterConfig
@@ -49,6 +52,9 @@ from engine.router.pretrade import OrderLimits, check_amend, check_new_order
 from gateway.book_replay import BookReplay
 from ops.backtest.venue import Fill, QueueModel, SimOrder, SimVenue
 from ops.marketdata.rawfile import RawFrame
+from risk.config import RiskConfig
+from risk.limits import InstView, LimitInputs, Severity, evaluate
+from risk.state import ScopeState, StateEvent
 from strategies.outbox import Command
 from strategies.params import StrategyParams
 from strategies.registry import make_strategy
@@ -82,6 +88,18 @@ class BacktestConfig:
     sample_ns: int = 1 * _S  # equity / inventory / quote-uptime samples
     start_cash: Decimal = Decimal(100_000)
     router: RouterConfig = field(default_factory=RouterConfig)
+    # record our best resting quotes and position as each frame arrives (``frame_states``),
+    # for the parity test against the exchange's replay mode
+    trace_frames: bool = False
+    # the risk actor's limits (risk.limits.evaluate + risk.state), checked after every fill and
+    # sample; None: not simulated
+    risk: RiskConfig | None = None
+    # order round trips recorded live (ns; e.g. the router's ack latencies): each command goes
+    # out in half a drawn sample and its answers come back in the other half, in order (one
+    # connection: nothing overtakes); drawn with ``seed``, so runs stay reproducible.
+    # Empty: the constant latencies above
+    latency_samples_ns: tuple[int, ...] = ()
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,15 @@ class Backtest:
         self._seq = 0
         self._decide_at: int | None = None
         self._last_step_ns = 0
+        self.frame_states: list[tuple[int, str | None, str | None, str]] = []
+        self._scopes: dict[tuple[str, str], ScopeState] = {}
+        self._rng = random.Random(cfg.seed)  # noqa: S311 - a simulation's draws, not crypto
+        self._out_at = 0  # the last command's arrival at the venue
+        self._back_at = 0  # the last answer's arrival at the worker
+        self._half = 0  # this command's one-way latency (drawn when it is sent)
+        self._peak_pnl = Decimal(0)
+        self._new_orders: list[int] = []  # when each new order was sent (order-rate limit)
+        self.risk_changes: list[tuple[int, str, str, str, str]] = []  # ts, scope, key, state, why
 
     # ------------------------------------------------------------------------------- setup
     def _schedule(self, t: int, kind: str, payload: Any) -> None:
@@ -232,6 +259,12 @@ class Backtest:
         self.events += 1
 
     def _on_frame(self, f: RawFrame) -> None:
+        if self.cfg.trace_frames:
+            live = [o for o in self.venue.orders.values() if o.open]
+            bid = max((o.px for o in live if o.side is Side.BUY), default=None)
+            ask = min((o.px for o in live if o.side is Side.SELL), default=None)
+            quote = (None if bid is None else str(bid), None if ask is None else str(ask))
+            self.frame_states.append((f.recv_ns, *quote, str(self.position)))
         inst = self.books.on_frame(f)
         now = f.recv_ns
         if inst == self.cfg.inst:
@@ -291,9 +324,15 @@ class Backtest:
             self._schedule(now + self.cfg.tick_ns, "tick", None)
         elif kind == "sample":
             self._sample(now)
+            self._check_risk(now)
             self._schedule(now + self.cfg.sample_ns, "sample", None)
         elif kind == "venue":
             self._at_venue(payload, now)
+        elif kind == "kill":
+            o = self.venue.orders.get(payload)
+            if o is not None and not self.venue.cancel(payload):
+                self._event(o, self._back(now))
+                self.venue.forget_closed()
 
     def _deliver(self, msg: AnyMsg) -> bool:
         assert self.core is not None
@@ -329,6 +368,7 @@ class Backtest:
         why: str | None = None
         ref = self.venue.best_bid()
         if isinstance(msg, NewOrder):
+            self._new_orders.append(now)
             open_n = sum(1 for o in self.venue.orders.values() if o.open)
             why = check_new_order(
                 msg, self.rules, self.limits, open_n, ref, require_reference=False
@@ -348,12 +388,32 @@ class Backtest:
                 self.orders[msg.cl_ord_id].state = "refused"
             self._schedule(now, "worker", Reject(seq, why, cmd.cl_ord_id))
             return
-        self._schedule(now + self.cfg.order_latency_ns, "venue", (seq, msg))
+        self._schedule(self._out(now), "venue", (seq, msg))
+
+    def _out(self, now: int) -> int:
+        """When a command sent now reaches the venue."""
+        samples = self.cfg.latency_samples_ns
+        if not samples:
+            return now + self.cfg.order_latency_ns
+        self._half = samples[self._rng.randrange(len(samples))] // 2
+        self._out_at = max(now + self._half, self._out_at)
+        return self._out_at
+
+    def _back(self, now: int, *, draw: bool = False) -> int:
+        """When an answer the venue sends now reaches the worker (``draw``: a push no command
+        caused, e.g. a fill, draws its own latency)."""
+        samples = self.cfg.latency_samples_ns
+        if not samples:
+            return now + self.cfg.response_latency_ns
+        if draw:
+            self._half = samples[self._rng.randrange(len(samples))] // 2
+        self._back_at = max(now + self._half, self._back_at)
+        return self._back_at
 
     # -------------------------------------------------------------------------- the venue
     def _at_venue(self, payload: tuple[int, AnyMsg], now: int) -> None:
         seq, msg = payload
-        back = now + self.cfg.response_latency_ns
+        back = self._back(now)
         if isinstance(msg, NewOrder):
             o = SimOrder(msg.cl_ord_id, msg.side, msg.px or Decimal(0), msg.sz, msg.ord_type)
             fills = self.venue.place(o)
@@ -402,7 +462,7 @@ class Backtest:
             return
         assert self.clock is not None
         now = self.clock.now_ns()
-        back = now + self.cfg.response_latency_ns
+        back = self._back(now, draw=True)
         for f in fills:
             signed = f.sz if f.side is Side.BUY else -f.sz
             self.position += signed
@@ -416,6 +476,64 @@ class Backtest:
             if o is not None:
                 self._event(o, back, f)
         self._schedule(back, "worker", self._position_msg())
+        self._check_risk(now)
+
+    # ------------------------------------------------------------------------------- risk
+    def _check_risk(self, now: int) -> None:
+        """The risk actor's evaluation on what the backtest knows; a state change reaches the
+        router's checks at once (same process) and the worker after ``md_latency``; HALTED
+        cancels every open order, as the router does."""
+        rc = self.cfg.risk
+        if rc is None:
+            return
+        mid = self.mid()
+        pnl = self.equity(mid) - self.cfg.start_cash if mid is not None else None
+        if pnl is not None:
+            self._peak_pnl = max(self._peak_pnl, pnl)
+        live = [o for o in self.venue.orders.values() if o.open]
+        ct = self.ct_val
+        view = InstView(
+            inst=self.cfg.inst,
+            position_base=self.position * ct,
+            price_usd=mid or Decimal(0),
+            open_buy_base=sum((o.remaining for o in live if o.side is Side.BUY), Decimal(0)) * ct,
+            open_sell_base=sum((o.remaining for o in live if o.side is Side.SELL), Decimal(0)) * ct,
+            md_age_ms=0,
+            book_resyncing=not self.books.valid(self.cfg.inst),
+        )
+        self._new_orders = [t for t in self._new_orders if now - t < _S]
+        inp = LimitInputs(
+            account_ready=True, private_ok=True, pnl_usd=pnl, peak_pnl_usd=self._peak_pnl,
+            strategy_pnl={"bt": (pnl, self._peak_pnl)} if pnl is not None else {},
+            insts=[view], order_rates={"bt": len(self._new_orders)},
+        )  # fmt: skip
+        breaches = evaluate(inp, rc)
+        keys = {("account", "*"), ("inst", self.cfg.inst), ("strategy", "bt")}
+        keys |= {(b.scope, b.key) for b in breaches}
+        worst = TradingState.ACTIVE
+        for scope, key in sorted(keys):
+            st = self._scopes.setdefault((scope, key), ScopeState(scope, key))
+            mine = [b for b in breaches if (b.scope, b.key) == (scope, key)]
+            halt = [b for b in mine if b.severity is Severity.HALT]
+            if halt:
+                change = st.fire(StateEvent.HALT, halt[0].reason)
+            elif mine:
+                change = st.fire(StateEvent.BREACH, mine[0].reason)
+            else:
+                change = st.fire(StateEvent.CLEAR, "")
+            if change is not None:
+                self.risk_changes.append((now, scope, key, change.new.value, change.reason))
+                msg = RiskState(scope, key, change.new, change.reason)
+                self._schedule(now + self.cfg.md_latency_ns, "worker", msg)
+            if st.state is TradingState.HALTED:
+                worst = TradingState.HALTED
+            elif st.state is TradingState.REDUCING and worst is TradingState.ACTIVE:
+                worst = TradingState.REDUCING
+        if worst is not self.limits.trading_state:
+            self.limits = replace(self.limits, trading_state=worst)
+            if worst is TradingState.HALTED:
+                for o in live:  # the router's kill: cancel everything at the venue
+                    self._schedule(self._out(now), "kill", o.cl_ord_id)
 
     # ---------------------------------------------------------------------------- samples
     def mid(self) -> Decimal | None:

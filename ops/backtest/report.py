@@ -99,6 +99,11 @@ def summarize(bt: Backtest) -> dict[str, Any]:
             for r in bt.books.reports.values()
             for g in r.gaps
         ],
+        # the risk actor's state changes (with --risk-config): when, scope, key, state, why
+        "risk_changes": [
+            {"at_ns": t, "scope": sc, "key": k, "state": st, "reason": why}
+            for t, sc, k, st, why in bt.risk_changes
+        ],
         "settings": {
             "queue": bt.cfg.queue,
             "maker_fee": str(bt.cfg.maker_fee),
@@ -106,6 +111,13 @@ def summarize(bt: Backtest) -> dict[str, Any]:
             "md_latency_ms": bt.cfg.md_latency_ns / 1e6,
             "order_latency_ms": bt.cfg.order_latency_ns / 1e6,
             "response_latency_ms": bt.cfg.response_latency_ns / 1e6,
+            "latency_samples": len(bt.cfg.latency_samples_ns),
+            "latency_samples_median_ms": (
+                statistics.median(bt.cfg.latency_samples_ns) / 1e6
+                if bt.cfg.latency_samples_ns
+                else None
+            ),
+            "seed": bt.cfg.seed,
         },
     }
 

@@ -28,6 +28,10 @@
                                           fair price and the synthetic ladder at once
 ``POST /admin/step``                      ``{"n": N}``: advance the synthetic market N steps now
 ``POST /admin/reset-limits``              forget every rate-limit window
+``GET  /admin/replay``                    replay mode: ``{"started", "done", "next",
+                                          "frames", "states", "fills", "position"}``: our best
+                                          quotes when each frame was pushed, our fills
+``POST /admin/replay``                    start the replay now (once)
 ``GET  /admin/events?since=S&kind=K``     the venue's event log after seq S (optional, repeatable
                                           ``kind``: shock, book, request, order,
                                           liquidation; ``limit``
@@ -80,6 +84,8 @@ class AdminApi:
             web.post("/admin/step", self.step),
             web.post("/admin/reset-limits", self.reset_limits),
             web.get("/admin/events", self.events),
+            web.get("/admin/replay", self.replay),
+            web.post("/admin/replay", self.start_replay),
         ]
 
     async def events(self, request: web.Request) -> web.Response:
@@ -304,6 +310,32 @@ class AdminApi:
                 "marks": {k: canonical(Decimal(m)) for k, m in self.v.ex.marks.items()},
             }
         )
+
+    async def replay(self, request: web.Request) -> web.Response:
+        rp = self.v.replay
+        if rp is None:
+            return _json({"error": "not in replay mode"}, 404)
+        return _json(
+            {
+                "instId": rp.inst_id,
+                "started": rp.start_wall_ns is not None,
+                "done": rp.done,
+                "next": rp.next,
+                "frames": len(rp.frames),
+                "states": rp.states,
+                "fills": rp.fills,
+                "position": str(rp.position),
+            }
+        )
+
+    async def start_replay(self, request: web.Request) -> web.Response:
+        rp = self.v.replay
+        if rp is None:
+            return _json({"error": "not in replay mode"}, 404)
+        if rp.start_wall_ns is None:
+            rp.start(self.v.clock.now_ns())
+            self.v.replay_wake.set()
+        return _json({"started": True, "next": rp.next})
 
     async def reset_limits(self, request: web.Request) -> web.Response:
         self.v.limiter.reset()

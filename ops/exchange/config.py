@@ -25,6 +25,7 @@ __all__ = [
     "FaultConfig",
     "InstrumentSpec",
     "MarketSpec",
+    "ReplaySpec",
 ]
 
 
@@ -77,6 +78,19 @@ class FaultConfig(BaseModel):
     skip_seq: int = 0  # the first N book updates skip a seqId
     corrupt_checksum: int = 0  # the first N book updates carry a wrong checksum
     drop_ws_every_s: float = 0.0  # > 0: close every WS connection this often (1001)
+
+
+class ReplaySpec(BaseModel):
+    """Replay mode (ops/exchange/replay.py): ``inst_id``'s public market is a recorded raw file,
+    pushed from when ``POST /admin/replay`` starts it (or at once with ``autostart``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    inst_id: str
+    speed: float = Field(1.0, gt=0)  # 2.0: twice as fast as recorded
+    queue: Literal["proportional", "pessimistic"] = "proportional"
+    autostart: bool = False
 
 
 class AccountSpec(BaseModel):
@@ -181,3 +195,4 @@ class ExchangeConfig(BaseModel):
     max_pending_per_inst: int = 500
     max_pending_per_account: int = 4000
     enforce_env_header: bool = False
+    replay: ReplaySpec | None = None

@@ -296,6 +296,10 @@ class RestApi:
         sz_s = request.query.get("sz", "") or "1"
         if not sz_s.isdigit() or not 1 <= int(sz_s) <= 400:
             raise _ParamError("51000", msg("51000", "sz"))
+        rp = self.v.replay
+        if rp is not None and inst_id == rp.inst_id:
+            d0 = self.v.replay_snapshot(int(sz_s))
+            return _ok([{k: d0[k] for k in ("asks", "bids", "ts", "seqId")}])
         self.v.publish()  # the REST snapshot must be a published state (same seqId chain)
         feed = self.v.feeds[inst_id]
         snap = feed.snapshot(depth=int(sz_s))

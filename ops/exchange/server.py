@@ -78,6 +78,29 @@ async def _every(period_s: float, fn: Callable[[], None], stop: asyncio.Event) -
             await asyncio.wait_for(stop.wait(), max(delay, 0.0))
 
 
+async def _replay(venue: Venue, stop: asyncio.Event) -> None:
+    """Push the replayed frames at their times (``venue.replay_started`` wakes it)."""
+    while not stop.is_set():
+        try:
+            due = venue.replay_step()
+        except Exception:  # noqa: BLE001 - logged; the replay stops, the venue serves on
+            logger.exception("replay failed")
+            return
+        wait = venue.replay_wake.wait()
+        if due is not None:
+            delay = max((due - venue.clock.now_ns()) / 1e9, 0.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            wait.close()
+            continue
+        waiter = asyncio.ensure_future(wait)
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (waiter, stopper):
+            t.cancel()
+        venue.replay_wake.clear()
+
+
 async def serve(
     venue: Venue,
     *,
@@ -114,6 +137,10 @@ async def serve(
     tasks = [asyncio.create_task(_every(0.1, venue.housekeeping, stop))]
     if venue.cfg.realtime:
         tasks.append(asyncio.create_task(_every(venue.cfg.step_ms / 1000, venue.step, stop)))
+    if venue.replay is not None:
+        if venue.cfg.replay is not None and venue.cfg.replay.autostart:
+            venue.replay.start(venue.clock.now_ns())
+        tasks.append(asyncio.create_task(_replay(venue, stop)))
     try:
         await stop.wait()
     finally:

@@ -6,6 +6,7 @@ No aiohttp here: the REST/WS/admin modules call ``Venue`` and the server's timer
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ from ops.exchange.market import Market
 from ops.exchange.matching import Exchange, OrderPush, TradePrint
 from ops.exchange.profile import resolve
 from ops.exchange.ratelimit import RateLimiter
+from ops.exchange.replay import Replay, ReplayExchange
 from ops.exchange.trading import Trading
 from ops.exchange.views import balance_and_position, balance_obj, position_obj, ticker_obj
 
@@ -57,7 +59,14 @@ class Venue:
         self.faults = Faults.from_config(cfg.faults, self.rules)
         self.events = EventLog(clock.monotonic_ns)
         now = self.now_ms()
-        self.ex = Exchange(cfg, now)
+        self.replay: Replay | None = None
+        self.replay_wake = asyncio.Event()  # set when the replay is started
+        if cfg.replay is not None:
+            rex = ReplayExchange(cfg, now)
+            self.replay = rex.replay
+            self.ex: Exchange = rex
+        else:
+            self.ex = Exchange(cfg, now)
         self.keyring = Keyring()
         for spec in [*cfg.accounts, *accounts]:
             balances = spec.balances if spec.balances is not None else cfg.start_balances
@@ -72,6 +81,8 @@ class Venue:
                 )
                 self.ex.accounts[spec.api_key].kyc_level = spec.kyc_level
         self.market = Market(self.ex, cfg.seed, now)
+        if self.replay is not None:  # its market is the recording, not the synthetic one
+            self.market.by_inst.pop(self.replay.inst_id, None)
         self.feeds = {
             k: BookFeed(inst, self.ex.books[k], seq0=1000 + 7 * i)
             for i, (k, inst) in enumerate(self.ex.instruments.items())
@@ -184,6 +195,8 @@ class Venue:
         f = self.faults
         zero = f.checksum_mode == "zero"
         for inst_id, feed in self.feeds.items():
+            if self.replay is not None and inst_id == self.replay.inst_id:
+                continue  # pushed frame by frame by replay_step
             # one-shots: targeted (per instrument) first, else the exchange-wide counters,
             # which count book updates of all instruments in publish order
             own_skip, own_corrupt = self._skip.get(inst_id, 0), self._corrupt.get(inst_id, 0)
@@ -301,7 +314,36 @@ class Venue:
                 for c in subs:
                     c.push(text)
 
+    # -- replay -----------------------------------------------------------------------------
+    def replay_step(self) -> int | None:
+        """Push every replayed frame that is due and execute the fills it causes; the wall
+        time (ns) the next one is due, None when over or not started."""
+        rp = self.replay
+        if rp is None:
+            return None
+        assert isinstance(self.ex, ReplayExchange)
+        while True:
+            due = rp.due_ns()
+            now_ns = self.clock.now_ns()
+            if due is None or due > now_ns:
+                return due
+            fr, text = rp.pop()
+            now = self.now_ms()
+            if fr.channel == "mark-price" and rp.mark:
+                self.ex.marks[rp.inst_id] = Decimal(rp.mark)
+            self.ex.on_frame_fills(now)
+            for c in self.hub.subscribers(fr.channel, rp.inst_id):
+                c.push(text)
+            self.flush()
+
+    def replay_snapshot(self, depth: int) -> dict[str, object]:
+        assert self.replay is not None
+        return {**self.replay.snapshot(depth), "ts": str(self.now_ms())}
+
     def ticker(self, inst_id: str) -> dict[str, object]:
+        rp = self.replay
+        if rp is not None and inst_id == rp.inst_id and rp.ticker is not None:
+            return {**rp.ticker, "ts": str(self.now_ms())}
         return ticker_obj(self.ex, inst_id, self.feeds[inst_id].top(1), self.now_ms())
 
     # -- private pushes ---------------------------------------------------------------------

@@ -325,6 +325,12 @@ class WsApi:
         zero = v.faults.checksum_mode == "zero"
         arg = {"channel": channel, "instId": inst_id}
         now = str(v.now_ms())
+        rp = v.replay
+        if rp is not None and inst_id == rp.inst_id and channel in ("books", "books5", "bbo-tbt"):
+            if channel == "books" and v.faults.initial_snapshot:
+                first = {**v.replay_snapshot(400), "prevSeqId": -1, "checksum": 0}
+                conn.push(dumps({"arg": arg, "action": "snapshot", "data": [first]}))
+            return  # books5 / bbo-tbt are not in the recording
         if channel == "books":
             if v.faults.initial_snapshot:
                 snap = feed.snapshot(checksum_zero=zero)

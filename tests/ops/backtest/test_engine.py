@@ -159,3 +159,71 @@ def test_a_grid_sweep_runs_every_combination_and_sorts_them(
     assert (one["fills"], one["pnl"]) == (alone["fills"], alone["pnl"])
     with pytest.raises(Exception, match="not a strategy parameter"):
         parse_grid(["no_such=1"])
+
+
+def test_a_sweep_on_a_dask_cluster_gives_the_process_pool_s_table(
+    frames: list[RawFrame],
+) -> None:
+    pytest.importorskip("distributed")  # a dev dependency: installed by make venv
+    from ops.backtest.sweep import parse_grid, run_sweep
+
+    grid = parse_grid(["step_pct=0.00002,0.0001", "num_orders_per_side=1,2"])
+    pool = run_sweep([DATA], _cfg(frames), grid, sort="fills", workers=2)
+    dask = run_sweep([DATA], _cfg(frames), grid, sort="fills", workers=2, cluster="local")
+    assert len(dask) == 4
+    assert json.dumps(dask, sort_keys=True) == json.dumps(pool, sort_keys=True)
+    assert len({r["fills"] for r in dask}) > 1  # the grid changed something
+
+
+def test_the_risk_actor_s_loss_limit_halts_the_run(frames: list[RawFrame]) -> None:
+    from risk.config import RiskConfig
+
+    free = _run(frames)
+    assert min(s["equity"] for s in free.samples) < free.cfg.start_cash  # a drawdown to trip on
+    bt = _run(frames, risk=RiskConfig(loss_limit_usd=0.01))
+    halts = [c for c in bt.risk_changes if c[3] == "HALTED"]
+    assert halts, bt.risk_changes
+    at = halts[0][0]
+    assert "loss limit" in halts[0][4]
+    # after the router's cancels landed nothing rests and nothing fills; new orders are refused
+    settled = at + bt.cfg.order_latency_ns
+    assert not any(f.ts_ns > settled for f in bt.fills)
+    assert not any(x["bid_up"] or x["ask_up"] for x in bt.samples if x["ts_ns"] > settled)
+    assert all(o.placed_ns <= at or o.state == "refused" for o in bt.orders.values())
+    assert len(bt.fills) < len(free.fills)
+
+
+def test_the_risk_actor_s_position_limit_reduces(frames: list[RawFrame]) -> None:
+    from risk.config import RiskConfig
+
+    free = _run(frames)
+    limit = Decimal("0.002")  # base: two fills of 0.1 contract x 0.01
+    bt = _run(frames, risk=RiskConfig(max_position_base={INST: limit}))
+    states = [c[3] for c in bt.risk_changes if c[1] == "inst"]
+    assert "REDUCING" in states
+    assert "ACTIVE" in states  # a REDUCE breach clears by itself once back under the limit
+    worst_free = max(abs(x["position"]) for x in free.samples)
+    worst = max(abs(x["position"]) for x in bt.samples)
+    assert worst * Decimal("0.01") > limit  # resting orders may still fill over it ...
+    assert worst < worst_free  # ... but it no longer builds up as it did
+
+
+def test_latency_drawn_from_recorded_samples(frames: list[RawFrame], tmp_path: Path) -> None:
+    from ops.backtest.data import latency_samples
+
+    f = tmp_path / "rtt.txt"
+    f.write_text("# router ack latencies, ms\n1.5\n2.5\n400\n")
+    samples = latency_samples(f)
+    assert samples == (1_500_000, 2_500_000, 400_000_000)
+    a = summarize(_run(frames, latency_samples_ns=samples, seed=1))
+    b = summarize(_run(frames, latency_samples_ns=samples, seed=1))
+    c = summarize(_run(frames, latency_samples_ns=samples, seed=2))
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # same seed, same run
+    assert (a["fills"], a["pnl"]) != (c["fills"], c["pnl"])  # the draws matter
+    fast = summarize(_run(frames, latency_samples_ns=(2_000_000,)))
+    const = summarize(_run(frames, order_latency_ns=1_000_000, response_latency_ns=1_000_000))
+    assert (fast["fills"], fast["pnl"]) == (const["fills"], const["pnl"])  # one sample: constant
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1.0\nfast\n")
+    with pytest.raises(Exception, match=r"bad.txt:2"):
+        latency_samples(bad)
