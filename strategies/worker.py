@@ -320,17 +320,12 @@ class Worker:
             wait_ns = gap_end_ns - self.clock.monotonic_ns()
             if wait_ns > 0:
                 await asyncio.sleep(wait_ns / _NS)
-            step_ns = self.clock.monotonic_ns()
+            self.last_step_ns = self.clock.monotonic_ns()
             start_ns = max(self.woken_ns, gap_end_ns) if self.woken_ns else 0
             self.woken_ns = 0
             sent = self.step()
-            if sent:
-                # the gap runs from the last step that sent orders (a requote): a housekeeping
-                # step that sent nothing must not hold back the reaction to the next move
-                # (it did: every 100 ms tick restarted the gap, ~25 ms mean added to a shock)
-                self.last_step_ns = step_ns
-                if start_ns:
-                    self.tick_to_order.add(self.clock.monotonic_ns() - start_ns)
+            if sent and start_ns:
+                self.tick_to_order.add(self.clock.monotonic_ns() - start_ns)
 
     def silent(self) -> dict[str, bool]:
         return {k: s.silent() for k, s in self.subs.items()}
