@@ -9,7 +9,6 @@ makes it level off after ``max_age_s`` at any rate, the count bound caps a burst
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Generic, TypeVar
@@ -24,8 +23,8 @@ class RecentMap(Generic[K, V]):
     """Insertion-ordered ``key → value``; an entry goes when it is older than ``max_age_s``
     (counted from its last ``put``) or when more than ``max_len`` are held (oldest first).
 
-    Bounded: ``max_len`` entries. Times are monotonic nanoseconds from the caller, or
-    ``time.monotonic_ns()`` when none is given."""
+    Bounded: ``max_len`` entries. Times are monotonic nanoseconds from the caller's clock
+    (engine.clock): a core never reads the time itself, so a test's clock drives the expiry."""
 
     __slots__ = ("_items", "_max_age_ns", "_max_len")
 
@@ -36,19 +35,18 @@ class RecentMap(Generic[K, V]):
         self._max_age_ns = int(max_age_s * 1e9)
         self._max_len = max_len
 
-    def put(self, key: K, value: V, now_ns: int | None = None) -> None:
+    def put(self, key: K, value: V, now_ns: int) -> None:
         """Insert or refresh ``key`` (it becomes the newest) and expire what is too old."""
-        now = time.monotonic_ns() if now_ns is None else now_ns
-        self._items[key] = (now, value)
+        self._items[key] = (now_ns, value)
         self._items.move_to_end(key)
-        self.expire(now)
+        self.expire(now_ns)
 
-    def expire(self, now_ns: int | None = None) -> None:
-        now = time.monotonic_ns() if now_ns is None else now_ns
+    def expire(self, now_ns: int) -> None:
+        """Drop what is older than ``max_age_s`` at ``now_ns`` and what exceeds ``max_len``."""
         items = self._items
         while len(items) > self._max_len:
             items.popitem(last=False)
-        cutoff = now - self._max_age_ns
+        cutoff = now_ns - self._max_age_ns
         while items:
             first = next(iter(items.values()))
             if first[0] >= cutoff:

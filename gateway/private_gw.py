@@ -74,7 +74,7 @@ class PrivateGw:
         self.pub = publisher
         self.rest = rest
         self.clock = clock
-        self.state = PrivateState(cfg.private_gw.fill_dedup_size)
+        self.state = PrivateState(clock, cfg.private_gw.fill_dedup_size)
         self.ws = OkxWsClient(
             cfg.venue.urls(cfg.exchange)[2],
             name="private",

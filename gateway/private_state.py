@@ -29,6 +29,7 @@ from decimal import Decimal
 import msgspec
 
 from engine import topics
+from engine.clock import Clock
 from engine.messages import AccountUpdate, AnyMsg, BalanceDetail, Fill, Position, RecentFills
 from engine.recent import RecentMap
 from gateway.okx import convert
@@ -62,11 +63,13 @@ class PrivateState:
 
     def __init__(
         self,
+        clock: Clock,
         fill_dedup_size: int = 50_000,
         ring_slots: int = 10,
         slot_size: int = 100,
         dedup_age_s: float = 300.0,
     ) -> None:
+        self._clock = clock  # ages the de-dup windows
         self._ring: list[list[Fill]] = [[] for _ in range(ring_slots)]
         self._slot = 0
         self._slot_size = slot_size
@@ -96,7 +99,7 @@ class PrivateState:
         if key in self._seen_fills:
             self.fills_duplicate += 1
             return False
-        self._seen_fills.put(key, None)
+        self._seen_fills.put(key, None, self._clock.monotonic_ns())
         self.fills_published += 1
         return True
 
@@ -166,7 +169,7 @@ class PrivateState:
             if known is not None and u < known[0]:
                 self.orders_stale += 1
                 continue
-            self._order_utime.put(o.ordId, (u, said))
+            self._order_utime.put(o.ordId, (u, said), self._clock.monotonic_ns())
             if known is not None and known[1] == said:
                 self.orders_repeated += 1
                 continue

@@ -188,7 +188,7 @@ class RiskCore:
             changed = [self._on_fill(f) for f in msg.fills if f.ts_ms >= self.ring_cut_ms]
             return any(changed)
         elif isinstance(msg, OrderUpdate):
-            self._on_order_update(msg)
+            self._on_order_update(msg, mono_ns)
         elif isinstance(msg, OrderEvent):
             self._on_order_event(msg, mono_ns, from_snapshot)
         elif isinstance(msg, StrategyStatus):
@@ -216,7 +216,7 @@ class RiskCore:
             return self.market.on_book_mid(msg.inst, mid, msg.ts_ms) or state_changed
         return self.market.on_book_mid(msg.inst, None, msg.ts_ms) or state_changed
 
-    def _on_order_update(self, msg: OrderUpdate) -> None:
+    def _on_order_update(self, msg: OrderUpdate, mono_ns: int) -> None:
         key = FillCounters.order_key(msg.cl_ord_id, msg.ord_id)
         self.counters.on_order(
             msg.cl_ord_id,
@@ -226,7 +226,9 @@ class RiskCore:
             msg.acc_fill_sz,
             terminal=msg.state in VENUE_TERMINAL,
         )
-        self.open_orders.on_order(key, msg.inst, msg.side.value, msg.state, msg.sz, msg.acc_fill_sz)
+        self.open_orders.on_order(
+            key, msg.inst, msg.side.value, msg.state, msg.sz, msg.acc_fill_sz, mono_ns
+        )
         rec = fill_record(msg)
         if rec is not None:
             self._book(rec, msg.ord_id)
@@ -260,7 +262,14 @@ class RiskCore:
             terminal=msg.state in ROUTER_TERMINAL,
         )
         self.open_orders.on_order(
-            key, msg.inst, msg.side.value, msg.state.value, msg.sz, msg.acc_fill_sz, msg.strategy
+            key,
+            msg.inst,
+            msg.side.value,
+            msg.state.value,
+            msg.sz,
+            msg.acc_fill_sz,
+            mono_ns,
+            msg.strategy,
         )
         if msg.acc_fill_sz > 0 or msg.trade_id:
             self.ledger.claim(msg.cl_ord_id, msg.strategy)

@@ -53,13 +53,15 @@ class OpenOrders:
         state: str,
         sz: Decimal,
         acc_fill_sz: Decimal,
+        now_ns: int,
         strategy: str = "",
     ) -> None:
+        """One order update at monotonic ``now_ns`` (which ages the closed keys)."""
         if not key:
             return
         if state in TERMINAL:
             self._open.pop(key, None)
-            self._closed.put(key, None)
+            self._closed.put(key, None, now_ns)
             return
         if key in self._closed:
             return

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import msgspec
 
+from engine.clock import FakeClock
 from engine.messages import AnyMsg, Fill, OrderEvent, OrderUpdate, Side
 from engine.router.effects import JournalRecord, Publish
 from engine.router.records import JFill
@@ -143,7 +144,7 @@ def _run(repeated: bool) -> Outcome:
     ]
 
     # private gateway: the same pushes, as the private WS delivers them
-    gw = PrivateState()
+    gw = PrivateState(FakeClock())
     gw_out: list[AnyMsg] = []
     for d in pushes:
         gw_out += [p.msg for p in gw.on_orders([d])]
@@ -226,7 +227,7 @@ def test_order_updates_on_the_bus_are_not_repeated() -> None:
     """private-gw publishes each distinct update once: a repeat with only a new uTime is news
     to nobody, and a terminal state is acted on once per ordId."""
     cids = ["c0", "c1", "c2"]
-    once, twice = PrivateState(), PrivateState()
+    once, twice = PrivateState(FakeClock()), PrivateState(FakeClock())
     a = [p.msg for d in _pushes(cids, False) for p in once.on_orders([d])]
     b = [p.msg for d in _pushes(cids, True) for p in twice.on_orders([d])]
     ups_a = [(m.ord_id, m.state, m.acc_fill_sz) for m in a if isinstance(m, OrderUpdate)]

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from engine import topics
+from engine.clock import FakeClock
 from engine.messages import AccountUpdate, Fill, OrderUpdate, Position, RecentFills
 from gateway.okx.schemas import Balance, BalanceDetailData, FillData, OrderData, PositionData
 from gateway.okx.ws_protocol import BalanceAndPositionPush, OrdersPush, WsParser
@@ -42,7 +43,7 @@ def _order(
 def test_orders_push_fixture_gives_one_fill_and_terminal_update(okx_fixtures: Path) -> None:
     ev = WsParser().parse((okx_fixtures / "ws" / "orders.push.json").read_text())
     assert isinstance(ev, OrdersPush)
-    st = PrivateState()
+    st = PrivateState(FakeClock())
     out = st.on_orders(ev.data)
     kinds = [type(p.msg) for p in out]
     assert kinds == [Fill, OrderUpdate]
@@ -54,7 +55,7 @@ def test_orders_push_fixture_gives_one_fill_and_terminal_update(okx_fixtures: Pa
 
 
 def test_fill_dedup_across_push_and_rest() -> None:
-    st = PrivateState()
+    st = PrivateState(FakeClock())
     out = st.on_orders([_order("1", "partially_filled", 10, "t1", "1", "1")])
     assert [type(p.msg) for p in out] == [Fill, OrderUpdate]
     assert out[1].retain
@@ -79,7 +80,7 @@ def test_fill_dedup_across_push_and_rest() -> None:
 
 
 def test_stale_order_push_does_not_regress() -> None:
-    st = PrivateState()
+    st = PrivateState(FakeClock())
     st.on_orders([_order("1", "filled", 20, acc="2")])
     out = st.on_orders([_order("1", "live", 10)])
     assert out == []
@@ -88,7 +89,7 @@ def test_stale_order_push_does_not_regress() -> None:
 
 
 def test_account_merge_is_published_whole(okx_fixtures: Path) -> None:
-    st = PrivateState()
+    st = PrivateState(FakeClock())
     snap = Balance(
         totalEq="100",
         uTime="1",
@@ -120,7 +121,7 @@ def test_account_merge_is_published_whole(okx_fixtures: Path) -> None:
 
 
 def test_reconcile_publishes_state_and_flattens_vanished_positions() -> None:
-    st = PrivateState()
+    st = PrivateState(FakeClock())
     st.on_positions([PositionData(instId=INST, mgnMode="cross", posSide="net", pos="3", uTime="1")])
     st.on_orders([_order("1", "live", 1), _order("2", "live", 1)])
     final1 = _order("1", "filled", 5, "t9", "2", "2")
@@ -175,7 +176,7 @@ def _rest_fill(i: int) -> FillData:
 def test_fill_ring_keeps_the_last_fills_in_a_fixed_set_of_retained_topics() -> None:
     """Bounded: ring_slots × slot_size fills, whatever was published; only changed slots are
     republished, each under one of ring_slots topics."""
-    st = PrivateState(ring_slots=3, slot_size=4)
+    st = PrivateState(FakeClock(), ring_slots=3, slot_size=4)
     pushed = []
     for i in range(50):
         fill_out = st.on_orders([_order(f"o{i}", "filled", i + 1, f"t{i}", "1", "1")])
@@ -192,7 +193,7 @@ def test_fill_ring_keeps_the_last_fills_in_a_fixed_set_of_retained_topics() -> N
 
 
 def test_rest_fills_of_a_reconcile_enter_the_ring_once() -> None:
-    st = PrivateState(ring_slots=2, slot_size=5)
+    st = PrivateState(FakeClock(), ring_slots=2, slot_size=5)
     first = st.on_rest_fills([_rest_fill(i) for i in (3, 1, 2)])
     assert [p.msg.trade_id for p in first if isinstance(p.msg, Fill)] == ["t1", "t2", "t3"]
     again = st.on_rest_fills([_rest_fill(i) for i in (1, 2, 3, 4)])
@@ -204,7 +205,7 @@ def test_rest_fills_of_a_reconcile_enter_the_ring_once() -> None:
 
 
 def test_tables_stay_bounded_over_many_orders_and_fills() -> None:
-    st = PrivateState(fill_dedup_size=100, ring_slots=2, slot_size=10)
+    st = PrivateState(FakeClock(), fill_dedup_size=100, ring_slots=2, slot_size=10)
     for i in range(2_000):
         st.on_orders([_order(f"o{i}", "live", i + 1)])
         st.on_orders([_order(f"o{i}", "filled", i + 2, f"t{i}", "2", "2")])
@@ -214,3 +215,20 @@ def test_tables_stay_bounded_over_many_orders_and_fills() -> None:
     assert sizes["open_orders"] == 0
     assert sizes["recent_fills"] <= 20
     assert st.fills_published == 2_000
+
+
+def test_fill_dedup_ages_by_the_shells_clock() -> None:
+    """The de-dup window is 5 minutes of the clock the shell gives (a test's or replay's
+    clock), not of a clock the core reads itself."""
+    clock = FakeClock()
+    st = PrivateState(clock, dedup_age_s=300, ring_slots=2, slot_size=10)
+    assert len(st.on_rest_fills([_rest_fill(1)])) == 1
+    clock.advance_s(299)
+    assert st.on_rest_fills([_rest_fill(1)]) == []
+    assert st.seen_fill(INST, "t1")
+    st.on_rest_fills([_rest_fill(2)])  # at 299 s: t1 (0 s) still inside the window
+    assert st.seen_fill(INST, "t1")
+    clock.advance_s(2)
+    st.on_rest_fills([_rest_fill(3)])  # at 301 s t1 expires
+    assert not st.seen_fill(INST, "t1")
+    assert st.seen_fill(INST, "t2")

@@ -115,12 +115,27 @@ def test_every_window_is_bounded() -> None:
     for i in range(500):
         counters.on_order(f"c{i}", "", BTC, "buy", D(1))  # never terminal: its end was missed
         counters.on_fill(f"x{i}", "", BTC, "buy", D(1))  # a fill whose order was never seen
-        orders.on_order(f"c{i}", BTC, "buy", "live", D(1), D(0))
-        orders.on_order(f"d{i}", BTC, "buy", "filled", D(1), D(1))
+        orders.on_order(f"c{i}", BTC, "buy", "live", D(1), D(0), now_ns=i)
+        orders.on_order(f"d{i}", BTC, "buy", "filled", D(1), D(1), now_ns=i)
     assert len(counters.orders) <= 30
     assert len(counters.closed) <= 20
     assert len(orders) <= 30
     assert counters.by_inst()[BTC].buy_filled_qty == 1000  # folded orders still count
+
+
+def test_closed_orders_age_out_by_the_callers_clock() -> None:
+    """A closed key is remembered for ``closed_age_s`` of the time risk is given (its bus
+    receive time), not of the wall clock it would read itself: a replay or test runs on its
+    own clock."""
+    s = 1_000_000_000
+    orders = OpenOrders(closed_age_s=10)
+    orders.on_order("a", BTC, "buy", "filled", D(1), D(1), now_ns=0)
+    orders.on_order("a", BTC, "buy", "live", D(1), D(0), now_ns=9 * s)  # late: ignored
+    assert len(orders) == 0
+    assert "a" in orders
+    orders.on_order("b", BTC, "buy", "canceled", D(1), D(0), now_ns=11 * s)  # a is now 11 s old
+    assert "a" not in orders
+    assert "b" in orders
 
 
 def test_fills_below_the_fold_watermark_are_accounted_already() -> None:
