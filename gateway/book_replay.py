@@ -2,9 +2,12 @@
 
 Frames go through :class:`~gateway.book_sync.BookSync` in recorded order, seqId checks and
 checksums included. When it asks for a REST snapshot (no snapshot on subscribe, or after a gap)
-the next recorded ``rest:books:<inst>`` frame answers it, as the live feed's REST call would. A
-gap is reported (when, where, why, how long the book stayed invalid), never bridged: until a
-snapshot heals it the book is RESYNCING and :meth:`BookReplay.valid` says so.
+the next recorded ``rest:books:<inst>`` frame answers it, as the live feed's REST call would, or
+one recorded up to ``_SPARE_MAX_AGE_NS`` before the ask in the same WS session (a recorder may
+have fetched it just before the first push; BookSync accepts it only if the buffered updates
+join its seqId, so a stale one cannot bridge anything). A gap is reported (when, where, why,
+how long the book stayed invalid), never bridged: until a snapshot heals it the book is
+RESYNCING and :meth:`BookReplay.valid` says so.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = ["BookReplay", "Gap", "InstReport"]
 
 _BOOK_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt"})
 _decode_book = msgspec.convert
+_SPARE_MAX_AGE_NS = 5_000_000_000
 
 
 @dataclass
@@ -49,6 +53,8 @@ class BookReplay:
         self._depth = depth
         self.syncs: dict[str, BookSync] = {}
         self._asked: dict[str, int] = {}  # inst → attempt waiting for a REST snapshot
+        # inst → a REST snapshot recorded before any ask (one per inst; dropped on a disconnect)
+        self._spare: dict[str, RawFrame] = {}
         self.reports: dict[str, InstReport] = {}
         self.bad_frames = 0
         # what the last frame did, for a consumer mirroring the book (the backtest's venue):
@@ -73,6 +79,9 @@ class BookReplay:
         self.last_reloaded = False
         if f.stream.startswith("rest:books:"):
             return self._on_rest(f.stream.removeprefix("rest:books:"), f)
+        if f.stream == "note" and f.text.startswith("disconnected"):
+            self._spare.clear()  # a new session: an older snapshot cannot join its pushes
+            return None
         if not f.stream.startswith("ws:") or '"books' not in f.text[:80]:
             return None
         try:
@@ -103,32 +112,37 @@ class BookReplay:
                     self.last_items.append(d)
             if out.fetch_snapshot is not None:
                 self._asked[inst] = out.fetch_snapshot
+                spare = self._spare.pop(inst, None)
+                if spare is not None and f.recv_ns - spare.recv_ns <= _SPARE_MAX_AGE_NS:
+                    self._on_rest(inst, spare, now_ns=f.recv_ns)
             if was_valid and sync.state is not BookState.VALID:
                 report.gaps.append(Gap(inst, f.recv_ns, sync.reason))
             self._healed(inst, f.recv_ns)
         return inst
 
-    def _on_rest(self, inst: str, f: RawFrame) -> str | None:
+    def _on_rest(self, inst: str, f: RawFrame, now_ns: int | None = None) -> str | None:
         if self._want is not None and inst not in self._want:
             return None
-        sync = self._sync(inst, f.recv_ns)
+        now = f.recv_ns if now_ns is None else now_ns
+        sync = self._sync(inst, now)
         attempt = self._asked.get(inst)
         if attempt is None:
-            return None  # not needed now: the live feed would not have asked for it
+            self._spare[inst] = f  # not asked for (yet): the live feed would not use it now
+            return None
         try:
             body = json.loads(f.text)
             d = _decode_book({**body["data"][0], "instId": inst}, BookData)
         except (ValueError, KeyError, IndexError, TypeError, msgspec.ValidationError):
             self.bad_frames += 1
             return None
-        out = sync.on_rest_snapshot(attempt, d, f.recv_ns)
+        out = sync.on_rest_snapshot(attempt, d, now)
         self._asked.pop(inst, None)
         if out.fetch_snapshot is not None:
             self._asked[inst] = out.fetch_snapshot
         if sync.state is BookState.VALID:
             self.reports[inst].snapshots_used += 1
             self.last_reloaded = True
-        self._healed(inst, f.recv_ns)
+        self._healed(inst, now)
         return inst
 
     def _healed(self, inst: str, now_ns: int) -> None:

@@ -3,9 +3,12 @@
 Subscribes ``books``, ``trades``, ``tickers`` and ``mark-price`` of every configured instrument
 on the venue's public WS (OKX live or demo as the local exchange) and writes every frame with
 its receive time (:mod:`ops.marketdata.rawfile`). Today's OKX sends no book snapshot on
-subscribe, so a REST ``market/books`` snapshot of each instrument is recorded after every
-(re)connect and every ``snapshot_every_s``: a replay bootstraps and heals gaps from them exactly
-as the live md-feed does. A separate actor from the bus recorder: it needs no engine running.
+subscribe, so a REST ``market/books`` snapshot of each instrument is recorded after the first
+book push of every (re)connect and every ``snapshot_every_s``: a replay bootstraps and heals
+gaps from them exactly as the live md-feed does. After the first push, not on connect: a
+snapshot older than the subscription misses the updates between the two, which on a busy book
+(100 updates/s) left the replay invalid until the next periodic snapshot. A separate actor
+from the bus recorder: it needs no engine running.
 """
 
 from __future__ import annotations
@@ -52,17 +55,32 @@ class RawRecorder:
         )
         self.snapshots = 0
         self.snapshot_errors = 0
-        self._connected = asyncio.Event()
+        self._due = asyncio.Event()  # some instrument's snapshot is due
+        self._due_insts: set[str] = set()  # whose first book push of this session came
+        self._await_book: set[str] = set()  # insts connected but without a book push yet
         actor.add_status(self.status)
 
     def _on_raw(self, frame: str | bytes) -> None:
         if frame in ("pong", b"pong"):
             return
         self.writer.write(self.actor.clock.now_ns(), "ws:public", frame)
+        if self._await_book:
+            self._first_book(frame if isinstance(frame, str) else frame.decode(errors="replace"))
+
+    def _first_book(self, text: str) -> None:
+        """A session's first book push of an instrument makes its snapshot due."""
+        head = text[:200]
+        if '"channel":"books"' not in head or '"event"' in head:
+            return
+        for inst in list(self._await_book):
+            if f'"instId":"{inst}"' in head:
+                self._await_book.discard(inst)
+                self._due_insts.add(inst)
+                self._due.set()
 
     def _on_event(self, ev: WsEvent) -> None:
         if isinstance(ev, Connected):
-            self._connected.set()
+            self._await_book = set(self.insts)
         elif isinstance(ev, Disconnected):
             self.writer.write(self.actor.clock.now_ns(), "note", f"disconnected: {ev.reason}")
 
@@ -99,11 +117,13 @@ class RawRecorder:
     async def _snapshots(self) -> None:
         await self._instruments()
         while True:
+            due: set[str] | list[str] = self.insts  # the periodic round: all of them
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.snapshot_every_s):
-                    await self._connected.wait()
-            self._connected.clear()
-            for inst in self.insts:
+                    await self._due.wait()
+                    due, self._due_insts = self._due_insts, set()
+            self._due.clear()
+            for inst in [i for i in self.insts if i in due]:
                 await self._snapshot(inst)
 
     async def _flusher(self) -> None:

@@ -79,3 +79,38 @@ async def test_record_raw_then_rebuild_books_and_see_the_gap(
 
 async def _gap(ex: RunningExchange) -> None:
     await ex.admin("/admin/faults", {"skip_seq": 1, "instId": INST})
+
+
+async def test_a_busy_book_is_valid_from_the_first_snapshot(
+    tmp_path: Path, free_port: int, bus_config: BusConfig
+) -> None:
+    """100 book updates/s: the snapshot is taken after the session's first book push, so the
+    replay's buffered updates join it and the book is valid from the start, not only after the
+    next periodic snapshot (a minute later). One taken on connect, before the subscription,
+    missed the updates between the two."""
+    async with running_exchange(tmp_path, port=free_port, config={"step_ms": 10}) as ex:
+        cfg = write_config(tmp_path, ex, bus_config)
+        out = tmp_path / "md"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ops.cli", "record", "--raw", "--out", str(out),
+            "--config", str(cfg), cwd=str(REPO), env=_env(),
+        )  # fmt: skip
+        try:
+            n = await _until_frames(out, f"rest:books:{INST}", 20)
+            await _until_frames(out, '"books"', 20, n)  # updates after the snapshot
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+    frames = [f for p in sorted(out.glob("*.okxraw.gz")) for f in read_raw(p)]
+    assert sum(1 for f in frames if f.stream == f"rest:books:{INST}") == 1  # no periodic one yet
+    replay = BookReplay([INST])
+    first_book_ns = valid_ns = None
+    for f, _ in replay.run(frames):
+        first_book_ns = first_book_ns or f.recv_ns
+        if valid_ns is None and replay.valid(INST):
+            valid_ns = f.recv_ns
+    assert valid_ns is not None, "the book never became valid"
+    assert first_book_ns is not None
+    assert valid_ns - first_book_ns < 1_000_000_000  # the first snapshot joined
+    assert replay.reports[INST].snapshots_used == 1
+    assert replay.valid(INST)
