@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -32,6 +33,7 @@ from engine.bus.curve import secure
 from engine.clock import Clock, SystemClock
 from engine.config import BusConfig
 from engine.errors import StartError
+from engine.latency import LatencyWindow
 from engine.log import setup_logging
 from engine.memory import MemoryReport
 from engine.messages import CtlReply, CtlRequest
@@ -91,6 +93,9 @@ class Actor(Generic[C]):
         self._pending_ctl: dict[str, CtlHandler] = {}
         self.metrics = ActorMetrics(name)
         self.metrics_port = 0  # the bound port once the metrics server listens
+        # (what, window): the latencies ``ctl latencies`` hands out (the router's order round
+        # trips, a worker's market-data delivery), for a backtest's latency files
+        self.latencies: tuple[str, LatencyWindow] | None = None
 
     def request_stop(self, reason: str) -> None:
         """Ask the actor to stop (idempotent)."""
@@ -173,6 +178,13 @@ def _install_builtin_ctl(actor: Actor[Any]) -> None:
 
     memory_report = MemoryReport()
 
+    async def latencies(req: CtlRequest) -> CtlReply:
+        if actor.latencies is None:
+            return CtlReply(cmd=req.cmd, ok=False, detail=f"{actor.name} records no latencies")
+        what, window = actor.latencies
+        body = json.dumps({"what": what, "ms": window.samples_ms()})
+        return CtlReply(cmd=req.cmd, ok=True, detail=body)
+
     async def memory(req: CtlRequest) -> CtlReply:
         # Walking the heap blocks the loop for a moment: only on request (soak --memprofile).
         return CtlReply(
@@ -182,6 +194,7 @@ def _install_builtin_ctl(actor: Actor[Any]) -> None:
     actor.on_ctl("ping", ping)
     actor.on_ctl("status", status)
     actor.on_ctl("memory", memory)
+    actor.on_ctl("latencies", latencies)
     actor.on_ctl("stop", stop)
     # Defaults: the flag is what actors without their own handler honour; workers override.
     actor.on_ctl("pause", pause)

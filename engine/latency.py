@@ -25,6 +25,11 @@ class LatencyWindow:
     def __len__(self) -> int:
         return len(self._v)
 
+    def samples_ms(self) -> list[float]:
+        """The window's latencies in ms, oldest first (``okxmm latencies`` writes them, the
+        backtest draws from them)."""
+        return [round(v / 1000, 4) for v in self._v]
+
     def pct(self, q: float) -> float:
         """The ``q`` quantile (0..1) in µs, 0.0 before the first sample."""
         if not self._v:

@@ -417,6 +417,33 @@ def margin(
 
 
 @app.command()
+def latencies(
+    target: Annotated[str, typer.Argument(help="router (order round trips) or a worker (md).")],
+    out: Annotated[Path, typer.Option(help="File to write: one latency in ms a line.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Save an actor's recent latencies (the router's order round trips, a worker's market-data
+    delivery) for ``okxmm backtest --latency-file`` / ``--md-latency-file``."""
+    import json as _json
+
+    cfg = _load(config)
+    reply = _ask(cfg, target, "latencies", {}, 3.0)
+    if reply is None:
+        raise typer.Exit(3)
+    if not reply.ok:
+        typer.echo(f"{target}: {reply.detail}", err=True)
+        raise typer.Exit(1)
+    body = _json.loads(reply.detail)
+    samples: list[float] = body["ms"]
+    if not samples:
+        typer.echo(f"{target}: no {body['what']} recorded yet", err=True)
+        raise typer.Exit(1)
+    lines = [f"# {target}: {body['what']}, ms, {len(samples)} samples", *map(str, samples)]
+    out.write_text("\n".join(lines) + "\n")
+    typer.echo(f"{target}: {len(samples)} samples of {body['what']} -> {out}")
+
+
+@app.command()
 def tap(
     prefix: Annotated[list[str] | None, typer.Argument(help="Topic prefixes.")] = None,
     config: ConfigOpt = None,
@@ -503,6 +530,10 @@ def backtest(
         Path | None,
         typer.Option(help="Order round trips recorded live, ms, one a line (not --latency-ms)."),
     ] = None,
+    md_latency_file: Annotated[
+        Path | None,
+        typer.Option(help="Market-data latencies recorded live, ms (not --md-latency-ms)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the latency draws.")] = 0,
     risk_config: Annotated[
         Path | None,
@@ -556,6 +587,9 @@ def backtest(
             md_latency_ns=int(md_latency_ms * 1e6),
             risk=_load(risk_config).risk if risk_config is not None else None,
             latency_samples_ns=latency_samples(latency_file) if latency_file else (),
+            md_latency_samples_ns=(
+                latency_samples(md_latency_file, "--md-latency-file") if md_latency_file else ()
+            ),
             seed=seed,
         )
         if grid:

@@ -94,6 +94,9 @@ class Worker:
         # deliberate requote gap, which is policy, not lag) to the send of its first command
         self.woken_ns = 0
         self.tick_to_order = LatencyWindow(histogram=tick_to_order_histogram(self))
+        # market data's delivery: md-feed's publish to this worker's receive (wall clocks; one
+        # host or NTP-synced hosts), what a backtest's --md-latency-file wants
+        self.md_latency = LatencyWindow()
 
     # ------------------------------------------------------------- the core's state, read
     @property
@@ -171,7 +174,7 @@ class Worker:
         self.client = await self._new_client()
         self._register_ctl()
         for key, sub in self.subs.items():
-            self.actor.spawn(self._read(sub), f"read-{key}")
+            self.actor.spawn(self._read(sub, md=key == "md"), f"read-{key}")
         self.actor.spawn(self._session(), "session")
         self.actor.spawn(self._heartbeat(), "heartbeat")
         self.actor.spawn(self._replies(), "replies")
@@ -301,10 +304,14 @@ class Worker:
                 self._check_fatal()
 
     # -------------------------------------------------------------------------------- inbox
-    async def _read(self, sub: Subscriber) -> None:
+    async def _read(self, sub: Subscriber, *, md: bool) -> None:
         while True:
             d = await sub.recv(_TICK_S)
-            if d is not None and self.core.on_message(d.env.msg):
+            if d is None:
+                continue
+            if md and not d.from_snapshot:
+                self.md_latency.add(max(0, self.clock.now_ns() - d.env.ts_ns))
+            if self.core.on_message(d.env.msg):
                 if not self.woken_ns:
                     self.woken_ns = self.clock.monotonic_ns()
                 self.wake.set()
@@ -440,6 +447,7 @@ class Worker:
         self.actor.on_ctl("resume", resume)
         self.actor.on_ctl("reload", reload)
         self.actor.add_status(self.status)
+        self.actor.latencies = ("market data delivery (md-feed to worker)", self.md_latency)
         self.actor.metrics.add(lambda snap: worker_series(self, snap))
 
 

@@ -426,6 +426,7 @@ class Router:
                     identity, mono + self.cfg.router.restart_grace_ms * 1_000_000
                 )
         actor.add_status(self.status)
+        actor.latencies = ("order round trips (request to the venue's answer)", self.ack_latency)
         actor.metrics.add(functools.partial(router_series, self))
         actor.on_ctl("cancel-all", self._ctl_cancel_all)
         actor.spawn(self.handle_commands(), "router-commands")

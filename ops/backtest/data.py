@@ -89,11 +89,11 @@ def instrument_info(inst: str, frames: list[RawFrame]) -> InstrumentInfo:
     raise ConfigError([("--inst", f"no rules for {inst}: record public/instruments with the data")])
 
 
-def latency_samples(path: Path) -> tuple[int, ...]:
-    """Order round trips recorded live, one per line in milliseconds (``#`` starts a comment),
-    as ns; ConfigError naming the line of a bad one."""
+def latency_samples(path: Path, option: str = "--latency-file") -> tuple[int, ...]:
+    """Latencies recorded live, one per line in milliseconds (``#`` starts a comment; what
+    ``okxmm latencies`` writes), as ns; ConfigError naming ``option`` and the bad line."""
     if not path.exists():
-        raise ConfigError([("--latency-file", f"{path} does not exist")])
+        raise ConfigError([(option, f"{path} does not exist")])
     out: list[int] = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         text = line.split("#", 1)[0].strip()
@@ -104,8 +104,8 @@ def latency_samples(path: Path) -> tuple[int, ...]:
         except ValueError:
             ms = -1.0
         if not 0 <= ms < 60_000:
-            raise ConfigError([("--latency-file", f"{path}:{n}: {text!r} is not a latency in ms")])
+            raise ConfigError([(option, f"{path}:{n}: {text!r} is not a latency in ms")])
         out.append(int(ms * 1_000_000))
     if not out:
-        raise ConfigError([("--latency-file", f"{path}: no samples")])
+        raise ConfigError([(option, f"{path}: no samples")])
     return tuple(out)

@@ -99,6 +99,10 @@ class BacktestConfig:
     # connection: nothing overtakes); drawn with ``seed``, so runs stay reproducible.
     # Empty: the constant latencies above
     latency_samples_ns: tuple[int, ...] = ()
+    # market-data latencies recorded live (ns, one way; e.g. a worker's ``okxmm latencies``):
+    # each book and trade reaches the worker a drawn sample after the venue frame, never before
+    # an earlier one (one stream, in order). Empty: ``md_latency_ns``
+    md_latency_samples_ns: tuple[int, ...] = ()
     seed: int = 0
 
 
@@ -161,6 +165,7 @@ class Backtest:
         self._out_at = 0  # the last command's arrival at the venue
         self._back_at = 0  # the last answer's arrival at the worker
         self._half = 0  # this command's one-way latency (drawn when it is sent)
+        self._md_at = 0  # the last market-data message's arrival at the worker
         self._peak_pnl = Decimal(0)
         self._new_orders: list[int] = []  # when each new order was sent (order-rate limit)
         self.risk_changes: list[tuple[int, str, str, str, str]] = []  # ts, scope, key, state, why
@@ -270,7 +275,7 @@ class Backtest:
         if inst == self.cfg.inst:
             self._mirror_book(f)
             sync = self.books.syncs[inst]
-            self._schedule(now + self.cfg.md_latency_ns, "worker", sync.top_message(now))
+            self._schedule(self._md(now), "worker", sync.top_message(now))
             return
         if f.stream == "ws:public" and '"trades"' in f.text[:60]:
             self._on_trades(f)
@@ -306,7 +311,7 @@ class Backtest:
             trade = Trade(
                 self.cfg.inst, str(d.get("tradeId", "")), px, sz, side, int(d.get("ts", 0))
             )
-            self._schedule(f.recv_ns + self.cfg.md_latency_ns, "worker", trade)
+            self._schedule(self._md(f.recv_ns), "worker", trade)
 
     def _dispatch(self, kind: str, payload: Any) -> None:
         assert self.core is not None
@@ -389,6 +394,14 @@ class Backtest:
             self._schedule(now, "worker", Reject(seq, why, cmd.cl_ord_id))
             return
         self._schedule(self._out(now), "venue", (seq, msg))
+
+    def _md(self, now: int) -> int:
+        """When a market-data message of a frame received now reaches the worker."""
+        samples = self.cfg.md_latency_samples_ns
+        if not samples:
+            return now + self.cfg.md_latency_ns
+        self._md_at = max(now + samples[self._rng.randrange(len(samples))], self._md_at)
+        return self._md_at
 
     def _out(self, now: int) -> int:
         """When a command sent now reaches the venue."""

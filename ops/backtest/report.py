@@ -117,6 +117,12 @@ def summarize(bt: Backtest) -> dict[str, Any]:
                 if bt.cfg.latency_samples_ns
                 else None
             ),
+            "md_latency_samples": len(bt.cfg.md_latency_samples_ns),
+            "md_latency_samples_median_ms": (
+                statistics.median(bt.cfg.md_latency_samples_ns) / 1e6
+                if bt.cfg.md_latency_samples_ns
+                else None
+            ),
             "seed": bt.cfg.seed,
         },
     }

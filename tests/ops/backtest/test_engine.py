@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.messages import AnyMsg, BookTop
 from ops.backtest.data import frames_of, instrument_info
 from ops.backtest.engine import Backtest, BacktestConfig
 from ops.backtest.report import summarize, write_report
@@ -206,6 +207,51 @@ def test_the_risk_actor_s_position_limit_reduces(frames: list[RawFrame]) -> None
     worst = max(abs(x["position"]) for x in bt.samples)
     assert worst * Decimal("0.01") > limit  # resting orders may still fill over it ...
     assert worst < worst_free  # ... but it no longer builds up as it did
+
+
+class _Watching(Backtest):
+    """Records the book times the worker is given, in delivery order."""
+
+    seen: list[int]
+
+    def _deliver(self, msg: AnyMsg) -> bool:
+        if isinstance(msg, BookTop):
+            self.seen.append(msg.ts_ms)
+        return super()._deliver(msg)
+
+
+def test_md_latency_drawn_from_recorded_samples_keeps_the_stream_in_order(
+    frames: list[RawFrame], tmp_path: Path
+) -> None:
+    from ops.backtest.data import latency_samples
+
+    f = tmp_path / "md.txt"
+    f.write_text("# w01: market data delivery, ms\n0.2\n0.5\n40\n")
+    samples = latency_samples(f, "--md-latency-file")
+    assert samples == (200_000, 500_000, 40_000_000)
+    bt = _Watching(_cfg(frames, md_latency_samples_ns=samples, seed=1))
+    bt.seen = []
+    bt.run(frames)
+    assert len(bt.seen) > 150
+    assert bt.seen == sorted(bt.seen)  # a fast draw never overtakes a slow one: one stream
+    # the draws matter (fills depend on whether a book or our fill's report comes first) ...
+    slow = (200_000, 500_000, 4_000_000)
+    runs = [
+        summarize(_run(frames, md_latency_samples_ns=slow, seed=seed, order_latency_ns=1_500_000,
+                       response_latency_ns=1_500_000))
+        for seed in (1, 1, 2)
+    ]  # fmt: skip
+    assert json.dumps(runs[0], sort_keys=True) == json.dumps(runs[1], sort_keys=True)
+    assert (runs[0]["fills"], runs[0]["pnl"]) != (runs[2]["fills"], runs[2]["pnl"])
+    assert runs[0]["settings"]["md_latency_samples"] == 3
+    # ... and one sample is the constant latency
+    one = summarize(_run(frames, md_latency_samples_ns=(1_000_000,)))
+    const = summarize(_run(frames, md_latency_ns=1_000_000))
+    assert (one["fills"], one["pnl"]) == (const["fills"], const["pnl"])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0.5\n-3\n")
+    with pytest.raises(Exception, match=r"--md-latency-file.*bad.txt:2"):
+        latency_samples(bad, "--md-latency-file")
 
 
 def test_latency_drawn_from_recorded_samples(frames: list[RawFrame], tmp_path: Path) -> None:

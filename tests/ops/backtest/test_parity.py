@@ -10,6 +10,7 @@ the ones the live run measured (the router's order round trip)."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -25,7 +26,7 @@ from loguru import logger
 
 from bench.system import clean_env, until
 from engine.config import BusConfig
-from ops.backtest.data import frames_of, instrument_info
+from ops.backtest.data import frames_of, instrument_info, latency_samples
 from ops.backtest.engine import Backtest, BacktestConfig
 from ops.exchange.testing import running_exchange
 from ops.marketdata.rawfile import RawFrame
@@ -90,6 +91,22 @@ def _start_up(root: Path, port: int, bus: BusConfig) -> subprocess.Popen[bytes]:
         )  # fmt: skip
 
 
+def _save_latencies(root: Path, target: str, out: Path) -> subprocess.CompletedProcess[str]:
+    script = REPO / ".venv" / "bin" / "okxmm"
+    cmd = [
+        str(script),
+        "latencies",
+        target,
+        "--out",
+        str(out),
+        "--config",
+        str(root / "okxmm.yaml"),
+    ]
+    return subprocess.run(
+        cmd, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=30
+    )
+
+
 def _pnl(fills: list[tuple[str, Decimal, Decimal]], mid: Decimal) -> Decimal:
     """Cash flow plus the position marked at ``mid`` (fees left out: both sides charge the same
     rates on the same fills)."""
@@ -122,6 +139,11 @@ async def test_live_engine_and_backtest_agree_on_a_replayed_market(
                 return st if st["done"] else None
 
             live = await until("the replay to finish", done, 60)
+            # the latencies the live run had, saved as a user would for a backtest
+            rtt_file, md_file = tmp_path / "rtt.txt", tmp_path / "md.txt"
+            for target, path in (("router", rtt_file), ("w01", md_file)):
+                got = await asyncio.to_thread(_save_latencies, tmp_path, target, path)
+                assert got.returncode == 0, got.stdout + got.stderr
             ctx = zmq.asyncio.Context()
             try:
                 reply = await ctl(ctx, bus_config.connect_endpoint("ctl.router"), "status")
@@ -164,6 +186,18 @@ async def test_live_engine_and_backtest_agree_on_a_replayed_market(
         f"fills live {len(live_fills)} backtest {len(bt_fills)}, "
         f"same fills {same_fills}, pnl live {pnl_live:.4f} backtest {pnl_bt:.4f}, "
         f"ack p50 {ack_p50_us:.0f} us"
+    )
+    # the live run's own latency distributions (okxmm latencies) drive a second backtest
+    rtt, md = latency_samples(rtt_file), latency_samples(md_file, "--md-latency-file")
+    assert len(rtt) > 20, rtt  # every order round trip of the run
+    assert len(md) > 300, len(md)  # every book, trade, ticker and mark
+    assert statistics.median(md) < statistics.median(rtt), (md, rtt)  # one bus hop vs. a venue trip
+    drawn = Backtest(replace(cfg, latency_samples_ns=rtt, md_latency_samples_ns=md, seed=1))
+    drawn.run(frames)
+    assert len(drawn.fills) > 50  # (how many: docs/backtest.md, "Parity", on the two regimes)
+    logger.warning(
+        f"parity: with the recorded distributions (rtt p50 {statistics.median(rtt) / 1e6:.2f} ms,"
+        f" md p50 {statistics.median(md) / 1e6:.2f} ms) the backtest fills {len(drawn.fills)}"
     )
     assert quoted > 0.8 * len(live_states)  # the live engine quoted through the replay
     assert share >= 0.9
