@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from sortedcontainers import SortedDict  # type: ignore[import-untyped]
-
 from engine.messages import OrdType, Side
 
 __all__ = ["Fill", "QueueModel", "SimOrder", "SimVenue"]
@@ -73,26 +71,25 @@ class SimVenue:
     taker_fee: Decimal = Decimal("-0.0005")
     ct_val: Decimal = Decimal(1)  # fees are on notional = sz × ct_val × px
     model: QueueModel = "proportional"
-    # sorted by price: the touch and the levels an order crosses without scanning all 400
-    bids: SortedDict = field(default_factory=SortedDict)
-    asks: SortedDict = field(default_factory=SortedDict)
+    bids: dict[Decimal, Decimal] = field(default_factory=dict)
+    asks: dict[Decimal, Decimal] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     _traded_at: dict[tuple[Side, Decimal], Decimal] = field(default_factory=dict)
     _trade_seq: int = 0
 
     # ----------------------------------------------------------------------------- market
     def best_bid(self) -> Decimal | None:
-        return self.bids.peekitem(-1)[0] if self.bids else None
+        return max(self.bids) if self.bids else None
 
     def best_ask(self) -> Decimal | None:
-        return self.asks.peekitem(0)[0] if self.asks else None
+        return min(self.asks) if self.asks else None
 
     def load(
         self, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
     ) -> None:
         """A snapshot replaces the book; queues keep their place (we cannot know better)."""
-        self.bids = SortedDict((p, s) for p, s in bids if s > 0)
-        self.asks = SortedDict((p, s) for p, s in asks if s > 0)
+        self.bids = {p: s for p, s in bids if s > 0}
+        self.asks = {p: s for p, s in asks if s > 0}
         self._traded_at.clear()
 
     def apply(
@@ -165,10 +162,9 @@ class SimVenue:
         """Our order arrives; fills if it takes; ``o.state`` says what became of it."""
         self.orders[o.cl_ord_id] = o
         levels = self.asks if o.side is Side.BUY else self.bids
-        crossing: list[Decimal] = list(
-            levels.irange(maximum=o.px)
-            if o.side is Side.BUY
-            else levels.irange(minimum=o.px, reverse=True)
+        crossing = sorted(
+            (p for p in levels if (p <= o.px if o.side is Side.BUY else p >= o.px)),
+            reverse=o.side is Side.SELL,
         )
         if crossing and o.ord_type is OrdType.POST_ONLY:
             o.state = "canceled"  # OKX: accepted, then cancelled (cancelSource 31)
@@ -209,8 +205,7 @@ class SimVenue:
         return ""
 
     def _level(self, o: SimOrder) -> Decimal:
-        size: Decimal = (self.bids if o.side is Side.BUY else self.asks).get(o.px, ZERO)
-        return size
+        return (self.bids if o.side is Side.BUY else self.asks).get(o.px, ZERO)
 
     def cancel(self, cl_ord_id: str) -> str:
         o = self.orders.get(cl_ord_id)
