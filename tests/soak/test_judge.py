@@ -1,0 +1,37 @@
+"""The soak's verdict on samples made up by hand: a small actor's growth fails it even while
+the largest actor, and so rss_max, stays flat."""
+
+from __future__ import annotations
+
+from bench.soak import GAUGES, SoakResult
+
+MIB = 1024
+
+
+def _result(risk_growth_mib: float) -> SoakResult:
+    r = SoakResult(minutes=10, workers=2)
+    n = 30
+    for i in range(n):
+        r.samples.append({g.name: 100.0 for g in GAUGES} | {"t_s": float(i)})
+        risk = 60 * MIB + risk_growth_mib * MIB * i / (n - 1)
+        rss = {"router": 150 * MIB, "risk": int(risk)}
+        if i % 2:
+            rss["w01"] = 40 * MIB  # restarted by the churn: not in every sample, not judged
+        r.rss_samples.append(rss)
+    r.judge()
+    return r
+
+
+def test_a_small_actor_growing_fails_while_rss_max_is_flat() -> None:
+    grows = _result(risk_growth_mib=60)
+    assert grows.verdicts["rss_max_kb"][2]  # the router, the biggest, is flat
+    assert not grows.verdicts["rss_kb[risk]"][2]
+    assert not grows.ok
+    assert "rss_kb[risk] (KiB)" in grows.table()
+    assert "rss_kb[w01]" not in grows.verdicts
+
+
+def test_noise_within_the_tolerance_is_flat() -> None:
+    flat = _result(risk_growth_mib=8)  # under 15 % + 12 MiB
+    assert flat.verdicts["rss_kb[risk]"][2]
+    assert flat.ok
