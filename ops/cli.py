@@ -357,7 +357,8 @@ def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout:
 def ctl(
     target: Annotated[str, typer.Argument(help="Actor or worker (md-feed, router, mm-btc...).")],
     command: Annotated[
-        str, typer.Argument(help="ping | status | memory | pause | resume | reload | stop")
+        str,
+        typer.Argument(help="ping | status | memory | latencies | pause | resume | reload | stop"),
     ],
     arg: Annotated[list[str] | None, typer.Option(help="key=value (repeatable).")] = None,
     config: ConfigOpt = None,
