@@ -102,6 +102,10 @@ async def test_actor_answers_ctl_records_and_stops_gracefully_on_sigterm(
         assert mem.ok
         assert mem.status["tracing"] is True
         assert any(k.startswith("type.") for k in mem.status)
+        # the recorder measures no latencies: a clear refusal, not an empty "ok"
+        lat = await ctl_call(ctx, ctl, CtlRequest(cmd="latencies"), clock=clock)
+        assert not lat.ok
+        assert "records no latencies" in lat.detail
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 10)
         assert code == 0
