@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import zmq.asyncio
@@ -339,6 +339,20 @@ def _ask(
     return asyncio.run(call())
 
 
+def _ask_json(cfg: OkxmmConfig, target: str, cmd: str) -> Any:
+    """A ctl command whose answer is JSON in ``detail``; exit 3 without an answer, 1 (with the
+    actor's reason on stderr) when it refuses."""
+    import json as _json
+
+    reply = _ask(cfg, target, cmd, {}, 3.0)
+    if reply is None:
+        raise typer.Exit(3)
+    if not reply.ok:
+        typer.echo(f"{target}: {reply.detail}", err=True)
+        raise typer.Exit(1)
+    return _json.loads(reply.detail)
+
+
 def _ctl(cfg: OkxmmConfig, target: str, cmd: str, args: dict[str, str], timeout: float) -> int:
     if target == "exchange" and cmd == "ping":
         return _ping_exchange(cfg, timeout)
@@ -404,13 +418,7 @@ def margin(
 
     cfg = _load(config)
     while True:
-        reply = _ask(cfg, "margin", "margin", {}, 3.0)
-        if reply is None:
-            raise typer.Exit(3)
-        if not reply.ok:
-            typer.echo(f"margin: {reply.detail}", err=True)
-            raise typer.Exit(1)
-        report = _json.loads(reply.detail)
+        report = _ask_json(cfg, "margin", "margin")
         typer.echo(_json.dumps(report, indent=2) if as_json else render_text(report))
         if once:
             raise typer.Exit(0)
@@ -425,16 +433,8 @@ def latencies(
 ) -> None:
     """Save an actor's recent latencies (the router's order round trips, a worker's market-data
     delivery) for ``okxmm backtest --latency-file`` / ``--md-latency-file``."""
-    import json as _json
 
-    cfg = _load(config)
-    reply = _ask(cfg, target, "latencies", {}, 3.0)
-    if reply is None:
-        raise typer.Exit(3)
-    if not reply.ok:
-        typer.echo(f"{target}: {reply.detail}", err=True)
-        raise typer.Exit(1)
-    body = _json.loads(reply.detail)
+    body = _ask_json(_load(config), target, "latencies")
     samples: list[float] = body["ms"]
     if not samples:
         typer.echo(f"{target}: no {body['what']} recorded yet", err=True)
