@@ -76,13 +76,41 @@ class SimVenue:
     orders: dict[str, SimOrder] = field(default_factory=dict)
     _traded_at: dict[tuple[Side, Decimal], Decimal] = field(default_factory=dict)
     _trade_seq: int = 0
+    # the touch, kept across updates that leave it alone (most: a busy book changes ~90 of 400
+    # levels per update, rarely the best); None with ``_stale``: scan the level map again
+    _bid: Decimal | None = None
+    _ask: Decimal | None = None
+    _bid_stale: bool = True
+    _ask_stale: bool = True
 
     # ----------------------------------------------------------------------------- market
     def best_bid(self) -> Decimal | None:
-        return max(self.bids) if self.bids else None
+        if self._bid_stale:
+            self._bid = max(self.bids) if self.bids else None
+            self._bid_stale = False
+        return self._bid
 
     def best_ask(self) -> Decimal | None:
-        return min(self.asks) if self.asks else None
+        if self._ask_stale:
+            self._ask = min(self.asks) if self.asks else None
+            self._ask_stale = False
+        return self._ask
+
+    def _level_set(self, side: Side, px: Decimal, sz: Decimal) -> None:
+        """One level's new size (0: gone), keeping the touch right."""
+        if side is Side.BUY:
+            if sz > 0:
+                self.bids[px] = sz
+                if not self._bid_stale and (self._bid is None or px > self._bid):
+                    self._bid = px
+            elif self.bids.pop(px, None) is not None and px == self._bid:
+                self._bid_stale = True
+        elif sz > 0:
+            self.asks[px] = sz
+            if not self._ask_stale and (self._ask is None or px < self._ask):
+                self._ask = px
+        elif self.asks.pop(px, None) is not None and px == self._ask:
+            self._ask_stale = True
 
     def load(
         self, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
@@ -90,6 +118,7 @@ class SimVenue:
         """A snapshot replaces the book; queues keep their place (we cannot know better)."""
         self.bids = {p: s for p, s in bids if s > 0}
         self.asks = {p: s for p, s in asks if s > 0}
+        self._bid_stale = self._ask_stale = True
         self._traded_at.clear()
 
     def apply(
@@ -100,10 +129,7 @@ class SimVenue:
         for levels, book, side in ((bids, self.bids, Side.BUY), (asks, self.asks, Side.SELL)):
             for px, sz in levels:
                 old = book.get(px, ZERO)
-                if sz > 0:
-                    book[px] = sz
-                else:
-                    book.pop(px, None)
+                self._level_set(side, px, sz)
                 if (side, px) in ours:
                     self._on_level(side, px, old, sz)
                 else:
@@ -161,11 +187,14 @@ class SimVenue:
     def place(self, o: SimOrder) -> list[Fill]:
         """Our order arrives; fills if it takes; ``o.state`` says what became of it."""
         self.orders[o.cl_ord_id] = o
-        levels = self.asks if o.side is Side.BUY else self.bids
-        crossing = sorted(
-            (p for p in levels if (p <= o.px if o.side is Side.BUY else p >= o.px)),
-            reverse=o.side is Side.SELL,
-        )
+        buy = o.side is Side.BUY
+        levels = self.asks if buy else self.bids
+        touch = self.best_ask() if buy else self.best_bid()
+        crossing: list[Decimal] = []
+        if touch is not None and (touch <= o.px if buy else touch >= o.px):  # rare: scan
+            crossing = sorted(
+                (p for p in levels if (p <= o.px if buy else p >= o.px)), reverse=not buy
+            )
         if crossing and o.ord_type is OrdType.POST_ONLY:
             o.state = "canceled"  # OKX: accepted, then cancelled (cancelSource 31)
             return []
@@ -174,9 +203,7 @@ class SimVenue:
             if o.remaining <= 0:
                 break
             take = min(o.remaining, levels[p])
-            levels[p] -= take
-            if levels[p] <= 0:
-                del levels[p]
+            self._level_set(Side.SELL if buy else Side.BUY, p, levels[p] - take)
             out.append(self._fill(o, p, take, maker=False))
         if o.open:
             own = self.bids if o.side is Side.BUY else self.asks
