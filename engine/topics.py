@@ -98,6 +98,11 @@ def position(inst: str, mgn_mode: str = "cross", pos_side: str = "net") -> str:
     return f"pos|{inst}|{mgn_mode}|{pos_side}|"
 
 
+def market_of(inst: str) -> list[str]:
+    """Every md-feed prefix of one instrument: what a worker quoting it subscribes to."""
+    return [book(inst), book_state(inst), instrument(inst), trade(inst), mark(inst), ticker(inst)]
+
+
 def positions_of(inst: str) -> str:
     """Prefix of every position topic of ``inst`` (any margin mode and side)."""
     return f"pos|{inst}|"

@@ -141,17 +141,7 @@ class Worker:
         ctx = self.actor.ctx
         inst = self.inst
         specs = {
-            "md": (
-                "md",
-                [
-                    topics.book(inst),
-                    topics.book_state(inst),
-                    topics.instrument(inst),
-                    topics.trade(inst),
-                    topics.mark(inst),
-                    topics.ticker(inst),
-                ],
-            ),
+            "md": ("md", topics.market_of(inst)),
             "acct": (
                 "acct",
                 [topics.ACCOUNT, topics.ACCOUNT_CONFIG, topics.positions_of(inst), topics.STREAMS],
@@ -498,10 +488,7 @@ def _cli(argv: list[str] | None = None) -> int:
             inst=args.inst,
             params=args.params,
         )
-    except ConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    except StartError as exc:
+    except (ConfigError, StartError) as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
 
