@@ -21,11 +21,11 @@ import msgspec
 from engine.messages import BookState
 from gateway.book_sync import BookSync
 from gateway.okx.schemas import BookData
+from gateway.okx.ws_protocol import BooksPush, UnknownFrame, WsParser
 from ops.marketdata.rawfile import RawFrame
 
 __all__ = ["BookReplay", "Gap", "InstReport"]
 
-_BOOK_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt"})
 _decode_book = msgspec.convert
 _SPARE_MAX_AGE_NS = 5_000_000_000
 
@@ -56,6 +56,7 @@ class BookReplay:
         # inst → a REST snapshot recorded before any ask (one per inst; dropped on a disconnect)
         self._spare: dict[str, RawFrame] = {}
         self.reports: dict[str, InstReport] = {}
+        self._parser = WsParser()
         self.bad_frames = 0
         # what the last frame did, for a consumer mirroring the book (the backtest's venue):
         # the items applied as updates, or True when the book was (re)loaded whole
@@ -84,19 +85,12 @@ class BookReplay:
             return None
         if not f.stream.startswith("ws:") or '"books' not in f.text[:80]:
             return None
-        try:
-            msg = json.loads(f.text)
-            if "event" in msg:
-                return None  # a subscribe ack or an error event: not book data
-            arg = msg["arg"]
-            if arg.get("channel") not in _BOOK_CHANNELS:
-                return None
-            inst = str(arg["instId"])
-            items = [_decode_book(d, BookData) for d in msg["data"]]
-            action = msg.get("action", "update")
-        except (ValueError, KeyError, TypeError, msgspec.ValidationError):
-            self.bad_frames += 1
-            return None
+        ev = self._parser.parse(f.text)  # the live md-feed's parser: the same decode
+        if type(ev) is not BooksPush:
+            if type(ev) is UnknownFrame:
+                self.bad_frames += 1
+            return None  # a subscribe ack or an error event: not book data
+        inst, items, action = ev.inst, ev.data, ev.action
         if self._want is not None and inst not in self._want:
             return None
         sync = self._sync(inst, f.recv_ns)

@@ -14,7 +14,6 @@ data, params and settings give the same result, byte for byte.
 from __future__ import annotations
 
 import heapq
-import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -43,13 +42,14 @@ from engine.messages import (
     RiskState,
     Side,
     StrategyLimits,
-    Trade,
     TradingState,
     Welcome,
 )
 from engine.router.config import RouterConfig
 from engine.router.pretrade import OrderLimits, check_amend, check_new_order
 from gateway.book_replay import BookReplay
+from gateway.okx import convert
+from gateway.okx.ws_protocol import TradesPush, WsParser
 from ops.backtest.venue import Fill, QueueModel, SimOrder, SimVenue
 from ops.marketdata.rawfile import RawFrame
 from risk.config import RiskConfig
@@ -138,6 +138,7 @@ class Backtest:
         self.ct_val = cfg.info.ct_val or Decimal(1)
         self.venue = SimVenue(cfg.maker_fee, cfg.taker_fee, self.ct_val, cfg.queue)
         self.books = BookReplay([cfg.inst])
+        self._parser = WsParser()
         r = cfg.router
         self.limits = OrderLimits(
             Decimal(r.max_order_sz), Decimal(r.max_order_notional), r.max_open_orders,
@@ -285,32 +286,25 @@ class Backtest:
         (queues move on these changes); reloaded whole after a snapshot or a healed gap."""
         books = self.books
         if books.last_reloaded:
-            top_bids, top_asks = books.syncs[self.cfg.inst].book.top_strings(400)
-            self.venue.load(
-                [(Decimal(p), Decimal(s)) for p, s in top_bids],
-                [(Decimal(p), Decimal(s)) for p, s in top_asks],
-            )
+            self.venue.load(*books.syncs[self.cfg.inst].book.top_strings(400))
             self._fills(self.venue.apply([], []))
             return
         for d in books.last_items:
-            bids = [(Decimal(lv[0]), Decimal(lv[1])) for lv in d.bids]
-            asks = [(Decimal(lv[0]), Decimal(lv[1])) for lv in d.asks]
-            self._fills(self.venue.apply(bids, asks))
+            self._fills(self.venue.apply(d.bids, d.asks))
 
     def _on_trades(self, f: RawFrame) -> None:
-        try:
-            msg = json.loads(f.text)
-            if msg.get("arg", {}).get("instId") != self.cfg.inst:
-                return
-            items = msg["data"]
-        except (ValueError, KeyError):
+        # md-feed's parser and converter: the worker sees the Trade the live feed publishes
+        ev = self._parser.parse(f.text)
+        if type(ev) is not TradesPush:
             return
-        for d in items:
-            side, px, sz = Side(d["side"]), Decimal(d["px"]), Decimal(d["sz"])
-            self._fills(self.venue.on_trade(side, px, sz))
-            trade = Trade(
-                self.cfg.inst, str(d.get("tradeId", "")), px, sz, side, int(d.get("ts", 0))
-            )
+        for d in ev.data:
+            if d.instId != self.cfg.inst:
+                continue
+            try:
+                trade = convert.trade(d)
+            except (ValueError, ArithmeticError):
+                continue  # md-feed drops it the same way (a logged bad frame)
+            self._fills(self.venue.on_trade(trade.side, trade.px, trade.sz))
             self._schedule(self._md(f.recv_ns), "worker", trade)
 
     def _dispatch(self, kind: str, payload: Any) -> None:

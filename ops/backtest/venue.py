@@ -20,6 +20,7 @@ Maker and taker fees use OKX's sign (negative = charged).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -29,6 +30,7 @@ from engine.messages import OrdType, Side
 __all__ = ["Fill", "QueueModel", "SimOrder", "SimVenue"]
 
 QueueModel = Literal["pessimistic", "proportional"]
+RecordedLevel = Sequence[str]  # a book level as OKX sends it: [px, sz, ...] strings
 ZERO = Decimal(0)
 
 
@@ -112,29 +114,52 @@ class SimVenue:
         elif self.asks.pop(px, None) is not None and px == self._ask:
             self._ask_stale = True
 
-    def load(
-        self, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
-    ) -> None:
-        """A snapshot replaces the book; queues keep their place (we cannot know better)."""
-        self.bids = {p: s for p, s in bids if s > 0}
-        self.asks = {p: s for p, s in asks if s > 0}
+    def load(self, bids: Sequence[RecordedLevel], asks: Sequence[RecordedLevel]) -> None:
+        """A snapshot (recorded ``[px, sz, ...]`` strings) replaces the book; queues keep their
+        place (we cannot know better)."""
+        self.bids = {p: s for p, s in ((Decimal(lv[0]), Decimal(lv[1])) for lv in bids) if s > 0}
+        self.asks = {p: s for p, s in ((Decimal(lv[0]), Decimal(lv[1])) for lv in asks) if s > 0}
         self._bid_stale = self._ask_stale = True
         self._traded_at.clear()
 
-    def apply(
-        self, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
-    ) -> list[Fill]:
-        """A book update (size 0 deletes); returns the fills it causes (a crossed book)."""
-        ours = {(o.side, o.px) for o in self.orders.values() if o.open}
-        for levels, book, side in ((bids, self.bids, Side.BUY), (asks, self.asks, Side.SELL)):
-            for px, sz in levels:
-                old = book.get(px, ZERO)
-                self._level_set(side, px, sz)
-                if (side, px) in ours:
-                    self._on_level(side, px, old, sz)
-                else:
-                    self._traded_at.pop((side, px), None)
-        return self._crossed() if ours else []
+    def apply(self, bids: Sequence[RecordedLevel], asks: Sequence[RecordedLevel]) -> list[Fill]:
+        """A book update as recorded (``[px, sz, ...]`` strings, size 0 deletes); returns the
+        fills it causes (a crossed book)."""
+        ours_bid = {o.px for o in self.orders.values() if o.open and o.side is Side.BUY}
+        ours_ask = {o.px for o in self.orders.values() if o.open and o.side is Side.SELL}
+        if bids:
+            self._bid, known = self._apply_side(bids, Side.BUY, ours_bid)
+            self._bid_stale = not known
+        if asks:
+            self._ask, known = self._apply_side(asks, Side.SELL, ours_ask)
+            self._ask_stale = not known
+        return self._crossed() if ours_bid or ours_ask else []
+
+    def _apply_side(
+        self, levels: Sequence[RecordedLevel], side: Side, ours: set[Decimal]
+    ) -> tuple[Decimal | None, bool]:
+        """Apply one side's levels; returns the touch and whether it is known (not stale).
+
+        The hot loop of a backtest (a busy book changes ~90 levels per update): one Decimal per
+        string, one dict store, the touch kept in a local."""
+        buy = side is Side.BUY
+        book = self.bids if buy else self.asks
+        best, known = (self._bid, not self._bid_stale) if buy else (self._ask, not self._ask_stale)
+        traded = self._traded_at
+        for lv in levels:
+            px, sz = Decimal(lv[0]), Decimal(lv[1])
+            old = book.get(px, ZERO) if px in ours else None
+            if sz > 0:
+                book[px] = sz
+                if known and (best is None or (px > best if buy else px < best)):
+                    best = px
+            elif book.pop(px, None) is not None and px == best:
+                known = False
+            if old is not None:
+                self._on_level(side, px, old, sz)
+            elif traded:
+                traded.pop((side, px), None)
+        return best, known
 
     def _on_level(self, side: Side, px: Decimal, old: Decimal, new: Decimal) -> None:
         traded = self._traded_at.pop((side, px), ZERO)

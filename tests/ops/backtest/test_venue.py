@@ -12,7 +12,7 @@ D = Decimal
 
 def _venue(model: str = "proportional") -> SimVenue:
     v = SimVenue(D("-0.0002"), D("-0.0005"), D("0.01"), model)  # type: ignore[arg-type]
-    v.load([(D(100), D(5)), (D(99), D(10))], [(D(101), D(4)), (D(102), D(8))])
+    v.load([("100", "5"), ("99", "10")], [("101", "4"), ("102", "8")])
     return v
 
 
@@ -42,12 +42,12 @@ def test_cancellations_move_the_queue_only_in_the_proportional_model() -> None:
     for model, ahead in (("proportional", D(3)), ("pessimistic", D(5))):
         v = _venue(model)
         o = _buy(v, "100", "1")
-        v.apply([(D(100), D(3))], [])  # 2 left the level, no trade explains it: cancels
+        v.apply([("100", "3")], [])  # 2 left the level, no trade explains it: cancels
         assert o.ahead == ahead, model
     v = _venue()
     o = _buy(v, "100", "1")
     v.on_trade(Side.SELL, D(100), D(2))  # a trade ...
-    v.apply([(D(100), D(3))], [])  # ... and the book update showing it: not a cancel too
+    v.apply([("100", "3")], [])  # ... and the book update showing it: not a cancel too
     assert o.ahead == 3
 
 
@@ -58,7 +58,7 @@ def test_a_trade_through_or_a_crossed_book_fills_the_rest() -> None:
     assert (f.sz, f.px) == (D(3), D(100))
     v = _venue()
     o = _buy(v, "100", "3")
-    (f,) = v.apply([], [(D(100), D(6)), (D(101), D(0))])  # the ask comes down to our bid
+    (f,) = v.apply([], [("100", "6"), ("101", "0")])  # the ask comes down to our bid
     assert f.sz == 3
     assert o.state == "filled"
 
