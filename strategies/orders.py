@@ -13,6 +13,7 @@ Pure: no I/O, the caller passes ``now_ns``.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -83,11 +84,19 @@ class FillDelta:
 
 @dataclass
 class OrderTable:
-    """Every order of the worker by clOrdId; terminal ones are dropped after ``keep``."""
+    """Every order of the worker by clOrdId; terminal ones are dropped after ``keep``.
+
+    Bounded by the prune window: ``orders`` holds the open orders plus those that ended in
+    the last ``keep_ns``. Two indexes keep every step's reads off the ended ones (a busy
+    worker ends hundreds of orders in a window, and each decision reads the open ones several
+    times): ``_open`` (not terminal) and ``_ended`` (clOrdIds in the order they ended, which
+    is also their ``changed_ns`` order, so pruning pops from the front)."""
 
     orders: dict[str, WorkerOrder] = field(default_factory=dict)
     illegal_transitions: int = 0
     rejects: int = 0
+    _open: dict[str, WorkerOrder] = field(default_factory=dict)
+    _ended: deque[str] = field(default_factory=deque)
 
     def __iter__(self) -> Iterator[WorkerOrder]:
         return iter(self.orders.values())
@@ -99,7 +108,16 @@ class OrderTable:
         return self.orders.get(cl_ord_id)
 
     def active(self) -> list[WorkerOrder]:
-        return [o for o in self.orders.values() if o.state not in TERMINAL_STATES]
+        """The orders not in a terminal state."""
+        out = [o for o in self._open.values() if o.state not in TERMINAL_STATES]
+        if len(out) != len(self._open):  # one set from outside _set_state (a test's harness)
+            for o in [o for o in self._open.values() if o.state in TERMINAL_STATES]:
+                self._ended_now(o)
+        return out
+
+    def _ended_now(self, order: WorkerOrder) -> None:
+        if self._open.pop(order.cl_ord_id, None) is not None:
+            self._ended.append(order.cl_ord_id)
 
     # ----------------------------------------------------------------------------- requests
     def add(
@@ -115,6 +133,7 @@ class OrderTable:
             cl_ord_id, side, px, sz, created_ns=now_ns, changed_ns=now_ns, pos_side=pos_side
         )
         self.orders[cl_ord_id] = order
+        self._open[cl_ord_id] = order
         return order
 
     def apply(self, cl_ord_id: str, trigger: OrderTrigger, now_ns: int) -> WorkerOrder | None:
@@ -141,6 +160,10 @@ class OrderTable:
         if new is not S.CANCEL_PENDING:
             order.requests = 0
         order.state = new
+        if new in TERMINAL_STATES:
+            self._ended_now(order)
+        elif order.cl_ord_id not in self._open and order.cl_ord_id in self.orders:
+            self._open[order.cl_ord_id] = order  # not final after all (a resolved mix-up)
 
     def on_command_failed(self, cl_ord_id: str, kind: str, now_ns: int) -> None:
         """The router refused our ``place``/``amend``/``cancel`` for this order."""
@@ -239,19 +262,18 @@ class OrderTable:
     def overdue(self, now_ns: int, timeout_ns: int) -> list[WorkerOrder]:
         """Orders stuck unacknowledged or cancelling longer than ``timeout_ns``."""
         stuck = UNACKNOWLEDGED_STATES | {S.CANCEL_PENDING, S.AMEND_PENDING}
-        return [
-            o
-            for o in self.orders.values()
-            if o.state in stuck and now_ns - o.changed_ns > timeout_ns
-        ]
+        return [o for o in self.active() if o.state in stuck and now_ns - o.changed_ns > timeout_ns]
 
     def prune(self, now_ns: int, keep_ns: int) -> int:
         """Forget terminal orders older than ``keep_ns`` (late duplicates are harmless before)."""
-        gone = [
-            k
-            for k, o in self.orders.items()
-            if o.state in TERMINAL_STATES and now_ns - o.changed_ns > keep_ns
-        ]
-        for k in gone:
-            del self.orders[k]
-        return len(gone)
+        self.active()  # indexes an order a harness ended by hand
+        ended, orders, n = self._ended, self.orders, 0
+        while ended:
+            o = orders.get(ended[0])
+            if o is not None and o.state in TERMINAL_STATES:
+                if now_ns - o.changed_ns <= keep_ns:
+                    break  # the rest ended later
+                del orders[o.cl_ord_id]
+                n += 1
+            ended.popleft()  # forgotten, or reopened (then in _open again)
+        return n

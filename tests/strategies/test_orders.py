@@ -139,3 +139,39 @@ def test_overdue_and_prune() -> None:
     assert t.prune(21, 5) == 0
     assert t.prune(30, 5) == 1
     assert len(t) == 0
+
+
+def test_open_and_ended_indexes_follow_every_way_an_order_ends() -> None:
+    t = OrderTable()
+    for i, at in enumerate((1, 2, 3, 4)):
+        t.add(f"c{i}", Side.BUY, D(100), D(1), at)
+        t.apply(f"c{i}", T.SUBMIT, at)
+    t.on_event(ev("c2", S.CANCELED), 10)  # ends first
+    t.close("c0", S.FILLED, 12)  # a refused amend's word from the router
+    t.orders["c3"].state = S.CANCELED  # set by hand, outside the table (a harness)
+    assert [o.cl_ord_id for o in t.active()] == ["c1"]
+    assert [o.cl_ord_id for o in t.overdue(100, 5)] == ["c1"]
+    # pruned in the order they ended, each once its own window is over
+    assert t.prune(16, 5) == 1
+    assert sorted(t.orders) == ["c0", "c1", "c3"]
+    # c3, ended by hand, kept its changed_ns (4): found by active(), pruned right after c0
+    assert t.prune(18, 5) == 2
+    assert sorted(t.orders) == ["c1"]
+    t.on_event(ev("c1", S.CANCELED), 20)
+    assert t.active() == []
+    assert t.prune(25, 5) == 0
+    assert t.prune(26, 5) == 1
+    assert len(t) == 0
+
+
+def test_the_table_stays_bounded_under_churn() -> None:
+    t = OrderTable()
+    for i in range(10_000):
+        cid = f"c{i}"
+        t.add(cid, Side.BUY, D(100), D(1), i)
+        t.apply(cid, T.SUBMIT, i)
+        t.on_event(ev(cid, S.CANCELED), i)
+        t.prune(i, 50)
+    assert len(t) == 51  # what ended in the last 50 ns, and nothing more
+    assert len(t._ended) == 51  # the index with it
+    assert t.active() == []
