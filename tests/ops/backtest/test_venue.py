@@ -91,3 +91,12 @@ def test_amends_requeue_on_price_and_size_up_keep_the_place_on_size_down() -> No
     assert v.cancel("b1") == ""
     assert v.cancel("b1") == "51400"
     assert v.amend("b1", D(98), None) == "51503"
+
+
+def test_an_update_listing_a_price_twice_counts_its_last_size_once() -> None:
+    v = _venue()
+    o = _buy(v, "100", "1")
+    v.apply([("100", "0"), ("100", "4"), ("98", "2"), ("98", "0")], [])
+    assert v.bids == {D(100): D(4), D(99): D(10)}  # as applying them in order leaves it
+    assert v.best_bid() == D(100)
+    assert o.ahead == D(4)  # one cancel of 1 out of 5, counted once: 5 - 1 × 5 / 5
