@@ -134,8 +134,15 @@ class BookFeed:
             return None
         if phantom_delete and self.bids and self.asks:
             inside = max(self.bids) + 1
-            if inside < min(self.asks) and inside not in self.bids:
-                diff_b.insert(0, [self.inst.px_str(inside), "0", "0", "0"])
+            px = self.inst.px_str(inside)
+            # not a level this very update deletes: OKX lists a price once per update, and a
+            # real delete is not a phantom (doubled, it broke a client counting deletes)
+            if (
+                inside < min(self.asks)
+                and inside not in self.bids
+                and px not in (r[0] for r in diff_b)
+            ):
+                diff_b.insert(0, [px, "0", "0", "0"])
         self._snap = None
         self.checksum = book_checksum(
             [(r[0], r[1]) for r in self._top_rows(True, 25)],

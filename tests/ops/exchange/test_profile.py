@@ -160,6 +160,8 @@ async def test_books_delete_levels_the_client_never_saw_and_stay_consistent(
                 m = await recv_until(ws, channel_is("books"))
                 for side, book in (("bids", checker.bids), ("asks", checker.asks)):
                     rows = m["data"][0][side]
+                    prices = [r[0] for r in rows]
+                    assert len(prices) == len(set(prices)), f"a price listed twice: {rows}"
                     phantoms += sum(1 for r in rows if r[1] == "0" and Decimal(r[0]) not in book)
                 checker.on_message(m)  # verifies the CRC-32 after applying
         finally:
