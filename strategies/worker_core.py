@@ -404,7 +404,7 @@ class WorkerCore:
         inst = self.ctx.instrument
         actions = diff_quotes(
             desired,
-            self.ctx.orders,
+            self.ctx.orders.active(),
             lot=inst.lot_sz if inst is not None else Decimal(1),
             tick=inst.tick_sz if inst is not None else Decimal(1),
             threshold_ticks=self.params.requote_threshold_ticks,
