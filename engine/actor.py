@@ -294,9 +294,15 @@ def run_actor(
     ctl_endpoint: str | None = None,
     clock: Clock | None = None,
     stop_timeout_s: float = 5.0,
+    nice: int = 0,
 ) -> int:
-    """Run one actor until stopped; returns the process exit code (0 clean, 1 failure)."""
+    """Run one actor until stopped; returns the process exit code (0 clean, 1 failure).
+
+    ``nice`` > 0 lowers this process's CPU priority by that much first (a strategy worker's)."""
     setup_logging(name, cfg.log_level, cfg.log_dir, cfg.secret_values())
+    if nice > 0:
+        niceness = os.nice(nice)
+        logger.bind(actor=name).info("cpu priority lowered", nice=niceness)
     coro = _amain(name, cfg, main, ctl_endpoint, clock or SystemClock(), stop_timeout_s)
     try:
         try:

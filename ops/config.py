@@ -119,6 +119,10 @@ class SupervisorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     restart: Literal["always", "on-failure", "never"] = "on-failure"
+    # CPU niceness every strategy worker takes at start (however it was started): when the
+    # workers saturate the machine, the router, feeds and risk still run first, so a death's
+    # cancels are not queued behind other workers' decisions
+    worker_nice: int = Field(default=10, ge=0, le=19)
     max_restarts: int = Field(default=5, ge=0)  # within restart_window_s, then given up on
     restart_window_s: float = Field(default=600.0, gt=0)
     backoff_initial_s: float = 0.5

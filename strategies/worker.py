@@ -469,6 +469,7 @@ def main(
             _main,
             ctl_endpoint=cfg.bus.bind_endpoint(cfg.bus.ctl_name(name)),
             stop_timeout_s=5.0,
+            nice=cfg.supervisor.worker_nice,
         )
 
 
