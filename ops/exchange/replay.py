@@ -123,10 +123,7 @@ class Replay:
         self.seq_id = int(d["seqId"])
 
     def _mirror_reload(self) -> None:
-        self.venue.load(
-            [(Decimal(p), Decimal(s)) for p, s in self.bids.items()],
-            [(Decimal(p), Decimal(s)) for p, s in self.asks.items()],
-        )
+        self.venue.load(list(self.bids.items()), list(self.asks.items()))
 
     def snapshot(self, depth: int) -> dict[str, Any]:
         """The recorded book as of the last pushed frame, best ``depth`` levels per side."""
@@ -182,9 +179,7 @@ class Replay:
                     self.pending.extend(self.venue.apply([], []))
                 else:
                     self._apply_book(d)
-                    bids = [(Decimal(r[0]), Decimal(r[1])) for r in d["bids"]]
-                    asks = [(Decimal(r[0]), Decimal(r[1])) for r in d["asks"]]
-                    self.pending.extend(self.venue.apply(bids, asks))
+                    self.pending.extend(self.venue.apply(d["bids"], d["asks"]))
         elif fr.channel == "trades":
             for d in m["data"]:
                 self.pending.extend(
@@ -196,6 +191,12 @@ class Replay:
             self.ticker = m["data"][0]
         shifted = {**m, "data": [self._shift(d) for d in m["data"]]}
         return fr, json.dumps(shifted, separators=(",", ":"))
+
+    def frame_ms(self, fr: _Frame) -> int | None:
+        """A frame's venue time on the exchange's clock (its first item's ``ts``), if any."""
+        data = fr.msg.get("data") or [{}]
+        ts = data[0].get("ts")
+        return self.wall_ms(int(ts)) if ts is not None else None
 
     def _shift(self, d: dict[str, Any]) -> dict[str, Any]:
         if "ts" not in d:

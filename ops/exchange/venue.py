@@ -331,7 +331,9 @@ class Venue:
             now = self.now_ms()
             if fr.channel == "mark-price" and rp.mark:
                 self.ex.marks[rp.inst_id] = Decimal(rp.mark)
-            self.ex.on_frame_fills(now)
+            # a fill is the same matching event as the trade (or book) that caused it: it
+            # carries that frame's venue time, as OKX's fillTime equals its trade's ts
+            self.ex.on_frame_fills(min(now, rp.frame_ms(fr) or now))
             for c in self.hub.subscribers(fr.channel, rp.inst_id):
                 c.push(text)
             self.flush()
