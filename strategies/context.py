@@ -112,6 +112,11 @@ class WorkerContext:
         self.streams: dict[str, bool] = {}
         self.orders = OrderTable()
         self.fill_book = FillBook()
+        # our latest fill: its venue time and when we heard of it. A fill comes on the private
+        # path, the book update showing its trade on the public one, often later: quoting in
+        # between prices off a book the fill already changed (see ``book_behind_fill``)
+        self.fill_ms = 0
+        self.fill_rx_ns = 0
         self.risk: dict[tuple[str, str], RiskState] = {}
         self.params = params
         self.mids = MidSeries(params.volatility_sample_ms * _MS, self._capacity(params))
@@ -165,6 +170,8 @@ class WorkerContext:
                 delta = self.orders.on_event(msg, mono_ns)
                 if delta is not None:
                     self.fill_book.on_fill(delta)
+                    if msg.ts_ms > self.fill_ms:
+                        self.fill_ms, self.fill_rx_ns = msg.ts_ms, mono_ns
                     if msg.fee is not None and msg.fill_sz:
                         self.fill_book.fees += msg.fee
                 return delta
@@ -181,6 +188,17 @@ class WorkerContext:
         if mid is not None and msg.state is BookState.VALID:
             self.mids.add(now_ns, mid)
             self.tape.expire(now_ns)
+
+    def book_behind_fill(self, mono_ns: int, max_wait_ns: int) -> bool:
+        """Our latest fill is newer than the book (venue times) and we have waited less than
+        ``max_wait_ns`` for the book to catch up: a decision now would requote on the book from
+        before the fill's trade — and cross the spread where that trade took the level."""
+        book = self.book
+        return (
+            book is not None
+            and book.ts_ms < self.fill_ms
+            and mono_ns - self.fill_rx_ns < max_wait_ns
+        )
 
     def touch_account(self, mono_ns: int) -> None:
         """The private gateway spoke (any acct.pub message, heartbeats included) while its

@@ -317,16 +317,17 @@ class Worker:
             wait_ns = gap_end_ns - self.clock.monotonic_ns()
             if wait_ns > 0:
                 await asyncio.sleep(wait_ns / _NS)
-            # every step restarts the gap, also one that sent nothing. Restarting it only on
-            # sending steps cuts the reaction time but lets an own-fill push (private path)
-            # requote on the book from before that fill's trade, ahead of the book update:
-            # in the parity replay that crossed the spread 46 times in 20 s (1 before).
-            self.last_step_ns = self.clock.monotonic_ns()
             start_ns = max(self.woken_ns, gap_end_ns) if self.woken_ns else 0
             self.woken_ns = 0
+            step_ns = self.clock.monotonic_ns()
             sent = self.step()
-            if sent and start_ns:
-                self.tick_to_order.add(self.clock.monotonic_ns() - start_ns)
+            if sent:
+                # the gap spaces requotes, so only a step that sent restarts it: a market move
+                # after a quiet spell is answered at once. (An own fill ahead of its book
+                # update is held by the core until the book catches up: see book_behind_fill.)
+                self.last_step_ns = step_ns
+                if start_ns:
+                    self.tick_to_order.add(self.clock.monotonic_ns() - start_ns)
 
     def silent(self) -> dict[str, bool]:
         return {k: s.silent() for k, s in self.subs.items()}

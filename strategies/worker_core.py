@@ -64,6 +64,7 @@ from strategies.worker_state import WorkerMachine, WorkerState, WorkerTrigger
 __all__ = ["WorkerCore", "terminal_state_in"]
 
 _NS = 1_000_000_000
+_MS = 1_000_000
 _KEEP_TERMINAL_NS = 30 * _NS
 _UNHELD_GRACE_NS = 1 * _NS  # a place younger than this may not be in the router's snapshot yet
 S_CXL = OrderState.CANCEL_PENDING
@@ -127,15 +128,8 @@ class WorkerCore:
         self.last_deferred = 0
         self._housekeeping_due = False
         self.out = Outbox(inst, self.ctx.orders, log)
-        self.counters = {
-            "decisions": 0,
-            "acks": 0,
-            "rejects": 0,
-            "closed_by_reject": 0,
-            "refusal_trips": 0,
-            "unheld_cancelled": 0,
-            "cancel_races": 0,
-        }
+        keys = "decisions acks rejects closed_by_reject refusal_trips unheld_cancelled"
+        self.counters = dict.fromkeys((*keys.split(), "cancel_races", "held_for_book"), 0)
         # open orders the router's last snapshot did not hold (a restarted router that never
         # knew them, or knows them ended): cancelled at the next housekeeping, so each one is
         # either confirmed ended or refused as unknown — which closes it. Subset of the table.
@@ -383,6 +377,9 @@ class WorkerCore:
         elif (problem := self.trade_as.problem(self.params.trading_mode)) is not None:
             desired, self.reason = Desired.halted(problem), problem
             self.machine.apply(W.PULL)
+        elif self.ctx.book_behind_fill(mono, self.params.min_requote_interval_ms * _MS):
+            self.counters["held_for_book"] += 1  # the next book (or the gap's end) decides
+            return []
         else:
             try:
                 view = self.ctx.view(

@@ -160,6 +160,12 @@ class Backtest:
         self._seq = 0
         self._decide_at: int | None = None
         self._last_step_ns = 0
+        # the venue's clock: the latest exchange time recorded (book or trade) and when; and
+        # the venue time of what the venue is doing now (an order event's ts_ms): a fill is
+        # the same matching event as the trade or book that caused it, so it has its time
+        self._mkt_ms = 0
+        self._mkt_recv_ns = 0
+        self._event_ms = 0
         self.frame_states: list[tuple[int, str | None, str | None, str]] = []
         self._scopes: dict[tuple[str, str], ScopeState] = {}
         self._rng = random.Random(cfg.seed)  # noqa: S311 - a simulation's draws, not crypto
@@ -274,8 +280,10 @@ class Backtest:
         inst = self.books.on_frame(f)
         now = f.recv_ns
         if inst == self.cfg.inst:
-            self._mirror_book(f)
             sync = self.books.syncs[inst]
+            self._market_time(sync.ts_ms, now)
+            self._event_ms = sync.ts_ms
+            self._mirror_book(f)
             self._schedule(self._md(now), "worker", sync.top_message(now))
             return
         if f.stream == "ws:public" and '"trades"' in f.text[:60]:
@@ -304,8 +312,19 @@ class Backtest:
                 trade = convert.trade(d)
             except (ValueError, ArithmeticError):
                 continue  # md-feed drops it the same way (a logged bad frame)
+            self._market_time(trade.ts_ms, f.recv_ns)
+            self._event_ms = trade.ts_ms
             self._fills(self.venue.on_trade(trade.side, trade.px, trade.sz))
             self._schedule(self._md(f.recv_ns), "worker", trade)
+
+    def _market_time(self, ts_ms: int, recv_ns: int) -> None:
+        if ts_ms > self._mkt_ms:
+            self._mkt_ms, self._mkt_recv_ns = ts_ms, recv_ns
+
+    def _venue_ms(self, now: int) -> int:
+        """The venue's clock at ``now``: the latest recorded exchange time, run on with the
+        simulation since (what a fill's ``ts_ms`` is measured against the book's)."""
+        return self._mkt_ms + max(0, now - self._mkt_recv_ns) // _MS
 
     def _dispatch(self, kind: str, payload: Any) -> None:
         assert self.core is not None
@@ -328,6 +347,7 @@ class Backtest:
         elif kind == "venue":
             self._at_venue(payload, now)
         elif kind == "kill":
+            self._event_ms = self._venue_ms(now)
             o = self.venue.orders.get(payload)
             if o is not None and not self.venue.cancel(payload):
                 self._event(o, self._back(now))
@@ -348,11 +368,12 @@ class Backtest:
 
     def _decide(self, now: int) -> None:
         assert self.core is not None
-        self._last_step_ns = now
         silent = {"md": False, "acct": False, "ord": False, "risk": False}
         cmds = self.core.step(
             silent, account_heard_ns=self.clock.monotonic_ns() if self.clock else None
         )
+        if cmds:
+            self._last_step_ns = now  # as the live worker: a step that sent restarts the gap
         cmds += self.core.housekeeping()
         for cmd in cmds:
             self._send(cmd, now)
@@ -421,6 +442,7 @@ class Backtest:
     def _at_venue(self, payload: tuple[int, AnyMsg], now: int) -> None:
         seq, msg = payload
         back = self._back(now)
+        self._event_ms = self._venue_ms(now)
         if isinstance(msg, NewOrder):
             o = SimOrder(msg.cl_ord_id, msg.side, msg.px or Decimal(0), msg.sz, msg.ord_type)
             fills = self.venue.place(o)
@@ -461,6 +483,7 @@ class Backtest:
             fill_px=fill.px if fill else None, fill_sz=fill.sz if fill else None,
             trade_id=fill.trade_id if fill else "", fee=fill.fee if fill else None,
             fee_ccy=(self.cfg.info.settle_ccy or "USDT") if fill else "",
+            ts_ms=self._event_ms,
         )  # fmt: skip
         self._schedule(at, "worker", ev)
 

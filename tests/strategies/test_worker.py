@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -464,3 +465,35 @@ async def test_issue_13_an_order_filled_unseen_is_closed_by_the_first_refused_am
             assert amends(lost.cl_ord_id) == 1  # refused once, then closed: no loop of rejects
             order = worker.ctx.orders.get(lost.cl_ord_id)
             assert order is None or order.state is OrderState.FILLED
+
+
+async def test_a_move_after_a_quiet_spell_is_answered_at_once_not_after_the_requote_gap(
+    bus_config: BusConfig, tmp_path: Path
+) -> None:
+    """The gap spaces requotes: a step that sent nothing (a tick, a ticker, an unchanged book)
+    does not restart it, so the first move after the gap is answered on arrival."""
+    gap_s = 2.0
+    async with world(bus_config) as w:
+        w.instrument()
+        w.account()
+        w.book("30000.0", "30000.5")
+        params = write(
+            tmp_path, PARAMS.replace("interval_ms: 0", f"interval_ms: {gap_s * 1000:.0f}")
+        )
+        async with running_worker(w, params=params) as (worker, _):
+            r = w.router
+            await r.wait_for(lambda: r.book() == LADDER, 5, "the §3.3 ladder")
+            sent_at = worker.last_step_ns
+            w.book("30000.0", "30000.5")  # the same book again: a step that sends nothing
+            await r.wait_for(lambda: worker.counters["decisions"] >= 2, 5, "a quiet step")
+            assert worker.last_step_ns == sent_at  # ... which left the gap alone
+
+            def gap_over() -> bool:
+                return worker.clock.monotonic_ns() - sent_at > gap_s * 1e9
+
+            await r.wait_for(gap_over, gap_s + 5, "the gap since the ladder went out")
+            t0 = time.monotonic()
+            w.book("30010.0", "30010.5")
+            await r.wait_for(lambda: r.book()[0][0] == "29979.9", 5, "bids follow the book")
+            # at once: well inside the 2 s a step restarting the gap could have made it wait
+            assert time.monotonic() - t0 < gap_s / 2

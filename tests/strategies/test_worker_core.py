@@ -90,8 +90,8 @@ class Shell:
             self.core.ctx.on_message(msg, now, mono)
         self.book(bid, ask)
 
-    def book(self, bid: str, ask: str, state: BookState = BookState.VALID) -> bool:
-        top = BookTop(INST, state, 1, 0, [(D(bid), D(5))], [(D(ask), D(5))])
+    def book(self, bid: str, ask: str, state: BookState = BookState.VALID, ts_ms: int = 0) -> bool:
+        top = BookTop(INST, state, 1, ts_ms, [(D(bid), D(5))], [(D(ask), D(5))])
         return self.core.on_message(top)
 
     def welcome(self) -> None:
@@ -498,3 +498,39 @@ def test_issue_15_amend_back_pressure_51513_is_not_a_refusal_and_amends_to_the_n
     first = {c.cl_ord_id: c.msg.new_px for c in amends if isinstance(c.msg, Amend)}
     latest = {c.cl_ord_id: c.msg.new_px for c in again if isinstance(c.msg, Amend)}
     assert all(latest[k] > first[k] for k in first)  # one amend each, to the newest price
+
+
+def _fill(s: Shell, side: Side, ts_ms: int) -> None:
+    """The router's event: the best live order of ``side`` filled at venue time ``ts_ms``."""
+    o = max(
+        (o for o in s.core.ctx.orders.active() if o.side is side),
+        key=lambda o: o.px if side is Side.BUY else -o.px,
+    )
+    ev = OrderEvent(
+        "mm", EPOCH, o.cl_ord_id, INST, side, OrderState.FILLED, o.sz, o.px, o.sz,
+        fill_px=o.px, fill_sz=o.sz, ts_ms=ts_ms,
+    )  # fmt: skip
+    assert s.core.on_message(ev)
+
+
+def test_a_fill_ahead_of_its_book_update_waits_for_the_book() -> None:
+    s = Shell(PARAMS.model_copy(update={"min_requote_interval_ms": 50}))
+    s.market()
+    s.welcome()
+    s.step()
+    for seq in list(s.sent):
+        s.core.on_reply(Ack(cmd_seq=seq))
+    s.book("30000.0", "30000.5", ts_ms=900)
+    _fill(s, Side.BUY, ts_ms=1000)  # the private path beat the book showing the trade
+    assert s.step() == []  # requoting now would price off the book before the fill
+    assert s.core.counters["held_for_book"] == 1
+    s.book("29999.0", "30000.5", ts_ms=1000)  # the book the venue had after the fill
+    assert places(s.step())  # decided at once, on that book
+    # a book that never catches up holds the decision no longer than the requote gap
+    _fill(s, Side.SELL, ts_ms=2000)
+    assert s.step() == []
+    s.clock.advance_s(0.049)
+    assert s.step() == []
+    s.clock.advance_s(0.002)
+    assert s.step() != []
+    assert s.core.counters["held_for_book"] == 3
