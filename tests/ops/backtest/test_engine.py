@@ -273,3 +273,22 @@ def test_latency_drawn_from_recorded_samples(frames: list[RawFrame], tmp_path: P
     bad.write_text("1.0\nfast\n")
     with pytest.raises(Exception, match=r"bad.txt:2"):
         latency_samples(bad)
+
+
+def test_a_fill_reported_before_its_book_does_not_requote_across_the_spread(
+    frames: list[RawFrame],
+) -> None:
+    """Market data slower than the venue's answers: each own fill's report reaches the worker
+    before the book showing its trade. Requoting then, off the old book, crossed the spread
+    (~106 taker fills on this recording); the worker holds such a decision until the book
+    catches up, so the run is the one with fast market data, fill for fill."""
+    fast = _run(
+        frames, md_latency_ns=500_000, order_latency_ns=1_000_000, response_latency_ns=1_000_000
+    )
+    slow = _run(
+        frames, md_latency_ns=3_000_000, order_latency_ns=1_000_000, response_latency_ns=1_000_000
+    )
+    assert slow.core is not None
+    assert slow.core.counters["held_for_book"] > 50  # the report came first, often
+    assert [f for f in slow.fills if not f.maker] == []
+    assert len(slow.fills) == len(fast.fills)
