@@ -57,6 +57,12 @@ def worker_series(worker: Worker, snap: Snapshot) -> None:
         counters["refusal_trips"],
         **lab,
     )
+    snap.counter(
+        "okxmm_strategy_held_for_book",
+        "Decisions held because our latest fill was newer than the book.",
+        counters["held_for_book"],
+        **lab,
+    )
     for (kind, code), n in core.reject_codes.items():
         snap.counter(
             "okxmm_strategy_rejects",
