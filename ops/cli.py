@@ -536,6 +536,9 @@ def backtest(
         typer.Option(help="Market-data latencies recorded live, ms (not --md-latency-ms)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the latency draws.")] = 0,
+    rate_limits: Annotated[
+        bool, typer.Option(help="The router's OKX trade rate limits (batches wait for tokens).")
+    ] = True,
     risk_config: Annotated[
         Path | None,
         typer.Option(help="An okxmm config whose `risk` limits the backtest applies."),
@@ -592,6 +595,7 @@ def backtest(
                 latency_samples(md_latency_file, "--md-latency-file") if md_latency_file else ()
             ),
             seed=seed,
+            rate_limits=rate_limits,
         )
         if grid:
             import json as _json

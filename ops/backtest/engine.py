@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -49,6 +50,7 @@ from engine.router.config import RouterConfig
 from engine.router.pretrade import OrderLimits, check_amend, check_new_order
 from gateway.book_replay import BookReplay
 from gateway.okx import convert
+from gateway.okx.ratelimit import OkxTradeLimiter
 from gateway.okx.ws_protocol import TradesPush, WsParser
 from ops.backtest.venue import Fill, QueueModel, SimOrder, SimVenue
 from ops.marketdata.rawfile import RawFrame
@@ -64,6 +66,7 @@ __all__ = ["Backtest", "BacktestConfig", "FillRecord", "OrderRecord"]
 
 _MS = 1_000_000
 _S = 1_000_000_000
+_BATCH_MAX = 20  # the router's (and OKX's) batch size
 _STATE = {
     "live": OrderState.LIVE,
     "partially_filled": OrderState.PARTIALLY_FILLED,
@@ -104,6 +107,9 @@ class BacktestConfig:
     # an earlier one (one stream, in order). Empty: ``md_latency_ns``
     md_latency_samples_ns: tuple[int, ...] = ()
     seed: int = 0
+    # the router's OKX trade limits (``gateway.okx.ratelimit``, what the live router's batcher
+    # spends): a batch without tokens waits, as live. False: no limits
+    rate_limits: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,13 @@ class Backtest:
         self._md_at = 0  # the last market-data message's arrival at the worker
         self._peak_pnl = Decimal(0)
         self._new_orders: list[int] = []  # when each new order was sent (order-rate limit)
+        # the router's queues per operation (sent in this order) and the venue's rate limits
+        self._queued: dict[str, deque[tuple[int, AnyMsg]]] = {
+            op: deque() for op in ("cancel", "amend", "place")
+        }
+        self._limiter = OkxTradeLimiter() if cfg.rate_limits else None
+        self._router_due = False
+        self.rate_waits = 0  # batches held for tokens
         self.risk_changes: list[tuple[int, str, str, str, str]] = []  # ts, scope, key, state, why
 
     # ------------------------------------------------------------------------------- setup
@@ -337,6 +350,9 @@ class Backtest:
         elif kind == "decide":
             self._decide_at = None
             self._decide(now)
+        elif kind == "router":
+            self._router_due = False
+            self._flush_router(now)
         elif kind == "tick":
             self._decide(now)
             self._schedule(now + self.cfg.tick_ns, "tick", None)
@@ -377,6 +393,7 @@ class Backtest:
         cmds += self.core.housekeeping()
         for cmd in cmds:
             self._send(cmd, now)
+        self._flush_router(now)
 
     # ------------------------------------------------------------------------ the router
     def _send(self, cmd: Command, now: int) -> None:
@@ -408,7 +425,42 @@ class Backtest:
                 self.orders[msg.cl_ord_id].state = "refused"
             self._schedule(now, "worker", Reject(seq, why, cmd.cl_ord_id))
             return
-        self._schedule(self._out(now), "venue", (seq, msg))
+        op = (
+            "place"
+            if isinstance(msg, NewOrder)
+            else "amend"
+            if isinstance(msg, Amend)
+            else "cancel"
+        )
+        self._queued[op].append((seq, msg))
+
+    def _flush_router(self, now: int) -> None:
+        """Send what the router holds, as its batcher does: cancels, then amends, then places,
+        in batches of ≤ 20 of one operation, each spending the venue's rate-limit tokens; a
+        batch without tokens waits (with everything behind it) until they are there."""
+        for op, queue in self._queued.items():
+            while queue:
+                batch = [queue.popleft() for _ in range(min(_BATCH_MAX, len(queue)))]
+                size = sum(
+                    max(1, self._open_count()) if isinstance(m, CancelAll) else 1 for _, m in batch
+                )
+                wait = (
+                    self._limiter.reserve_trade(op, {self.cfg.inst: size}, size, now)
+                    if self._limiter is not None
+                    else 0
+                )
+                if wait:
+                    queue.extendleft(reversed(batch))
+                    self.rate_waits += 1
+                    if not self._router_due:
+                        self._router_due = True
+                        self._schedule(now + wait, "router", None)
+                    break
+                for item in batch:
+                    self._schedule(self._out(now), "venue", item)
+
+    def _open_count(self) -> int:
+        return sum(1 for o in self.venue.orders.values() if o.open)
 
     def _md(self, now: int) -> int:
         """When a market-data message of a frame received now reaches the worker."""

@@ -94,6 +94,7 @@ def summarize(bt: Backtest) -> dict[str, Any]:
         "book_valid_share": _f(sum(s["book_valid"] for s in samples) / n, 4),
         "orders": len(bt.orders),
         "refused": bt.refused,
+        "rate_waits": bt.rate_waits,  # router batches held for the venue's rate limits
         "gaps": [
             {"at_ns": g.recv_ns, "reason": g.reason, "healed_ns": g.healed_ns}
             for r in bt.books.reports.values()
@@ -106,6 +107,7 @@ def summarize(bt: Backtest) -> dict[str, Any]:
         ],
         "settings": {
             "queue": bt.cfg.queue,
+            "rate_limits": bt.cfg.rate_limits,
             "maker_fee": str(bt.cfg.maker_fee),
             "taker_fee": str(bt.cfg.taker_fee),
             "md_latency_ms": bt.cfg.md_latency_ns / 1e6,

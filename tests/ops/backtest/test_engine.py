@@ -111,12 +111,13 @@ def test_the_cli_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     r = subprocess.run(
         [sys.executable, "-m", "ops.cli", "backtest", "--data", str(DATA), "--strategy",
-         "sample_mm", "--inst", INST, "--out", str(out)],
+         "sample_mm", "--inst", INST, "--out", str(out), "--no-rate-limits"],
         capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["inst"] == INST
+    assert summary["settings"]["rate_limits"] is False  # the flag is applied, not dropped
     assert summary["events"] > 500
     assert "report:" in r.stdout
     for png in ("pnl.png", "inventory.png", "quotes.png", "markouts.png"):
@@ -292,3 +293,50 @@ def test_a_fill_reported_before_its_book_does_not_requote_across_the_spread(
     assert slow.core.counters["held_for_book"] > 50  # the report came first, often
     assert [f for f in slow.fills if not f.maker] == []
     assert len(slow.fills) == len(fast.fills)
+
+
+class _Counting(Backtest):
+    """Records when each order command reaches the venue, per operation."""
+
+    arrived: dict[str, list[int]]
+
+    def _at_venue(self, payload: tuple[int, AnyMsg], now: int) -> None:
+        _, msg = payload
+        kind = type(msg).__name__
+        self.arrived.setdefault(kind, []).append(now)
+        super()._at_venue(payload, now)
+
+
+def _busiest_2s(times: list[int]) -> int:
+    """The most of ``times`` (ns, sorted) inside any 2 s window."""
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 2_000_000_000:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_the_router_s_rate_limits_hold_what_the_venue_would_refuse(
+    frames: list[RawFrame],
+) -> None:
+    """20 levels a side requoted on every book: more amends than OKX takes (300 orders per 2 s
+    per instrument in batches). The backtest's router holds batches until tokens are there, as
+    the live one does, so no 2 s window carries more; without the limits, many do."""
+    greedy = PARAMS.model_copy(
+        update={"num_orders_per_side": 20, "min_requote_interval_ms": 0, "max_net_buy": 50,
+                "max_net_sell": 50}
+    )  # fmt: skip
+    runs = {}
+    for limited in (True, False):
+        bt = _Counting(_cfg(frames, params=greedy, rate_limits=limited))
+        bt.arrived = {}
+        bt.run(frames)
+        runs[limited] = bt
+    limited, free = runs[True], runs[False]
+    assert _busiest_2s(free.arrived["Amend"]) > 300  # the scenario does exceed the limit
+    assert _busiest_2s(limited.arrived["Amend"]) <= 300
+    assert _busiest_2s(limited.arrived["NewOrder"]) <= 300
+    assert limited.rate_waits > 0
+    assert summarize(limited)["settings"]["rate_limits"] is True
+    assert summarize(limited)["rate_waits"] == limited.rate_waits
