@@ -1,10 +1,10 @@
 """``okxmm up``: run the local exchange and every actor as child processes, watch and restart them.
 
 Start: each child starts as soon as what it needs answers — the exchange (unless the venue is
-OKX) first; md-feed, private-gw, router and risk together once the exchange's port listens;
-the strategy workers together once the router answers its ctl ping (they wait for books and
-risk themselves). Readiness is an event (the port accepts, a ping is answered), never a fixed
-delay, and a child that is not ready in time is logged and watched like the rest. Stop order is the
+OKX) and the strategy workers first (a worker waits for the router, books and risk itself);
+md-feed, private-gw, router and risk together once the exchange's port listens. Readiness is
+an event (the port accepts, a ping is answered), never a fixed delay, and a child that is not
+ready in time is logged and watched like the rest. Stop order is the
 reverse of what matters for money: strategies first, then the router (which cancels everything
 on SIGTERM), then risk and the feeds, the exchange last. When a strategy worker exits for any
 reason the supervisor tells the router ``CancelAll(strategy)`` (death-detection layer 4) before
@@ -198,6 +198,13 @@ class Supervisor:
 
     async def start_all(self) -> None:
         kids = list(self.children.values())
+        # Workers need nothing to start: they wait for the router's Welcome, books and risk
+        # themselves. Spawned with the exchange, their Python start-up (the longest of all)
+        # runs on the core the exchange leaves idle instead of after the router's, which took
+        # ~0.5 s off `okxmm up` → first order (docs/perf.md, "startup").
+        workers = [
+            asyncio.ensure_future(self._start_one(c)) for c in kids if c.spec.kind == "strategy"
+        ]
         for child in [c for c in kids if c.spec.kind == "exchange"]:
             await self._start_one(child)
         actors = {
@@ -205,11 +212,10 @@ class Supervisor:
             for c in kids
             if c.spec.kind == "actor"
         }
-        # workers need the router to say hello; books and risk they wait for themselves
         if "router" in actors:
             await asyncio.wait([actors["router"]])
         # connected once the router listens: a DEALER that connected before the bind retries
-        # with backoff (up to 1 s) and could miss the first worker's death
+        # with backoff (up to 250 ms) and could miss the first worker's death
         self._router = CommandClient(
             self._actor.ctx,
             self._cfg.bus.connect_endpoint("ord.cmd"),
@@ -219,15 +225,7 @@ class Supervisor:
             clock=self._actor.clock,
         )
         await self._router.start()
-        workers = []
-        if not self._halted():
-            workers = [
-                asyncio.ensure_future(self._start_one(c)) for c in kids if c.spec.kind == "strategy"
-            ]
         await asyncio.gather(*actors.values(), *workers)
-
-    def _halted(self) -> bool:
-        return self._stopping or self._actor.stopping.is_set()
 
     async def _start_one(self, child: _Child) -> bool:
         """Spawn ``child``, wait until it answers, then watch it; False if it never answered."""

@@ -93,7 +93,9 @@ def configure_dealer(sock: zmq.asyncio.Socket, identity: bytes | None, sndhwm: i
     sock.setsockopt(zmq.IMMEDIATE, 1)
     sock.setsockopt(zmq.SNDHWM, sndhwm)
     sock.setsockopt(zmq.RECONNECT_IVL, 50)
-    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+    # a worker starts before its router binds (okxmm up spawns it first): a failed connect is
+    # retried with doubling gaps, capped low so the Hello goes out soon after the bind
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 250)
     sock.setsockopt(zmq.HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS)
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS)
     sock.setsockopt(zmq.HEARTBEAT_TTL, ZMTP_HEARTBEAT_TIMEOUT_MS)
