@@ -1,12 +1,10 @@
 """The worker's pure core: inputs in, commands out; no sockets, no timers, an injected clock.
 
 The shell (``strategies.worker``) feeds it the router's replies (:meth:`on_reply`,
-:meth:`on_hello_answer`), the bus messages (:meth:`on_message`) and the params, and asks it
-to decide (:meth:`step`, then :meth:`housekeeping`). Every method that may command the router
-returns :class:`~strategies.outbox.Command`s; the shell sends them and reports each back to
-:meth:`sent` / :meth:`not_sent`. Methods that change what the next decision would see return
-True ("wake the decision loop"). A fatal condition sets :attr:`fatal`; the shell stops the
-process.
+:meth:`on_hello_answer`), the bus messages (:meth:`on_message`) and the params, asks it to
+decide (:meth:`step`, then :meth:`housekeeping`), sends the :class:`~strategies.outbox.Command`s
+it returns and reports each back (:meth:`sent` / :meth:`not_sent`). Methods that change what
+the next decision would see return True ("wake the decision loop"); :attr:`fatal` stops it.
 
 Each decision: health (``WorkerContext.health``) → the strategy's pure ``decide`` → the diff step
 → commands. It quotes only while the book is VALID and fresh, account data is fresh, every
@@ -41,6 +39,7 @@ from engine.messages import (
     AnyMsg,
     Cancel,
     Fenced,
+    MarkPrice,
     OrderEvent,
     OrderState,
     OrdType,
@@ -48,6 +47,8 @@ from engine.messages import (
     Reject,
     SnapshotEnd,
     StrategyStatus,
+    Ticker,
+    Trade,
     TradingState,
     Welcome,
 )
@@ -67,7 +68,6 @@ _NS = 1_000_000_000
 _MS = 1_000_000
 _KEEP_TERMINAL_NS = 30 * _NS
 _UNHELD_GRACE_NS = 1 * _NS  # a place younger than this may not be in the router's snapshot yet
-S_CXL = OrderState.CANCEL_PENDING
 _MAX_REJOINS = 3  # fenced more often than this within the window: fatal
 _REJOIN_WINDOW_NS = 60 * _NS
 # A terminal state named in a router Reject (engine/router/core.py words them "cannot amend in
@@ -316,9 +316,12 @@ class WorkerCore:
         if isinstance(msg, SnapshotEnd):
             return self._on_order_snapshot(msg.seq_by_topic)
         fill = self.ctx.on_message(msg, self.clock.now_ns(), self.clock.monotonic_ns())
-        if isinstance(msg, PubHeartbeat):
-            return False
-        return not isinstance(msg, OrderEvent) or self._order_news(msg, fill is not None)
+        if isinstance(msg, OrderEvent):
+            return self._order_news(msg, fill is not None)
+        # a decision reads the book, instrument, account and risk (trades if the strategy does):
+        # a ticker or mark changes nothing it would decide
+        uses_it = self.strategy.uses_trades or not isinstance(msg, Trade)
+        return uses_it and not isinstance(msg, PubHeartbeat | Ticker | MarkPrice)
 
     def _on_order_snapshot(self, held: dict[str, int]) -> bool:
         """The end of a snapshot of our order topics: the orders the router holds. Open orders
@@ -422,7 +425,7 @@ class WorkerCore:
         cmds = self.out.chase_overdue(mono, self.params.unacked_timeout_sec)
         for cid in sorted(self._unheld):
             o = self.ctx.orders.get(cid)
-            if o is not None and o.state not in TERMINAL_STATES and o.state is not S_CXL:
+            if o is not None and o.state not in TERMINAL_STATES and o.state is not S.CANCEL_PENDING:
                 cmds.append(Command(Cancel(cl_ord_id=cid, inst=self.inst), "cancel", cid))
                 self.counters["unheld_cancelled"] += 1
         self._unheld.clear()

@@ -18,6 +18,7 @@ from engine.messages import (
     CancelAll,
     Fenced,
     InstrumentInfo,
+    MarkPrice,
     NewOrder,
     OrderEvent,
     OrderState,
@@ -25,6 +26,8 @@ from engine.messages import (
     Side,
     SnapshotEnd,
     StrategyLimits,
+    Ticker,
+    Trade,
     Welcome,
 )
 from strategies.outbox import Command
@@ -534,3 +537,19 @@ def test_a_fill_ahead_of_its_book_update_waits_for_the_book() -> None:
     s.clock.advance_s(0.002)
     assert s.step() != []
     assert s.core.counters["held_for_book"] == 3
+
+
+def test_only_what_a_decision_reads_wakes_one() -> None:
+    s = quoting()
+    trade = Trade(INST, "1", D("30000.0"), D(1), Side.SELL, 1)
+    assert not s.core.on_message(MarkPrice(INST, D("30000.2"), 1))
+    assert not s.core.on_message(Ticker(INST, D(30000), D(30000), D(1), D("30000.5"), D(1), 1))
+    assert not s.core.on_message(trade)  # sample_mm reads no trades
+    assert s.book("30001.0", "30001.5")
+    s_as = Shell()
+    s_as.core = WorkerCore(
+        "mm", INST, make_strategy("avellaneda_stoikov"), PARAMS, clock=s_as.clock, epoch=EPOCH,
+        log=logger,
+    )  # fmt: skip
+    s_as.market()
+    assert s_as.core.on_message(trade)  # its σ and κ come from trades
