@@ -81,6 +81,7 @@ class MiniRouter:
     reject_places: bool = False
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     epochs: dict[str, int] = field(default_factory=dict)
+    fenced: set[tuple[str, int]] = field(default_factory=set)  # (name, epoch) sessions fenced
 
     def live(self, strategy: str | None = None) -> list[RouterOrder]:
         return [
