@@ -53,7 +53,7 @@ from engine.messages import (
     Welcome,
 )
 from engine.orders.clordid import ClOrdIdSequence
-from engine.orders.fsm import TERMINAL_STATES, OrderTrigger
+from engine.orders.fsm import TERMINAL_STATES, UNACKNOWLEDGED_STATES, OrderTrigger
 from strategies.base import BaseStrategy, Desired
 from strategies.context import WorkerContext
 from strategies.diff import diff_quotes
@@ -192,7 +192,9 @@ class WorkerCore:
         The shell opens a client with the new identity."""
         mono = self.clock.monotonic_ns()
         for o in self.ctx.orders.active():
-            if o.state is not S.CANCEL_PENDING:
+            if o.state in UNACKNOWLEDGED_STATES:  # it may never have reached the router, whose
+                self._unheld.add(o.cl_ord_id)  # answer we now drop: ask it again once welcomed
+            elif o.state is not S.CANCEL_PENDING:
                 self.out.apply(o.cl_ord_id, T.CANCEL_REQUEST, mono)
         self.old_epochs.add(self.epoch)
         self.epoch = self.clock.now_ns()
@@ -342,10 +344,8 @@ class WorkerCore:
         return True
 
     def _order_news(self, ev: OrderEvent, filled: bool) -> bool:
-        """Does this order event call for a new decision? A fill (the position changed), an
-        order gone (its level needs a replacement) or one the last decision had to wait for.
-        Routine confirmations of what we asked for do not: deciding again would only find
-        nothing to do, at the cost of a decision per reply."""
+        """A fill, an order gone (its level needs a replacement) or one the last decision waited
+        for calls for a decision; a routine confirmation of what we asked for does not."""
         return filled or ev.state in TERMINAL_STATES or self.last_deferred > 0
 
     # ----------------------------------------------------------------------------- decision

@@ -132,6 +132,13 @@ class MiniRouter:
             self.statuses.append(msg)
             return
         self.commands.append(msg)
+        if (name, epoch) in self.fenced and not isinstance(msg, Hello):
+            # as the real router: a fenced session's commands are refused, never carried out
+            # (a place sent before the worker read its Fenced would rest under the old epoch)
+            cid = getattr(msg, "cl_ord_id", "")
+            self.server.reply(identity, _reject(seq, cid, "fenced: heartbeat silence"))
+            self.server.reply(identity, Fenced(name, epoch, "fenced"))
+            return
         if isinstance(msg, Hello):
             self.epochs[name] = epoch
             limits = StrategyLimits(
@@ -188,6 +195,7 @@ class MiniRouter:
     def fence(self, name: str, reason: str) -> None:
         """What the real router does on a missed heartbeat: cancel everything, say Fenced."""
         epoch = self.epochs[name]
+        self.fenced.add((name, epoch))
         for o in self.orders.values():
             if o.strategy == name and o.state in (S.LIVE, S.PARTIALLY_FILLED, S.SENT):
                 o.state = S.CANCELED

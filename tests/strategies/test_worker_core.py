@@ -271,6 +271,8 @@ def test_decision_errors_cancel_back_off_and_finally_are_fatal() -> None:
 
 def test_fenced_rejoins_with_a_new_epoch_then_too_often_is_fatal() -> None:
     s = quoting()
+    for seq in list(s.sent):
+        s.core.on_reply(Ack(cmd_seq=seq))  # at the router: it cancels them when it fences
     assert not s.core.on_reply(Fenced("mm", EPOCH, "stalled"))
     assert s.core.rejoin
     assert s.core.welcome is None
@@ -553,3 +555,22 @@ def test_only_what_a_decision_reads_wakes_one() -> None:
     )  # fmt: skip
     s_as.market()
     assert s_as.core.on_message(trade)  # its σ and κ come from trades
+
+
+def test_places_unanswered_at_a_fence_are_asked_about_once_welcomed_again() -> None:
+    """A place sent just before the fence may never have reached the router, and its refusal
+    (under the old epoch) is dropped with the old session: once welcomed again the worker
+    cancels it, and the router's "unknown" closes it — no phantom row holding a level."""
+    s = quoting()  # six places sent, none answered
+    placed = {c.cl_ord_id for c in s.sent.values()}
+    assert not s.core.on_reply(Fenced("mm", EPOCH, "stalled"))
+    s.core.rejoin_epoch()
+    assert {o.state for o in s.core.ctx.orders} == {OrderState.SENT}  # not assumed cancelled
+    assert s.core.on_hello_answer(Welcome("mm", s.core.epoch, "00b", LIMITS))
+    cmds = s.step()
+    cancels = {c.cl_ord_id for c in cmds if isinstance(c.msg, Cancel)}
+    assert cancels == placed
+    for cid in cancels:
+        s.core.on_reply(Reject(cmd_seq=s.seq_of(cid, "cancel"), reason="unknown clOrdId"))
+    assert all(s.core.ctx.orders.get(cid) is None or s.core.ctx.orders.get(cid).state in
+               (OrderState.CANCELED, OrderState.REJECTED) for cid in placed)  # fmt: skip
