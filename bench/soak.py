@@ -7,7 +7,8 @@ Every ``--sample-s`` it records each actor's RSS, the size of one heartbeat on `
 ``md.pub`` / ``acct.pub`` (what every subscriber decodes several times a second), the router
 journal's size, the router's ack p99, the worst worker's tick→order p99, and how many strategies
 the router has fenced. After a warm-up, the median of the last third of the samples is compared
-with the first third's: a gauge that grew more than its tolerance fails the run (a leak of one
+with the first third's (for the fence count: the fences added within each third): a gauge that
+grew more than its tolerance fails the run (a leak of one
 topic per order — issue 13 item 1 — grows the heartbeat by ~20 KB a minute under this churn).
 Results go to ``docs/reliability.md`` (section "Soak") with ``--report``.
 """
@@ -40,6 +41,9 @@ class Gauge:
     unit: str
     rel_tol: float  # allowed relative growth
     abs_tol: float  # plus this much absolute (noise floor)
+    # a running count (fences): judged on what it added within each window, not on its total,
+    # so one burst mid-run is a step and not a trend, while a count that keeps rising fails
+    counter: bool = False
 
 
 GAUGES = (
@@ -51,7 +55,8 @@ GAUGES = (
     Gauge("rss_total_kb", "KiB", 0.15, 40 * 1024),
     Gauge("ack_p99_us", "µs", 2.0, 5000),
     Gauge("tick_to_order_p99_us", "µs", 2.0, 5000),
-    Gauge("fenced", "", 0.0, 1),  # one isolated fence (a scheduler hiccup) is not a trend
+    # fences added per window; one isolated fence (a scheduler hiccup) is not a trend
+    Gauge("fenced", "", 0.0, 1, counter=True),
 )
 # every long-lived actor's own RSS, judged like rss_max (verdicts named rss_kb[<actor>])
 RSS_ACTOR = Gauge("rss_kb", "KiB", 0.15, 12 * 1024)
@@ -78,8 +83,12 @@ class SoakResult:
         rows = self.samples[int(len(self.samples) * warmup_frac) :]
         third = max(1, len(rows) // 3)
         for g in GAUGES:
-            early = statistics.median(r[g.name] for r in rows[:third])
-            late = statistics.median(r[g.name] for r in rows[-third:])
+            if g.counter:  # what the count added across the early and across the late third
+                early = rows[:third][-1][g.name] - rows[0][g.name]
+                late = rows[-1][g.name] - rows[-third][g.name]
+            else:
+                early = statistics.median(r[g.name] for r in rows[:third])
+                late = statistics.median(r[g.name] for r in rows[-third:])
             self.verdicts[g.name] = (early, late, late <= early * (1 + g.rel_tol) + g.abs_tol)
         # each long-lived actor on its own: a small actor's leak hides under rss_max while a
         # bigger one is flat. Workers restarted by the churn (new pid, fresh RSS) are judged
@@ -97,7 +106,7 @@ class SoakResult:
         lines = [
             "| gauge | early median | late median | allowed | verdict |",
             "|---|---|---|---|---|",
-        ]
+        ]  # a counter's "median" cells are what it added in that third
         gauges = [(g.name, g) for g in GAUGES]
         gauges += [(k, RSS_ACTOR) for k in sorted(self.verdicts) if k.startswith("rss_kb[")]
         for name, g in gauges:

@@ -35,3 +35,21 @@ def test_noise_within_the_tolerance_is_flat() -> None:
     flat = _result(risk_growth_mib=8)  # under 15 % + 12 MiB
     assert flat.verdicts["rss_kb[risk]"][2]
     assert flat.ok
+
+
+def _fences(counts: list[int]) -> SoakResult:
+    r = SoakResult(minutes=10, workers=2)
+    for i, n in enumerate(counts):
+        r.samples.append({g.name: 100.0 for g in GAUGES} | {"t_s": float(i), "fenced": float(n)})
+    r.judge(warmup_frac=0.0)
+    return r
+
+
+def test_a_burst_of_fences_mid_run_is_a_step_but_fences_that_keep_coming_fail() -> None:
+    # 30 samples, thirds of 10: two fences at sample 15, none after (the count stays 2)
+    burst = _fences([0] * 15 + [2] * 15)
+    assert burst.verdicts["fenced"] == (0.0, 0.0, True)
+    # fences in the late third: a trend, whatever the early count was
+    rising = _fences([0] * 20 + list(range(1, 11)))
+    assert rising.verdicts["fenced"][1] == 9.0
+    assert not rising.verdicts["fenced"][2]
