@@ -119,10 +119,11 @@ class SupervisorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     restart: Literal["always", "on-failure", "never"] = "on-failure"
-    # CPU niceness every strategy worker takes at start (however it was started): when the
-    # workers saturate the machine, the router, feeds and risk still run first, so a death's
-    # cancels are not queued behind other workers' decisions
-    worker_nice: int = Field(default=10, ge=0, le=19)
+    # CPU niceness every strategy worker takes at start (however it was started), so that the
+    # router, feeds and risk win the CPU from them. Off by default: at 32 workers on 2 cores
+    # it did not shorten cancel-on-death (docs/perf.md, "scale") and it slows a worker's own
+    # reaction whenever anything else loads the machine
+    worker_nice: int = Field(default=0, ge=0, le=19)
     max_restarts: int = Field(default=5, ge=0)  # within restart_window_s, then given up on
     restart_window_s: float = Field(default=600.0, gt=0)
     backoff_initial_s: float = 0.5
