@@ -53,3 +53,21 @@ def test_a_burst_of_fences_mid_run_is_a_step_but_fences_that_keep_coming_fail() 
     rising = _fences([0] * 20 + list(range(1, 11)))
     assert rising.verdicts["fenced"][1] == 9.0
     assert not rising.verdicts["fenced"][2]
+
+
+def _journal(sizes: list[float]) -> SoakResult:
+    r = SoakResult(minutes=10, workers=2)
+    for i, b in enumerate(sizes):
+        r.samples.append({g.name: 100.0 for g in GAUGES} | {"t_s": float(i), "journal_bytes": b})
+    r.judge(warmup_frac=0.0)
+    return r
+
+
+def test_a_compacted_journal_s_sawtooth_is_flat_wherever_the_samples_fall() -> None:
+    mib = 1024 * 1024
+    tooth = [0.2 * mib, 1.0 * mib, 2.0 * mib, 3.0 * mib]  # compacted at ~3 MiB
+    # the late third caught the top of a tooth, the early third only its foot: flat
+    assert _journal([0.2 * mib] * 3 + tooth * 3 + [3.3 * mib] * 3).verdicts["journal_bytes"][2]
+    # never compacted: every third sets a new peak
+    grows = _journal([i * 0.4 * mib for i in range(30)])
+    assert not grows.verdicts["journal_bytes"][2]
