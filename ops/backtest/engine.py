@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -46,7 +45,9 @@ from engine.messages import (
     TradingState,
     Welcome,
 )
+from engine.router.batcher import Batcher, Op, Unlimited
 from engine.router.config import RouterConfig
+from engine.router.events import AmendReq, CancelReq, PlaceReq, VenueReq
 from engine.router.pretrade import OrderLimits, check_amend, check_new_order
 from gateway.book_replay import BookReplay
 from gateway.okx import convert
@@ -66,7 +67,7 @@ __all__ = ["Backtest", "BacktestConfig", "FillRecord", "OrderRecord"]
 
 _MS = 1_000_000
 _S = 1_000_000_000
-_BATCH_MAX = 20  # the router's (and OKX's) batch size
+_OPS: dict[type, Op] = {NewOrder: "place", Amend: "amend"}  # anything else: cancels
 _STATE = {
     "live": OrderState.LIVE,
     "partially_filled": OrderState.PARTIALLY_FILLED,
@@ -181,13 +182,12 @@ class Backtest:
         self._md_at = 0  # the last market-data message's arrival at the worker
         self._peak_pnl = Decimal(0)
         self._new_orders: list[int] = []  # when each new order was sent (order-rate limit)
-        # the router's queues per operation (sent in this order) and the venue's rate limits
-        self._queued: dict[str, deque[tuple[int, AnyMsg]]] = {
-            op: deque() for op in ("cancel", "amend", "place")
-        }
-        self._limiter = OkxTradeLimiter() if cfg.rate_limits else None
+        # the live router's batcher (queues per operation, batches of ≤ 20) over the venue's
+        # rate limits; each queued request → the command it carries (None: one of the orders
+        # a CancelAll cancels, which spend tokens as the live router's cancels do)
+        self._batcher = Batcher(OkxTradeLimiter() if cfg.rate_limits else Unlimited())
+        self._carried: dict[int, tuple[int, AnyMsg] | None] = {}
         self._router_due = False
-        self.rate_waits = 0  # batches held for tokens
         self.risk_changes: list[tuple[int, str, str, str, str]] = []  # ts, scope, key, state, why
 
     # ------------------------------------------------------------------------------- setup
@@ -425,42 +425,39 @@ class Backtest:
                 self.orders[msg.cl_ord_id].state = "refused"
             self._schedule(now, "worker", Reject(seq, why, cmd.cl_ord_id))
             return
-        op = (
-            "place"
-            if isinstance(msg, NewOrder)
-            else "amend"
-            if isinstance(msg, Amend)
-            else "cancel"
-        )
-        self._queued[op].append((seq, msg))
+        for i, req in enumerate(self._requests(msg)):
+            self._carried[id(req)] = (seq, msg) if i == 0 else None
+            self._batcher.add(_OPS.get(type(msg), "cancel"), req)
+
+    def _requests(self, msg: AnyMsg) -> list[VenueReq]:
+        """What the live router would queue for ``msg`` (a CancelAll: a cancel per order)."""
+        inst = self.cfg.inst
+        if isinstance(msg, NewOrder):
+            return [PlaceReq(inst, msg.cl_ord_id, msg.side, msg.ord_type, msg.sz, msg.px)]
+        if isinstance(msg, Amend):
+            return [AmendReq(inst, msg.cl_ord_id, msg.new_sz, msg.new_px)]
+        if isinstance(msg, Cancel):
+            return [CancelReq(inst, msg.cl_ord_id)]
+        open_ids = [o.cl_ord_id for o in self.venue.orders.values() if o.open]
+        return [CancelReq(inst, cid) for cid in open_ids or ["*"]]
 
     def _flush_router(self, now: int) -> None:
-        """Send what the router holds, as its batcher does: cancels, then amends, then places,
-        in batches of ≤ 20 of one operation, each spending the venue's rate-limit tokens; a
-        batch without tokens waits (with everything behind it) until they are there."""
-        for op, queue in self._queued.items():
-            while queue:
-                batch = [queue.popleft() for _ in range(min(_BATCH_MAX, len(queue)))]
-                size = sum(
-                    max(1, self._open_count()) if isinstance(m, CancelAll) else 1 for _, m in batch
-                )
-                wait = (
-                    self._limiter.reserve_trade(op, {self.cfg.inst: size}, size, now)
-                    if self._limiter is not None
-                    else 0
-                )
-                if wait:
-                    queue.extendleft(reversed(batch))
-                    self.rate_waits += 1
-                    if not self._router_due:
-                        self._router_due = True
-                        self._schedule(now + wait, "router", None)
-                    break
-                for item in batch:
+        """Send what the router's batcher lets go now (cancels, amends, places, within the
+        venue's rate limits); what waits for tokens is tried again when they are there."""
+        for batch in self._batcher.take(now):
+            for req in batch.reqs:
+                item = self._carried.pop(id(req))
+                if item is not None:
                     self._schedule(self._out(now), "venue", item)
+        retry = self._batcher.retry_at_ns
+        if retry and not self._router_due:
+            self._router_due = True
+            self._schedule(retry, "router", None)
 
-    def _open_count(self) -> int:
-        return sum(1 for o in self.venue.orders.values() if o.open)
+    @property
+    def rate_waits(self) -> int:
+        """Times the router's batcher held a queue for the venue's rate limits."""
+        return sum(self._batcher.waits.values())
 
     def _md(self, now: int) -> int:
         """When a market-data message of a frame received now reaches the worker."""
