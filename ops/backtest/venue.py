@@ -101,7 +101,7 @@ class SimVenue:
     _ask: Decimal | None = None
     _bid_stale: bool = True
     _ask_stale: bool = True
-    _decimals: _Decimals = field(default_factory=lambda: _Decimals())
+    _decimals: _Decimals = field(default_factory=_Decimals)
 
     # ----------------------------------------------------------------------------- market
     def best_bid(self) -> Decimal | None:
